@@ -1,0 +1,58 @@
+"""Bronze: each feed's landed rows as text, with lineage (file, line, delivery, ingestion, row hash)."""
+
+
+import logging
+import time
+from datetime import datetime, timezone
+
+import dagster as dg
+import polars as pl
+
+from medallion.assets.metadata import table_metadata
+from medallion.contract import FeedSpec
+from medallion.logic.ingestion import read_landing_day
+from medallion.partitions import daily_partitions, days_in, partition_metadata, single_run_backfill
+from medallion.resources.landing import LandingZone
+
+log = logging.getLogger("medallion.etl")
+
+
+def build_bronze_asset(feed: FeedSpec) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["bronze", feed.name],
+        description=f"Rows of landing/{feed.name}/<day>/*.csv exactly as landed (all text), with lineage columns.",
+        group_name="bronze",
+        partitions_def=daily_partitions,
+        backfill_policy=single_run_backfill,
+        metadata=partition_metadata(),
+        kinds={"duckdb", "polars"},
+        tags={"layer": "bronze", "feed": feed.name},
+        pool="warehouse",
+    )
+    def bronze(context: dg.AssetExecutionContext, landing: LandingZone) -> dg.Output[pl.DataFrame]:
+        started = time.perf_counter()
+        ingested_at = datetime.now(timezone.utc)
+        frames, files, header_issues = [], [], {}
+        for day in days_in(context.partition_time_window):
+            day_files = landing.files(feed.name, day)
+            if not day_files:
+                log.warning("no %s file landed for %s", feed.name, day)
+            frame, reports = read_landing_day(day_files, feed.column_names, day, ingested_at)
+            frames.append(frame)
+            files += [str(p) for p in day_files]
+            header_issues.update({path: r.issue for path, r in reports.items() if r.issue})
+        frame = pl.concat(frames, how="vertical")
+        log.info("bronze %s: %d rows from %d file(s)", feed.name, frame.height, len(files))
+        return dg.Output(
+            frame,
+            metadata=table_metadata(
+                frame,
+                started,
+                rows_in=frame.height,
+                files=len(files),
+                malformed_lines=frame["_parse_error"].is_not_null().sum(),
+                header_issues=dg.MetadataValue.json(header_issues),
+            ),
+        )
+
+    return bronze

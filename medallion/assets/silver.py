@@ -1,0 +1,66 @@
+"""Silver: typed, valid, de-duplicated rows per feed, and the quarantine holding every rejected row with its reasons."""
+
+
+import logging
+import time
+
+import dagster as dg
+import polars as pl
+
+from medallion.assets.metadata import table_metadata
+from medallion.contract import Contract
+from medallion.logic.cleaning import validate_feed
+from medallion.partitions import daily_partitions, partition_metadata, single_run_backfill
+
+log = logging.getLogger("medallion.etl")
+
+
+def build_silver_assets(contract: Contract) -> dg.AssetsDefinition:
+    def out(table: str, description: str) -> dg.AssetOut:
+        return dg.AssetOut(
+            key=["silver", table],
+            description=description,
+            group_name="silver",
+            metadata=partition_metadata(),
+            kinds={"duckdb", "polars"},
+            tags={"layer": "silver"},
+            is_required=True,
+        )
+
+    outs = {
+        feed.name: out(feed.name, f"{feed.name} typed per the {contract.name} contract, valid rows only, one per {feed.key} and day (latest delivery wins).")
+        for feed in contract.feeds
+    }
+    outs["quarantine"] = out(contract.quarantine_table, "Every rejected bronze row of the contract's feeds: raw values, source line and reason codes.")
+
+    @dg.multi_asset(
+        name=f"{contract.name}_silver",
+        outs=outs,
+        ins={f"bronze_{feed.name}": dg.AssetIn(key=["bronze", feed.name]) for feed in contract.feeds},
+        partitions_def=daily_partitions,
+        backfill_policy=single_run_backfill,
+        pool="warehouse",
+    )
+    def silver(context: dg.AssetExecutionContext, **bronze_frames: pl.DataFrame):
+        started = time.perf_counter()
+        quarantined = []
+        for feed in contract.feeds:
+            bronze = bronze_frames[f"bronze_{feed.name}"]
+            result = validate_feed(bronze, feed)
+            quarantined.append(result.quarantine)
+            log.info("silver %s: %d valid, %d quarantined", feed.name, result.valid.height, result.quarantine.height)
+            yield dg.Output(
+                result.valid,
+                output_name=feed.name,
+                metadata=table_metadata(
+                    result.valid,
+                    started,
+                    rows_in=bronze.height,
+                    rows_rejected=result.quarantine.height,
+                    reasons=dg.MetadataValue.json(result.reason_counts()),
+                ),
+            )
+        quarantine = pl.concat(quarantined, how="vertical")
+        yield dg.Output(quarantine, output_name="quarantine", metadata=table_metadata(quarantine, started, rows_in=quarantine.height))
+
+    return silver

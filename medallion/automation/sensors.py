@@ -1,0 +1,65 @@
+"""The landing sensor: a file dropped into the landing zone is all it takes to run the ETL for its day."""
+
+
+import hashlib
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import dagster as dg
+
+from medallion.contract import Contract
+from medallion.partitions import daily_partitions
+from medallion.resources.landing import LandingZone
+
+
+def landing_file_sets(root: Path, feeds: list[str]) -> dict[str, list[Path]]:
+    """Landed files per partition day, over every feed; days outside the partitions definition are ignored."""
+    first = daily_partitions.start.date()
+    today = datetime.now(timezone.utc).date()
+    days: dict[str, list[Path]] = {}
+    for feed in feeds:
+        for folder in sorted((root / feed).glob("????-??-??")):
+            try:
+                day = date.fromisoformat(folder.name)
+            except ValueError:
+                continue
+            files = sorted(folder.glob("*.csv"))
+            if files and first <= day <= today:
+                days.setdefault(day.isoformat(), []).extend(files)
+    return days
+
+
+def file_set_fingerprint(files: list[Path]) -> str:
+    """Changes when a file is added, replaced or grows; the same files give the same run key."""
+    digest = hashlib.sha256()
+    for path in sorted(files):
+        stat = path.stat()
+        digest.update(f"{path}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:16]
+
+
+def build_landing_sensor(contracts: list[Contract], job: dg.JobDefinition) -> dg.SensorDefinition:
+    feeds = [feed.name for contract in contracts for feed in contract.feeds]
+
+    @dg.sensor(
+        name="landing_sensor",
+        job=job,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Requests etl_job for a day once per new set of files landed for that day (run_key = day + file fingerprint).",
+    )
+    def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
+        file_sets = landing_file_sets(Path(landing.root), feeds)
+        requests = [
+            dg.RunRequest(
+                run_key=f"{day}:{file_set_fingerprint(files)}",
+                partition_key=day,
+                tags={"medallion/trigger": "landing", "medallion/files": str(len(files))},
+            )
+            for day, files in sorted(file_sets.items())
+        ]
+        if not requests:
+            return dg.SensorResult(skip_reason=f"no landed files under {landing.root} for feeds {feeds}")
+        return dg.SensorResult(run_requests=requests)
+
+    return landing_sensor

@@ -1,0 +1,186 @@
+"""The contract model: what a dataset's feeds must look like, read from YAML and validated."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+
+CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
+
+POLARS_TYPES: dict[str, pl.DataType] = {
+    "int8": pl.Int8,
+    "int16": pl.Int16,
+    "int32": pl.Int32,
+    "int64": pl.Int64,
+    "float64": pl.Float64,
+    "string": pl.String,
+    "date": pl.Date,
+    "bool": pl.Boolean,
+}
+
+
+class ContractError(ValueError):
+    """A contract file is malformed; the message names the file, the setting and the allowed values."""
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str
+    nullable: bool = False
+    min: float | None = None
+    max: float | None = None
+    allowed: tuple[Any, ...] | None = None
+    max_null_rate: float = 0.0
+    description: str = ""
+
+    @property
+    def dtype(self) -> pl.DataType:
+        return POLARS_TYPES[self.type]
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.type.startswith(("int", "float"))
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One landing feed: `landing/<name>/<day>/*.csv`, stored as bronze/<name> and silver/<name>."""
+
+    name: str
+    key: str
+    columns: tuple[ColumnSpec, ...]
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> ColumnSpec:
+        return next(c for c in self.columns if c.name == name)
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str
+    description: str
+    entity: FeedSpec
+    outcome: FeedSpec
+    label: str
+    label_time: str
+    features_module: str | None
+    quarantine_table: str
+    features_table: str
+    labels_table: str
+    max_quarantine_rate: float
+    source: Path | None = field(default=None, compare=False)
+
+    @property
+    def feeds(self) -> tuple[FeedSpec, FeedSpec]:
+        return (self.entity, self.outcome)
+
+    @property
+    def key(self) -> str:
+        return self.entity.key
+
+
+def _require(raw: dict, key: str, where: str) -> Any:
+    if key not in raw:
+        raise ContractError(f"{where}: missing required setting `{key}`")
+    return raw[key]
+
+
+def _parse_column(raw: dict, where: str) -> ColumnSpec:
+    name = _require(raw, "name", where)
+    where = f"{where} column {name!r}"
+    col_type = _require(raw, "type", where)
+    if col_type not in POLARS_TYPES:
+        raise ContractError(f"{where}: `type: {col_type}` is not allowed; use one of {', '.join(POLARS_TYPES)}")
+    unknown = set(raw) - {"name", "type", "nullable", "min", "max", "allowed", "max_null_rate", "description"}
+    if unknown:
+        raise ContractError(f"{where}: unknown setting(s) {sorted(unknown)}")
+    allowed = raw.get("allowed")
+    return ColumnSpec(
+        name=name,
+        type=col_type,
+        nullable=bool(raw.get("nullable", False)),
+        min=raw.get("min"),
+        max=raw.get("max"),
+        allowed=tuple(allowed) if allowed is not None else None,
+        max_null_rate=float(raw.get("max_null_rate", 0.0)),
+        description=raw.get("description", ""),
+    )
+
+
+def _parse_feed(raw: dict, where: str) -> FeedSpec:
+    name = _require(raw, "feed", where)
+    where = f"{where} feed {name!r}"
+    columns = tuple(_parse_column(c, where) for c in _require(raw, "columns", where))
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        raise ContractError(f"{where}: duplicate column names {sorted({n for n in names if names.count(n) > 1})}")
+    key = _require(raw, "key", where)
+    if key not in names:
+        raise ContractError(f"{where}: `key: {key}` is not one of its columns {names}")
+    return FeedSpec(name=name, key=key, columns=columns)
+
+
+def parse_contract(raw: dict, source: Path | None = None) -> Contract:
+    where = str(source or "contract")
+    if not isinstance(raw, dict):
+        raise ContractError(f"{where}: expected a mapping at the top level")
+    name = _require(raw, "name", where)
+    entity = _parse_feed(_require(raw, "entity", where), where)
+    outcome = _parse_feed(_require(raw, "outcome", where), where)
+    label = _require(raw, "label", where)
+    label_time = _require(raw, "label_time", where)
+    for setting, column in (("label", label), ("label_time", label_time)):
+        if column not in outcome.column_names:
+            raise ContractError(f"{where}: `{setting}: {column}` must be a column of feed {outcome.name!r}")
+    if outcome.key != entity.key:
+        raise ContractError(f"{where}: the outcome key {outcome.key!r} must equal the entity key {entity.key!r}")
+    tables = raw.get("tables", {})
+    return Contract(
+        name=name,
+        description=raw.get("description", ""),
+        entity=entity,
+        outcome=outcome,
+        label=label,
+        label_time=label_time,
+        features_module=raw.get("features"),
+        quarantine_table=tables.get("quarantine", f"{entity.name}_quarantine"),
+        features_table=tables.get("features", f"{entity.name}_features"),
+        labels_table=tables.get("labels", f"{entity.name}_labels"),
+        max_quarantine_rate=float(raw.get("max_quarantine_rate", 0.05)),
+        source=source,
+    )
+
+
+def load_contract(path: str | Path) -> Contract:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise ContractError(f"{path}: not valid YAML: {error}") from error
+    return parse_contract(raw, source=path)
+
+
+def load_contracts(directory: Path = CONTRACTS_DIR) -> list[Contract]:
+    contracts = [load_contract(p) for p in sorted(directory.glob("*.yaml"))]
+    tables = [(layer, t) for c in contracts for layer, t in _tables(c)]
+    clashes = sorted({t for t in tables if tables.count(t) > 1})
+    if clashes:
+        raise ContractError(f"{directory}: two contracts claim the same table(s) {clashes}; rename a feed or set `tables:`")
+    return contracts
+
+
+def _tables(contract: Contract) -> list[tuple[str, str]]:
+    feeds = [f.name for f in contract.feeds]
+    return (
+        [("bronze", f) for f in feeds]
+        + [("silver", f) for f in feeds]
+        + [("silver", contract.quarantine_table), ("gold", contract.features_table), ("gold", contract.labels_table)]
+    )

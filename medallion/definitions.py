@@ -1,0 +1,52 @@
+"""The one Definitions object: assets, checks, jobs, schedules, sensors and resources."""
+
+from __future__ import annotations
+
+import warnings
+
+import dagster as dg
+
+from medallion.assets import build_etl_assets
+from medallion.automation.jobs import build_etl_job, build_freshness_job
+from medallion.automation.schedules import build_etl_schedule, build_freshness_schedule
+from medallion.automation.sensors import build_landing_sensor
+from medallion.checks.freshness import build_freshness_checks
+from medallion.checks.quality import build_quality_checks
+from medallion.contract import Contract, load_contracts
+from medallion.logic.feature_sets import feature_set_for
+from medallion.resources.environments import build_resources
+from medallion.settings import Settings, get_settings
+
+
+def build_definitions(settings: Settings | None = None, contracts: list[Contract] | None = None) -> dg.Definitions:
+    with warnings.catch_warnings():
+        # backfill_policy, allow_nonexistent_upstream_partitions and the partition freshness check are deliberate.
+        for category in (dg.BetaWarning, dg.PreviewWarning, dg.SupersessionWarning):
+            warnings.simplefilter("ignore", category=category)
+        return _build(settings or get_settings(), contracts if contracts is not None else load_contracts())
+
+
+def _build(settings: Settings, contracts: list[Contract]) -> dg.Definitions:
+    assets, checks, gold_keys = [], [], []
+    for contract in contracts:
+        feature_set = feature_set_for(contract)
+        contract_assets = build_etl_assets(contract, feature_set)
+        assets += contract_assets
+        checks += build_quality_checks(contract, feature_set)
+        gold_keys += [key for a in contract_assets for key in a.keys if key.path[0] == "gold"]
+    freshness_checks = build_freshness_checks(gold_keys)
+    freshness_selection = dg.AssetSelection.checks(*freshness_checks)
+    etl_job = build_etl_job(excluded_checks=freshness_selection)
+    freshness_job = build_freshness_job(freshness_selection)
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=[*checks, *freshness_checks],
+        jobs=[etl_job, freshness_job],
+        schedules=[build_etl_schedule(etl_job), build_freshness_schedule(freshness_job)],
+        sensors=[build_landing_sensor(contracts, etl_job)],
+        resources=build_resources(settings),
+        executor=dg.in_process_executor,
+    )
+
+
+defs = build_definitions()

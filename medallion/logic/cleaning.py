@@ -1,0 +1,133 @@
+"""Bronze → silver: type each value per the contract, keep valid rows, send every other row to the quarantine.
+
+Reason codes (a row can carry several): `malformed_line`, `missing_column:<col>` (the file's header lacks it),
+`missing:<col>`, `invalid_type:<col>`, `out_of_range:<col>`, `not_allowed:<col>`, and for rows that are valid
+but lose the de-duplication on the key: `duplicate_row` (the same line delivered again) or
+`superseded` (a later delivery of the same key with other values).
+
+De-duplication keeps the latest delivery of each key: the file delivered last (its modification time, then
+its name) and, within a file, the last line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import polars as pl
+
+from medallion.contract import ColumnSpec, FeedSpec
+
+LINEAGE_KEPT = ["_source_file", "_line_number", "_row_hash"]
+DELIVERY_ORDER = ["_delivered_at", "_source_file", "_line_number"]
+
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
+    "partition_date": pl.Date,
+    "feed": pl.String,
+    "reason": pl.String,
+    "reasons": pl.List(pl.String),
+    "source_file": pl.String,
+    "line_number": pl.Int64,
+    "row_hash": pl.String,
+    "raw_line": pl.String,
+    "raw_values": pl.String,
+}
+
+
+@dataclass(frozen=True)
+class SilverResult:
+    valid: pl.DataFrame
+    quarantine: pl.DataFrame
+
+    def reason_counts(self) -> dict[str, int]:
+        if self.quarantine.is_empty():
+            return {}
+        counts = self.quarantine.select(pl.col("reasons").explode().alias("r")).group_by("r").len().sort("r")
+        return dict(zip(counts["r"].to_list(), counts["len"].to_list()))
+
+
+def _typed(column: ColumnSpec) -> pl.Expr:
+    text = pl.col(column.name).str.strip_chars()
+    text = pl.when(text == "").then(None).otherwise(text)
+    if column.type == "date":
+        return text.str.to_date("%Y-%m-%d", strict=False)
+    if column.type == "bool":
+        lowered = text.str.to_lowercase()
+        return pl.when(lowered.is_in(["true", "1"])).then(True).when(lowered.is_in(["false", "0"])).then(False)
+    return text.cast(column.dtype, strict=False)
+
+
+def _violations(column: ColumnSpec, header_missing: pl.Expr) -> list[pl.Expr]:
+    raw = pl.col(column.name).str.strip_chars()
+    present = raw.is_not_null() & (raw != "")
+    typed = pl.col(f"__typed_{column.name}")
+    rules = [
+        (header_missing, f"missing_column:{column.name}"),
+        (~header_missing & ~present & pl.lit(not column.nullable), f"missing:{column.name}"),
+        (present & typed.is_null(), f"invalid_type:{column.name}"),
+    ]
+    if column.min is not None:
+        rules.append((typed < column.min, f"out_of_range:{column.name}"))
+    if column.max is not None:
+        rules.append((typed > column.max, f"out_of_range:{column.name}"))
+    if column.allowed is not None:
+        rules.append((typed.is_not_null() & ~typed.is_in(list(column.allowed)), f"not_allowed:{column.name}"))
+    return [pl.when(condition).then(pl.lit(code)) for condition, code in rules]
+
+
+def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
+    """Split a bronze frame into typed valid rows (one per key) and quarantined rows with reasons."""
+    header_issue = pl.col("_header_issue").fill_null("")
+    reason_exprs = [pl.when(pl.col("_parse_error").is_not_null()).then(pl.lit("malformed_line"))]
+    parsed = pl.col("_parse_error").is_null()
+    for column in feed.columns:
+        missing_from_header = header_issue.str.contains(f"(?:^|missing: |, ){re.escape(column.name)}(?:,|;|$)")
+        reason_exprs += [pl.when(parsed).then(v) for v in _violations(column, missing_from_header)]
+
+    checked = bronze.with_columns(
+        _typed(c).alias(f"__typed_{c.name}") for c in feed.columns
+    ).with_columns(
+        pl.concat_list(e.cast(pl.String) for e in reason_exprs).list.drop_nulls().list.unique(maintain_order=True).alias("__reasons")
+    )
+    invalid = checked.filter(pl.col("__reasons").list.len() > 0)
+    valid = checked.filter(pl.col("__reasons").list.len() == 0).sort(["partition_date", *DELIVERY_ORDER])
+
+    keyed = [pl.col("partition_date"), pl.col(f"__typed_{feed.key}")]
+    is_latest = pl.int_range(pl.len()).over(keyed) == pl.len().over(keyed) - 1
+    winner_hash = pl.col("_row_hash").last().over(keyed)
+    valid = valid.with_columns(is_latest.alias("__latest"), winner_hash.alias("__winner_hash"))
+    superseded = valid.filter(~pl.col("__latest")).with_columns(
+        pl.when(pl.col("_row_hash") == pl.col("__winner_hash"))
+        .then(pl.concat_list(pl.lit("duplicate_row")))
+        .otherwise(pl.concat_list(pl.lit("superseded")))
+        .alias("__reasons")
+    )
+    kept = valid.filter(pl.col("__latest")).select(
+        "partition_date",
+        *[pl.col(f"__typed_{c.name}").alias(c.name) for c in feed.columns],
+        *LINEAGE_KEPT,
+    )
+    rejected = pl.concat([invalid, superseded.drop("__latest", "__winner_hash")], how="vertical")
+    return SilverResult(valid=kept, quarantine=quarantine_rows(rejected, feed))
+
+
+def quarantine_rows(rejected: pl.DataFrame, feed: FeedSpec) -> pl.DataFrame:
+    if rejected.is_empty():
+        return pl.DataFrame(schema=QUARANTINE_SCHEMA)
+    return rejected.select(
+        "partition_date",
+        pl.lit(feed.name).alias("feed"),
+        pl.col("__reasons").list.first().str.split(":").list.first().alias("reason"),
+        pl.col("__reasons").alias("reasons"),
+        pl.col("_source_file").alias("source_file"),
+        pl.col("_line_number").alias("line_number"),
+        pl.col("_row_hash").alias("row_hash"),
+        pl.col("_raw_line").alias("raw_line"),
+        pl.struct(feed.column_names).struct.json_encode().alias("raw_values"),
+    ).sort(["partition_date", "source_file", "line_number"])
+
+
+def empty_silver(feed: FeedSpec) -> pl.DataFrame:
+    return pl.DataFrame(
+        schema={"partition_date": pl.Date, **{c.name: c.dtype for c in feed.columns}, "_source_file": pl.String, "_line_number": pl.Int64, "_row_hash": pl.String}
+    )
