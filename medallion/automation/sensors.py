@@ -2,7 +2,7 @@
 
 
 import hashlib
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import dagster as dg
@@ -12,20 +12,15 @@ from medallion.partitions import daily_partitions
 from medallion.resources.landing import LandingZone
 
 
-def landing_file_sets(root: Path, feeds: list[str]) -> dict[str, list[Path]]:
+def landing_file_sets(landing: LandingZone, feeds: list[str]) -> dict[str, list[Path]]:
     """Landed files per partition day, over every feed; days outside the partitions definition are ignored."""
     first = daily_partitions.start.date()
     today = datetime.now(timezone.utc).date()
     days: dict[str, list[Path]] = {}
     for feed in feeds:
-        for folder in sorted((root / feed).glob("????-??-??")):
-            try:
-                day = date.fromisoformat(folder.name)
-            except ValueError:
-                continue
-            files = sorted(folder.glob("*.csv"))
-            if files and first <= day <= today:
-                days.setdefault(day.isoformat(), []).extend(files)
+        for day in landing.days(feed):
+            if first <= day <= today:
+                days.setdefault(day.isoformat(), []).extend(landing.files(feed, day))
     return days
 
 
@@ -49,7 +44,7 @@ def build_landing_sensor(contracts: list[Contract], job: dg.JobDefinition) -> dg
         description="Requests etl_job for a day once per new set of files landed for that day (run_key = day + file fingerprint).",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-        file_sets = landing_file_sets(Path(landing.root), feeds)
+        file_sets = landing_file_sets(landing, feeds)
         requests = [
             dg.RunRequest(
                 run_key=f"{day}:{file_set_fingerprint(files)}",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from medallion.sources.landing import landed_days, list_day_files
+
 
 class LandingZone(dg.ConfigurableResource):
     """Read-only view of `<root>/<feed>/<YYYY-MM-DD>/*.csv`; the pipeline never modifies or deletes a landed file."""
@@ -14,5 +16,7 @@ class LandingZone(dg.ConfigurableResource):
     root: str
 
     def files(self, feed: str, day: date) -> list[Path]:
-        folder = Path(self.root) / feed / day.isoformat()
-        return sorted(p for p in folder.glob("*.csv") if p.is_file())
+        return list_day_files(Path(self.root), feed, day)
+
+    def days(self, feed: str) -> list[date]:
+        return landed_days(Path(self.root), feed)

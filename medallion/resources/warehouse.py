@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
 import duckdb
@@ -48,6 +49,10 @@ class WarehouseIOManager(DuckDBIOManager):
     def default_load_type() -> type | None:
         return pl.DataFrame
 
+    def create_io_manager(self, context):
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        return super().create_io_manager(context)
+
 
 class Warehouse(dg.ConfigurableResource):
     """Read access to the warehouse for checks, sensors and reports."""
@@ -57,6 +62,7 @@ class Warehouse(dg.ConfigurableResource):
     @contextmanager
     def connect(self, attempts: int = 20) -> Iterator[duckdb.DuckDBPyConnection]:
         # DuckDB admits one writing process per file; another run may hold it for a moment.
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(attempts):
             try:
                 connection = duckdb.connect(self.database, config={"custom_user_agent": "dagster"})

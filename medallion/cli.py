@@ -1,0 +1,133 @@
+"""The `medallion` command line: one small function per subcommand, all registered in `build_parser`.
+
+To add a subcommand, write `_add_<name>(subparsers)` that builds its parser and sets `handler`
+to a function taking the parsed arguments and returning an exit code, then call it in `build_parser`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from datetime import date
+from pathlib import Path
+
+from medallion.settings import Settings, get_settings
+from medallion.sources.generate import generate
+from medallion.sources.replay import replay
+
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def iso_date(text: str) -> date:
+    if ISO_DATE.fullmatch(text):
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
+    raise argparse.ArgumentTypeError(f"expected a date as YYYY-MM-DD, got {text!r}")
+
+
+def positive_int(text: str) -> int:
+    value = _int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    value = _int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medallion", description="Credit-default medallion pipeline tools.")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_replay(subparsers)
+    _add_generate(subparsers)
+    return parser
+
+
+def _add_landing_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--start", type=iso_date, required=True, help="first application day, YYYY-MM-DD")
+    parser.add_argument("--days", type=positive_int, required=True, help="number of application days")
+    parser.add_argument(
+        "--label-delay-days", type=non_negative_int, default=30, help="days until outcomes land (default 30)"
+    )
+    parser.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME to write under (default: settings)")
+
+
+def _add_replay(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("replay", help="spread the reference dataset over daily landing folders")
+    _add_landing_options(parser)
+    parser.set_defaults(handler=run_replay)
+
+
+def _add_generate(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("generate", help="land a synthetic daily feed, optionally drifted or faulty")
+    _add_landing_options(parser)
+    parser.add_argument("--rows-per-day", type=positive_int, required=True, help="applications per day")
+    parser.add_argument("--drift-from", type=iso_date, default=None, help="first drifted day, YYYY-MM-DD")
+    parser.add_argument("--faults", type=share, default=0.0, help="share of rows with an injected fault, 0..1")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
+    parser.set_defaults(handler=run_generate)
+
+
+def landing_dir(args: argparse.Namespace) -> Path:
+    settings = get_settings()
+    home = args.home.resolve() if args.home is not None else settings.home
+    return Settings(home=home, env=settings.env).landing_dir
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    summary = replay(landing_dir(args), args.start, args.days, label_delay_days=args.label_delay_days)
+    print(f"replay: {summary.describe()}")
+    return 0
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    summary = generate(
+        landing_dir(args),
+        args.start,
+        args.days,
+        args.rows_per_day,
+        drift_from=args.drift_from,
+        faults=args.faults,
+        seed=args.seed,
+        label_delay_days=args.label_delay_days,
+    )
+    print(f"generate: {summary.describe()}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except (ValueError, FileExistsError) as error:
+        print(f"medallion {args.command}: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

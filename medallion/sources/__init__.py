@@ -1,0 +1,1 @@
+"""Feeds that put files into the landing folder: a replay of the reference dataset and a synthetic generator."""

@@ -1,0 +1,86 @@
+"""Shared fixtures: a temporary MEDALLION_HOME, the real definitions built on it, and landing/warehouse helpers."""
+
+from __future__ import annotations
+
+import os
+from datetime import date, timedelta
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import polars as pl
+import pytest
+
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+from medallion.definitions import build_definitions  # noqa: E402
+from medallion.settings import REFERENCE_DATASET, Settings, get_settings  # noqa: E402
+
+LABEL = "default payment next month"
+DAY1 = date(2025, 1, 1)
+
+
+@pytest.fixture(scope="session")
+def reference() -> pl.DataFrame:
+    return pl.read_csv(REFERENCE_DATASET)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("MEDALLION_HOME", str(tmp_path / "home"))
+    return get_settings()
+
+
+def land(home: Settings, feed: str, day: date, name: str, content: str | bytes) -> Path:
+    folder = home.landing_dir / feed / day.isoformat()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(content.encode() if isinstance(content, str) else content)
+    return path
+
+
+def land_reference_rows(home: Settings, reference: pl.DataFrame, day: date, offset: int, rows: int, name: str = "applications.csv") -> pl.DataFrame:
+    part = reference.slice(offset, rows)
+    land(home, "applications", day, name, part.drop(LABEL).write_csv())
+    return part
+
+
+def land_outcomes(home: Settings, part: pl.DataFrame, day: date, name: str = "outcomes.csv") -> Path:
+    frame = part.select("ID", pl.col(LABEL).alias("default_payment_next_month"), pl.lit(day.isoformat()).alias("outcome_date"))
+    return land(home, "outcomes", day, name, frame.write_csv())
+
+
+def run_etl(defs: dg.Definitions, first: date, last: date | None = None, instance: dg.DagsterInstance | None = None, **kwargs):
+    last = last or first
+    tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
+    return defs.resolve_job_def("etl_job").execute_in_process(instance=instance, tags=tags, raise_on_error=False, **kwargs)
+
+
+def table(home: Settings, name: str, where: str = "") -> pl.DataFrame:
+    with duckdb.connect(str(home.warehouse_path), read_only=True) as connection:
+        return connection.execute(f"select * from {name} {where}").pl()
+
+
+def table_exists(home: Settings, name: str) -> bool:
+    schema, table_name = name.split(".")
+    if not home.warehouse_path.exists():
+        return False
+    with duckdb.connect(str(home.warehouse_path), read_only=True) as connection:
+        found = connection.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table_name]
+        ).fetchone()
+    return found[0] > 0
+
+
+def checks_by_name(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+def days(first: date, n: int) -> list[date]:
+    return [first + timedelta(days=i) for i in range(n)]
+
+
+@pytest.fixture
+def defs(home) -> dg.Definitions:
+    return build_definitions(home)

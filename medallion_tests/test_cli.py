@@ -1,0 +1,83 @@
+import os
+import subprocess
+import sys
+from datetime import date
+
+import polars as pl
+import pytest
+
+from medallion.cli import main
+from medallion.settings import PROJECT_DIR
+from medallion.sources.landing import APPLICATIONS, OUTCOMES, landed_days
+
+VENV_PYTHON = PROJECT_DIR / ".venv" / "bin" / "python"
+PYTHON = str(VENV_PYTHON if VENV_PYTHON.exists() else sys.executable)
+
+
+def run_module(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_DIR)}
+    return subprocess.run(
+        [PYTHON, "-m", "medallion", *args], cwd=PROJECT_DIR, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_replay_via_main_writes_under_home(tmp_path, capsys):
+    assert main(["replay", "--start", "2024-01-01", "--days", "3", "--label-delay-days", "5", "--home", str(tmp_path)]) == 0
+    landing = tmp_path / "landing"
+    assert landed_days(landing, APPLICATIONS) == [date(2024, 1, d) for d in (1, 2, 3)]
+    assert landed_days(landing, OUTCOMES) == [date(2024, 1, d) for d in (6, 7, 8)]
+    out = capsys.readouterr().out
+    assert "30000 rows over 3 day(s)" in out and str(landing / APPLICATIONS) in out
+
+
+def test_generate_via_main_defaults_home_to_settings(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MEDALLION_HOME", str(tmp_path))
+    argv = ["generate", "--start", "2024-02-01", "--days", "2", "--rows-per-day", "50"]
+    assert main([*argv, "--drift-from", "2024-02-02", "--faults", "0.1", "--seed", "3"]) == 0
+    frame = pl.read_csv(tmp_path / "landing" / APPLICATIONS / "2024-02-01" / "applications_2024-02-01.csv", infer_schema=False)
+    assert frame.height == 50
+    assert "100 rows over 2 day(s)" in capsys.readouterr().out
+
+
+def test_conflicting_rerun_fails_with_a_message(tmp_path, capsys):
+    argv = ["generate", "--start", "2024-02-01", "--days", "1", "--rows-per-day", "20", "--home", str(tmp_path)]
+    assert main(argv) == 0
+    assert main([*argv, "--seed", "9"]) == 1
+    assert "already exists with different content" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["replay", "--start", "2024-13-01", "--days", "2"], "--start"),
+        (["replay", "--start", "01/02/2024", "--days", "2"], "--start"),
+        (["replay", "--start", "2024-01-01", "--days", "0"], "--days"),
+        (["generate", "--start", "2024-01-01", "--days", "1", "--rows-per-day", "5", "--faults", "1.5"], "--faults"),
+        (["generate", "--start", "2024-01-01", "--days", "1", "--rows-per-day", "5", "--drift-from", "soon"], "--drift-from"),
+    ],
+)
+def test_bad_arguments_exit_2_naming_the_option(argv, option, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*argv, "--home", str(tmp_path)])
+    assert exit_info.value.code == 2
+    assert f"argument {option}" in capsys.readouterr().err
+    assert not (tmp_path / "landing").exists()
+
+
+def test_python_dash_m_medallion_replay(tmp_path):
+    result = run_module("replay", "--start", "2024-01-01", "--days", "2", "--home", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "replay: 30000 rows over 2 day(s)" in result.stdout
+    files = sorted((tmp_path / "landing").rglob("*.csv"))
+    assert [f.name for f in files] == [
+        "applications_2024-01-01.csv",
+        "applications_2024-01-02.csv",
+        "outcomes_2024-01-01.csv",
+        "outcomes_2024-01-02.csv",
+    ]
+
+
+def test_python_dash_m_medallion_bad_start_exits_2(tmp_path):
+    result = run_module("replay", "--start", "2024-1-1x", "--days", "2", "--home", str(tmp_path))
+    assert result.returncode == 2
+    assert "--start" in result.stderr and "YYYY-MM-DD" in result.stderr
