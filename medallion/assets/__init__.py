@@ -6,6 +6,8 @@ import dagster as dg
 
 from medallion.assets.bronze import build_bronze_asset
 from medallion.assets.gold import build_gold_assets
+from medallion.assets.ml_predictions import build_predictions_asset
+from medallion.assets.ml_training import build_training_assets
 from medallion.assets.silver import build_silver_assets
 from medallion.contract import Contract
 from medallion.logic.feature_sets import FeatureSet
@@ -17,3 +19,7 @@ def build_etl_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.Ass
         build_silver_assets(contract),
         *build_gold_assets(contract, feature_set),
     ]
+
+
+def build_ml_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetsDefinition]:
+    return [*build_training_assets(contract, feature_set), build_predictions_asset(contract, feature_set)]

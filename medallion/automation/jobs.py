@@ -22,3 +22,24 @@ def build_freshness_job(freshness_checks: dg.AssetSelection) -> dg.JobDefinition
         selection=freshness_checks,
         description="Checks that yesterday's gold partitions exist by their deadline.",
     )
+
+
+TRAINING_ASSETS = [["ml", "training_set"], ["ml", "model"], ["ml", "model_evaluation"]]
+
+
+def build_training_job() -> dg.JobDefinition:
+    return dg.define_asset_job(
+        "training_job",
+        selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
+        description="Point-in-time training set → candidate models in MLflow → champion/challenger evaluation and aliases.",
+        tags={"medallion/stage": "training"},
+    )
+
+
+def build_inference_job() -> dg.JobDefinition:
+    return dg.define_asset_job(
+        "inference_job",
+        selection=dg.AssetSelection.assets(["ml", "predictions"]),
+        description="Scores the day's gold features with the champion.",
+        tags={"medallion/stage": "inference"},
+    )

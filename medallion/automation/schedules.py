@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import dagster as dg
 
 
@@ -22,4 +24,29 @@ def build_freshness_schedule(freshness_job: dg.JobDefinition) -> dg.ScheduleDefi
         cron_schedule="0 4 * * *",
         execution_timezone="UTC",
         description="04:00 UTC: yesterday's gold partitions must exist by 03:00 UTC.",
+    )
+
+
+def build_training_schedule(training_job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="training_weekly_schedule",
+        job=training_job,
+        cron_schedule="0 5 * * 0",
+        execution_timezone="UTC",
+        description="Sundays 05:00 UTC: train, evaluate and promote for the latest complete day (the day before).",
+    )
+    def training_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        latest_day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
+        return dg.RunRequest(run_key=f"training-{latest_day}", partition_key=latest_day)
+
+    return training_weekly_schedule
+
+
+def build_inference_schedule(inference_job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    return dg.build_schedule_from_partitioned_job(
+        inference_job,
+        name="inference_daily_schedule",
+        hour_of_day=2,
+        minute_of_hour=0,
+        description="02:00 UTC, after the ETL: predictions for the previous day with the champion.",
     )

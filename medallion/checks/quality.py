@@ -7,27 +7,10 @@ import dagster as dg
 
 from medallion.contract import Contract, FeedSpec
 from medallion.logic.feature_sets import FeatureSet
+from medallion.checks.windows import ERROR, SHOWN, WARN, per_day_counts, where_clause
 from medallion.partitions import date_range, run_window
 from medallion.resources.landing import LandingZone
 from medallion.resources.warehouse import Warehouse
-
-ERROR, WARN = dg.AssetCheckSeverity.ERROR, dg.AssetCheckSeverity.WARN
-SHOWN = 20
-
-
-def _where(context, extra: str = "") -> tuple[str, list]:
-    window = run_window(context)
-    clauses, params = ([], []) if window is None else (["partition_date between ? and ?"], list(window))
-    if extra:
-        clauses.append(extra)
-    return (" where " + " and ".join(clauses)) if clauses else "", params
-
-
-def _per_day_counts(warehouse: Warehouse, table: str, context, extra: str = "") -> dict:
-    where, params = _where(context, extra)
-    rows = warehouse.query(f"select partition_date, count(*) as n from {table}{where} group by all", params)
-    return {d.isoformat(): n for d, n in rows.iter_rows()}
-
 
 def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
     table = f"bronze.{feed.name}"
@@ -38,7 +21,7 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
         description=f"Each day of the run has at least one non-empty file in landing/{feed.name}/<day>/.",
     )
     def files_arrived(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dg.AssetCheckResult:
-        rows = _per_day_counts(warehouse, table, context)
+        rows = per_day_counts(warehouse, table, context)
         window = run_window(context)
         days = list(rows) if window is None else [d.isoformat() for d in date_range(*window)]
         empty_days = [d for d in days if rows.get(d, 0) == 0]
@@ -57,7 +40,7 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
         description="Every file's header has the contract's columns: a missing column is an error (blocks silver), an extra one a warning (its values are kept in _extra_values).",
     )
     def header_matches_contract(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = _where(context, "_header_issue is not null")
+        where, params = where_clause(context, "_header_issue is not null")
         issues = warehouse.query(f"select distinct _source_file, _header_issue from {table}{where} order by 1", params)
         by_file = dict(issues.iter_rows())
         missing = {f: i for f, i in by_file.items() if "missing:" in i}
@@ -82,9 +65,9 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
         description=f"Nothing is lost: for each day, bronze.{feed.name} rows = silver rows + quarantined rows of the feed.",
     )
     def rows_conserved(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        bronze = _per_day_counts(warehouse, f"bronze.{feed.name}", context)
-        silver = _per_day_counts(warehouse, table, context)
-        rejected = _per_day_counts(warehouse, quarantine, context, f"feed = '{feed.name}'")
+        bronze = per_day_counts(warehouse, f"bronze.{feed.name}", context)
+        silver = per_day_counts(warehouse, table, context)
+        rejected = per_day_counts(warehouse, quarantine, context, f"feed = '{feed.name}'")
         days = sorted(set(bronze) | set(silver) | set(rejected))
         broken = {d: {"bronze": bronze.get(d, 0), "silver": silver.get(d, 0), "quarantine": rejected.get(d, 0)} for d in days if bronze.get(d, 0) != silver.get(d, 0) + rejected.get(d, 0)}
         return dg.AssetCheckResult(
@@ -101,7 +84,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
 
     @dg.asset_check(asset=asset, name="key_unique", blocking=True, description=f"`{feed.key}` is unique within each day.")
     def key_unique(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = _where(context)
+        where, params = where_clause(context)
         dupes = warehouse.query(
             f'select partition_date, "{feed.key}" as key, count(*) as n from {table}{where} group by all having count(*) > 1 order by 1, 2',
             params,
@@ -114,7 +97,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
 
     @dg.asset_check(asset=asset, name="completeness", description="Each column's null rate is within the contract's max_null_rate.")
     def completeness(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = _where(context)
+        where, params = where_clause(context)
         selects = ", ".join(f'avg(case when "{c.name}" is null then 1.0 else 0.0 end) as "{c.name}"' for c in feed.columns)
         rates = warehouse.query(f"select count(*) as __rows, {selects} from {table}{where}", params).row(0, named=True)
         over = {c.name: round(rates[c.name], 4) for c in feed.columns if rates[c.name] is not None and rates[c.name] > c.max_null_rate}
@@ -126,7 +109,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
 
     @dg.asset_check(asset=asset, name="validity", blocking=True, description="Every stored value is within the contract's range or allowed values.")
     def validity(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = _where(context)
+        where, params = where_clause(context)
         rules = _validity_rules(feed)
         if not rules:
             return dg.AssetCheckResult(passed=True, metadata={"rules": 0})
@@ -141,8 +124,8 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
         description=f"At most {contract.max_quarantine_rate:.0%} of each day's bronze rows are quarantined (max_quarantine_rate).",
     )
     def quarantine_rate(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        bronze = _per_day_counts(warehouse, f"bronze.{feed.name}", context)
-        rejected = _per_day_counts(warehouse, quarantine, context, f"feed = '{feed.name}'")
+        bronze = per_day_counts(warehouse, f"bronze.{feed.name}", context)
+        rejected = per_day_counts(warehouse, quarantine, context, f"feed = '{feed.name}'")
         rates = {d: rejected.get(d, 0) / n for d, n in bronze.items() if n}
         over = {d: round(r, 4) for d, r in sorted(rates.items()) if r > contract.max_quarantine_rate}
         total = sum(rejected.values()) / max(sum(bronze.values()), 1)
@@ -173,7 +156,7 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
 
     @dg.asset_check(asset=dg.AssetKey(["gold", contract.features_table]), name="feature_null_rates", description="Each feature's null rate is within its tolerance in the feature set.")
     def feature_null_rates(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = _where(context)
+        where, params = where_clause(context)
         selects = ", ".join(f'avg(case when "{n}" is null or isnan("{n}") then 1.0 else 0.0 end) as "{n}"' for n in feature_set.names)
         rates = warehouse.query(f"select {selects} from {features_table}{where}", params).row(0, named=True)
         over = {n: round(r, 4) for n, r in rates.items() if r is not None and r > feature_set.specs[n][2]}
@@ -181,7 +164,7 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
 
     @dg.asset_check(asset=dg.AssetKey(["gold", contract.features_table]), name="feature_ranges", description="Each feature's values lie in the range the feature set declares.")
     def feature_ranges(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = _where(context)
+        where, params = where_clause(context)
         selects = ", ".join(
             f'count(*) filter (where "{n}" < {_sql_number(lo)} or "{n}" > {_sql_number(hi)}) as "{n}"' for n, (lo, hi, _) in feature_set.specs.items()
         )
@@ -196,7 +179,7 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
         description="No label became known before its application was made (label_date >= application_date).",
     )
     def labels_not_before_application(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = _where(context, "label_date < application_date")
+        where, params = where_clause(context, "label_date < application_date")
         bad = warehouse.query(f'select "{contract.key}" as key, application_date, label_date from {labels_table}{where} limit {SHOWN}', params)
         return dg.AssetCheckResult(passed=bad.is_empty(), severity=ERROR, metadata={"examples": [str(r) for r in bad.iter_rows()]})
 
@@ -206,8 +189,8 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
         description="Every outcome of the day resolves an application seen in the label-matching window.",
     )
     def outcomes_matched(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        outcomes = _per_day_counts(warehouse, f"silver.{contract.outcome.name}", context)
-        labels = _per_day_counts(warehouse, labels_table, context)
+        outcomes = per_day_counts(warehouse, f"silver.{contract.outcome.name}", context)
+        labels = per_day_counts(warehouse, labels_table, context)
         unmatched = {d: n - labels.get(d, 0) for d, n in outcomes.items() if n != labels.get(d, 0)}
         return dg.AssetCheckResult(
             passed=not unmatched,

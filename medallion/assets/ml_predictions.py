@@ -1,0 +1,68 @@
+"""Daily predictions: gold features of the day scored by the version holding the champion alias when the run starts."""
+
+import logging
+import time
+from datetime import datetime, timezone
+
+import dagster as dg
+import polars as pl
+
+from medallion.assets.metadata import table_metadata
+from medallion.contract import Contract
+from medallion.logic.feature_sets import FeatureSet
+from medallion.logic.scoring import score_features
+from medallion.partitions import daily_partitions, partition_metadata, single_run_backfill
+from medallion.resources.mlflow_tracking import MlflowTracking
+
+log = logging.getLogger("medallion.ml")
+
+
+def build_predictions_asset(contract: Contract, feature_set: FeatureSet) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=["ml", "predictions"],
+        ins={"features": dg.AssetIn(key=["gold", contract.features_table])},
+        description="One prediction per gold feature row: probability, the model's thresholded label, and which model made it.",
+        group_name="ml",
+        partitions_def=daily_partitions,
+        backfill_policy=single_run_backfill,
+        metadata=partition_metadata(),
+        kinds={"duckdb", "scikitlearn", "mlflow"},
+        tags={"layer": "ml"},
+        pool="warehouse",
+        output_required=False,
+    )
+    def predictions(context: dg.AssetExecutionContext, features: pl.DataFrame, mlflow: MlflowTracking):
+        started = time.perf_counter()
+        champion = mlflow.version_by_alias("champion")
+        if champion is None:
+            reason = f"no version of {mlflow.registered_model_name!r} holds the champion alias yet: run training_job first"
+            log.warning("predictions skipped: %s", reason)
+            context.log_event(dg.AssetObservation(asset_key=context.asset_key, partition=_first_partition(context), metadata={"skipped": reason}))
+            return
+        model_features = champion.tags.get("feature_set_version")
+        if model_features != feature_set.version:
+            raise dg.Failure(
+                description=f"champion v{champion.version} was trained on feature set {model_features}, gold holds {feature_set.version}: "
+                "retrain (training_job) before scoring"
+            )
+        threshold = float(champion.tags["threshold"])
+        frame = score_features(
+            mlflow.load_pipeline(str(champion.version)), features, feature_set.names, contract.key, threshold,
+            mlflow.registered_model_name, str(champion.version), feature_set.version, datetime.now(timezone.utc),
+        )
+        log.info("predictions: %d rows scored by %s v%s", frame.height, mlflow.registered_model_name, champion.version)
+        yield dg.Output(
+            frame,
+            metadata=table_metadata(
+                frame, started, rows_in=features.height,
+                model_version=str(champion.version), threshold=threshold,
+                predicted_positive_rate=float(frame["predicted_label"].mean() or 0.0),
+                mean_probability=float(frame["probability"].mean() or 0.0),
+            ),
+        )
+
+    return predictions
+
+
+def _first_partition(context) -> str:
+    return context.partition_key_range.start

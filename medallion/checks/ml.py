@@ -1,0 +1,86 @@
+"""Checks of the ML assets: no label from the future, a quality floor for models, complete and sane predictions."""
+
+import dagster as dg
+
+from medallion.checks.windows import ERROR, SHOWN, per_day_counts, where_clause
+from medallion.contract import Contract
+from medallion.resources.warehouse import Warehouse
+
+
+def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
+    @dg.asset_check(
+        asset=dg.AssetKey(["ml", "training_set"]),
+        name="labels_not_from_future",
+        blocking=True,
+        description="No training row of day D uses a label that became known after D (label_date <= partition_date).",
+    )
+    def labels_not_from_future(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        where, params = where_clause(context)
+        worst = warehouse.query(
+            f"select partition_date, max(label_date) as latest_label, count(*) filter (where label_date > partition_date) as future_labels "
+            f"from ml.training_set{where} group by all order by 1",
+            params,
+        )
+        future = worst.filter(worst["future_labels"] > 0)
+        return dg.AssetCheckResult(
+            passed=future.is_empty(),
+            severity=ERROR,
+            metadata={
+                "future_labels": int(future["future_labels"].sum()) if future.height else 0,
+                "latest_label_by_day": {str(d): str(l) for d, l, _ in worst.head(SHOWN).iter_rows()},
+            },
+        )
+
+    @dg.asset_check(
+        asset=dg.AssetKey(["ml", "model"]),
+        name="model_quality_floor",
+        blocking=True,
+        description="The registered version's validation ROC AUC is at least the configured floor (TrainingConfig.auc_floor, default 0.70).",
+    )
+    def model_quality_floor(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        where, params = where_clause(context)
+        rows = warehouse.query(f"select partition_date, model_version, roc_auc, auc_floor from ml.model{where} order by trained_at desc limit 1", params)
+        if rows.is_empty():
+            return dg.AssetCheckResult(passed=False, severity=ERROR, description="no model row for this partition")
+        _, version, auc, floor = rows.row(0)
+        return dg.AssetCheckResult(
+            passed=auc >= floor,
+            severity=ERROR,
+            description=None if auc >= floor else f"version {version}: validation AUC {auc:.4f} is below the floor {floor:.2f}",
+            metadata={"model_version": version, "validation_auc": float(auc), "auc_floor": float(floor)},
+        )
+
+    @dg.asset_check(
+        asset=dg.AssetKey(["ml", "predictions"]),
+        name="one_prediction_per_gold_row",
+        blocking=True,
+        description="Each day has exactly one prediction per gold feature row, keyed the same.",
+    )
+    def one_prediction_per_gold_row(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        where, params = where_clause(context)
+        gold = per_day_counts(warehouse, f"gold.{contract.features_table}", context)
+        scored = per_day_counts(warehouse, "ml.predictions", context)
+        dupes = warehouse.query(f'select count(*) - count(distinct (partition_date, "{contract.key}")) as n from ml.predictions{where}', params)["n"][0]
+        mismatched = {d: {"gold": gold.get(d, 0), "predictions": scored.get(d, 0)} for d in sorted(set(gold) | set(scored)) if gold.get(d, 0) != scored.get(d, 0)}
+        return dg.AssetCheckResult(
+            passed=not mismatched and dupes == 0,
+            severity=ERROR,
+            metadata={"gold_rows": sum(gold.values()), "predictions": sum(scored.values()), "duplicate_keys": int(dupes), "days_mismatched": dict(list(mismatched.items())[:SHOWN])},
+        )
+
+    @dg.asset_check(asset=dg.AssetKey(["ml", "predictions"]), name="probabilities_in_unit_interval", description="Every probability lies in [0, 1].")
+    def probabilities_in_unit_interval(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        where, params = where_clause(context, "(probability < 0 or probability > 1 or isnan(probability))")
+        bad = warehouse.query(f"select count(*) as n from ml.predictions{where}", params)["n"][0]
+        return dg.AssetCheckResult(passed=bad == 0, severity=ERROR, metadata={"out_of_range": int(bad)})
+
+    @dg.asset_check(asset=dg.AssetKey(["ml", "predictions"]), name="no_nulls", blocking=True, description="No prediction column is null.")
+    def no_nulls(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        where, params = where_clause(context)
+        columns = ["probability", "predicted_label", "model_name", "model_version", "feature_set_version", "scored_at", contract.key]
+        selects = ", ".join(f'count(*) - count("{c}") as "{c}"' for c in columns)
+        counts = warehouse.query(f"select {selects} from ml.predictions{where}", params).row(0, named=True)
+        nulls = {c: n for c, n in counts.items() if n}
+        return dg.AssetCheckResult(passed=not nulls, severity=ERROR, metadata={"null_counts": nulls})
+
+    return [labels_not_from_future, model_quality_floor, one_prediction_per_gold_row, probabilities_in_unit_interval, no_nulls]

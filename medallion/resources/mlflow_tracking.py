@@ -1,0 +1,98 @@
+"""MLflow tracking and registry as a small Pythonic resource (dagster-mlflow is a legacy beta `@resource`)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+
+class ModelNotFoundError(LookupError):
+    """A model URI names a registered model, version or alias that does not exist."""
+
+
+class MlflowTracking(dg.ConfigurableResource):
+    """Where runs, artifacts and the model registry live; `mlflow` is imported only when a method needs it."""
+
+    tracking_uri: str
+    artifact_root: str
+    registered_model_name: str = "credit_default"
+
+    def _ensure_local_store(self) -> None:
+        if self.tracking_uri.startswith("sqlite:///"):
+            Path(self.tracking_uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    def _mlflow(self):
+        import mlflow
+
+        self._ensure_local_store()
+
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        return mlflow
+
+    def client(self):
+        from mlflow import MlflowClient
+
+        self._ensure_local_store()
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def experiment_id(self, name: str) -> str:
+        client = self.client()
+        found = client.get_experiment_by_name(name)
+        if found is not None:
+            return found.experiment_id
+        location = Path(self.artifact_root) / name
+        location.mkdir(parents=True, exist_ok=True)
+        return client.create_experiment(name, artifact_location=location.resolve().as_uri())
+
+    def start_run(self, experiment: str, run_name: str, tags: dict[str, str]):
+        """A context manager for an MLflow run in `experiment`, tagged with where in Dagster it ran."""
+        mlflow = self._mlflow()
+        return mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name, tags=tags)
+
+    def run_url(self, run: Any) -> str:
+        return f"#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+
+    def version_by_alias(self, alias: str):
+        """The model version holding `alias`, or None when no version holds it (or no model is registered yet)."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.client().get_model_version_by_alias(self.registered_model_name, alias)
+        except MlflowException:
+            return None
+
+    def set_alias(self, alias: str, version: str) -> None:
+        self.client().set_registered_model_alias(self.registered_model_name, alias, version)
+
+    def load_pipeline(self, version: str):
+        mlflow = self._mlflow()
+        return mlflow.sklearn.load_model(f"models:/{self.registered_model_name}/{version}")
+
+    def resolve(self, model_uri: str):
+        """`models:/NAME@ALIAS` or `models:/NAME/VERSION` → (model version, loaded sklearn pipeline)."""
+        from mlflow.exceptions import MlflowException
+
+        if not model_uri.startswith("models:/"):
+            raise ModelNotFoundError(f"model URI {model_uri!r}: use models:/NAME@ALIAS or models:/NAME/VERSION")
+        reference = model_uri.removeprefix("models:/")
+        client = self.client()
+        try:
+            if "@" in reference:
+                name, alias = reference.split("@", 1)
+                version = client.get_model_version_by_alias(name, alias)
+            else:
+                name, _, number = reference.partition("/")
+                version = client.get_model_version(name, number)
+        except MlflowException as error:
+            known = [m.name for m in client.search_registered_models()]
+            raise ModelNotFoundError(
+                f"model URI {model_uri!r} does not resolve in {self.tracking_uri}: {error.message}. Registered models: {known or 'none'}"
+            ) from error
+        mlflow = self._mlflow()
+        return version, mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
