@@ -178,3 +178,22 @@ def read_landing_day(files: list[Path], columns: list[str], day: date, ingested_
         reports[str(path)] = report
     frame = pl.concat(frames, how="vertical") if frames else empty_bronze(columns)
     return frame, reports
+
+
+def bronze_from_frame(frame: pl.DataFrame, columns: list[str], source: Path, day: date, ingested_at: datetime) -> pl.DataFrame:
+    """Bronze rows from an already-tabular input (e.g. parquet): values as text, row numbers as lines."""
+    text = frame.select(pl.col(c).cast(pl.String) for c in columns)
+    raw = text.select(pl.concat_str(pl.all().fill_null(""), separator=",").alias("_raw_line"))["_raw_line"]
+    return text.select(
+        pl.lit(day, pl.Date).alias("partition_date"),
+        *columns,
+        pl.lit(str(source), pl.String).alias("_source_file"),
+        pl.int_range(2, text.height + 2, dtype=pl.Int64).alias("_line_number"),
+        pl.lit(ingested_at, LINEAGE_COLUMNS["_delivered_at"]).alias("_delivered_at"),
+        pl.lit(ingested_at, LINEAGE_COLUMNS["_ingested_at"]).alias("_ingested_at"),
+        pl.Series("_row_hash", [hashlib.blake2b(r.encode(), digest_size=16).hexdigest() for r in raw], dtype=pl.String),
+        raw,
+        pl.lit(None, pl.String).alias("_parse_error"),
+        pl.lit(None, pl.String).alias("_header_issue"),
+        pl.lit(None, pl.String).alias("_extra_values"),
+    )

@@ -1,0 +1,83 @@
+"""Daily predictions with the champion, and ad-hoc scoring that gives exactly the same probabilities."""
+
+from datetime import timedelta
+
+import polars as pl
+import pytest
+
+from medallion.adhoc_scoring import ScoringInputError, score_file
+from medallion.contract import load_contracts
+from medallion.resources.mlflow_tracking import ModelNotFoundError
+from medallion_tests.conftest import DAY1, checks_by_name, table, table_exists
+from medallion_tests.ml.conftest import LAST_APP_DAY, mlflow_of, predict, train
+
+CONTRACT = load_contracts()[0]
+
+
+def test_without_a_champion_predictions_are_skipped_with_a_reason(fresh_world):
+    home, defs, instance = fresh_world
+    result = predict(defs, instance, DAY1, DAY1)
+    assert result.success
+    assert not table_exists(home, "ml.predictions")
+    observation = next(e for e in result.all_events if e.event_type_value == "ASSET_OBSERVATION")
+    assert "holds the champion alias" in observation.event_specific_data.asset_observation.metadata["skipped"].value
+
+
+def test_predictions_use_the_champion_and_cover_every_gold_row(fresh_world):
+    home, defs, instance = fresh_world
+    assert train(defs, instance).success
+    champion = mlflow_of(home).version_by_alias("champion")
+    result = predict(defs, instance, DAY1, LAST_APP_DAY)
+    assert result.success
+    predictions = table(home, "ml.predictions")
+    gold = table(home, "gold.features")
+    assert predictions.height == gold.height
+    assert predictions["model_version"].unique().to_list() == [str(champion.version)]
+    assert predictions["probability"].is_between(0, 1).all()
+    threshold = float(champion.tags["threshold"])
+    assert predictions.filter((pl.col("probability") >= threshold) != (pl.col("predicted_label") == 1)).is_empty()
+    checks = checks_by_name(result)
+    assert all(checks[("ml/predictions", name)].passed for name in ("one_prediction_per_gold_row", "probabilities_in_unit_interval", "no_nulls"))
+
+
+def test_adhoc_scoring_equals_partition_scoring_row_for_row(fresh_world, tmp_path):
+    home, defs, instance = fresh_world
+    assert train(defs, instance).success
+    day = DAY1 + timedelta(days=4)
+    assert predict(defs, instance, day, day).success
+    landed = next((home.landing_dir / "applications" / day.isoformat()).glob("*.csv"))
+    report = score_file("models:/credit_default@champion", landed, tmp_path / "out.parquet", CONTRACT, mlflow_of(home))
+    adhoc = pl.read_parquet(report.output).sort("ID")
+    partition = table(home, "ml.predictions", f"where partition_date = '{day}'").sort("ID")
+    assert report.rejected == 0 and adhoc.height == partition.height
+    assert adhoc["ID"].to_list() == partition["ID"].to_list()
+    assert adhoc["probability"].to_list() == partition["probability"].to_list()
+    assert adhoc.drop("scored_at", "partition_date").columns == partition.drop("scored_at", "partition_date").columns
+
+
+def test_adhoc_scoring_reports_bad_rows_instead_of_scoring_them(fresh_world, tmp_path):
+    home, defs, instance = fresh_world
+    assert train(defs, instance).success
+    landed = next((home.landing_dir / "applications" / DAY1.isoformat()).glob("*.csv"))
+    lines = landed.read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[5] = "abc"  # AGE
+    lines[1] = ",".join(fields)
+    bad = tmp_path / "bad.csv"
+    bad.write_text("\n".join(lines) + "\n")
+    report = score_file("models:/credit_default@champion", bad, tmp_path / "out.parquet", CONTRACT, mlflow_of(home))
+    assert report.rejected == 1 and report.scored == len(lines) - 2
+    rejected = pl.read_parquet(report.rejected_output)
+    assert rejected["reasons"].to_list() == [["invalid_type:AGE"]]
+
+
+def test_adhoc_scoring_refuses_a_missing_model_and_missing_columns(fresh_world, tmp_path):
+    home, defs, instance = fresh_world
+    landed = next((home.landing_dir / "applications" / DAY1.isoformat()).glob("*.csv"))
+    with pytest.raises(ModelNotFoundError, match="models:/credit_default@champion"):
+        score_file("models:/credit_default@champion", landed, tmp_path / "out.parquet", CONTRACT, mlflow_of(home))
+    assert train(defs, instance).success
+    partial = tmp_path / "partial.parquet"
+    pl.read_csv(landed).drop("AGE", "SEX").write_parquet(partial)
+    with pytest.raises(ScoringInputError, match=r"lacks contract column\(s\) \['SEX', 'AGE'\]"):
+        score_file("models:/credit_default/1", partial, tmp_path / "out.parquet", CONTRACT, mlflow_of(home))
