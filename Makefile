@@ -14,9 +14,11 @@ DEMO_START ?= 2025-01-01
 DEMO_DAYS ?= 120
 LABEL_DELAY_DAYS ?= 30
 DEMO_END := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_DAYS) + $(LABEL_DELAY_DAYS) - 1 )) days" +%F)
+DEMO_LAST_APPLICATION_DAY := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_DAYS) - 1 )) days" +%F)
 PORT ?= 3000
+MLFLOW_PORT ?= 5000
 
-.PHONY: install demo test dev bench clean
+.PHONY: install demo test dev mlflow bench clean
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -33,14 +35,21 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 demo: install
 	$(BIN)/medallion replay --start $(DEMO_START) --days $(DEMO_DAYS) --label-delay-days $(LABEL_DELAY_DAYS)
 	$(BIN)/dg launch --job etl_job --partition-range "$(DEMO_START)...$(DEMO_END)"
+	$(BIN)/dg launch --job training_job --partition "$(DEMO_LAST_APPLICATION_DAY)"
+	$(BIN)/dg launch --job inference_job --partition-range "$(DEMO_START)...$(DEMO_LAST_APPLICATION_DAY)"
 	$(BIN)/medallion status
-	@echo "UI: make dev, then open http://127.0.0.1:$(PORT)"
+	@echo "Dagster UI: make dev, then open http://127.0.0.1:$(PORT)   MLflow UI: make mlflow, then http://127.0.0.1:$(MLFLOW_PORT)"
 
 test: install
 	$(BIN)/pytest -q -p no:cacheprovider
 
 dev: install
 	$(BIN)/dagster dev -h 127.0.0.1 -p $(PORT)
+
+mlflow: install
+	mkdir -p $(MEDALLION_HOME)/mlflow/artifacts
+	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(MEDALLION_HOME)/mlflow/mlflow.db" \
+		--default-artifact-root "$(MEDALLION_HOME)/mlflow/artifacts" --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 bench: install
 	$(BIN)/python -m benchmarks
