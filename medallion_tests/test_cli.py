@@ -1,14 +1,18 @@
 import os
 import subprocess
 import sys
-from datetime import date
+from datetime import date, timedelta
+
+import duckdb
 
 import polars as pl
 import pytest
 
 from medallion.cli import main
-from medallion.settings import PROJECT_DIR
+from medallion.definitions import build_definitions
+from medallion.settings import PROJECT_DIR, Settings
 from medallion.sources.landing import APPLICATIONS, OUTCOMES, landed_days
+from medallion_tests.conftest import DAY1, land_outcomes, land_reference_rows, run_etl
 
 VENV_PYTHON = PROJECT_DIR / ".venv" / "bin" / "python"
 PYTHON = str(VENV_PYTHON if VENV_PYTHON.exists() else sys.executable)
@@ -81,3 +85,66 @@ def test_python_dash_m_medallion_bad_start_exits_2(tmp_path):
     result = run_module("replay", "--start", "2024-1-1x", "--days", "2", "--home", str(tmp_path))
     assert result.returncode == 2
     assert "--start" in result.stderr and "YYYY-MM-DD" in result.stderr
+
+
+# --- medallion status ---------------------------------------------------------------------------------------
+
+
+def status_lines(home, capsys) -> list[str]:
+    assert main(["status", "--home", str(home)]) == 0
+    return capsys.readouterr().out.splitlines()
+
+
+def test_status_on_an_empty_home_says_how_to_create_the_warehouse(tmp_path, capsys):
+    out = "\n".join(status_lines(tmp_path / "home", capsys))
+    assert f"MEDALLION_HOME  {tmp_path / 'home'}" in out
+    assert "no landed files yet" in out
+    assert f"warehouse       {tmp_path / 'home' / 'warehouse.duckdb'}" in out
+    assert "does not exist yet" in out and "make demo" in out
+    assert "make dev" in out and "http://127.0.0.1:3000" in out
+    assert "make mlflow" in out and "http://127.0.0.1:5000" in out
+    assert not (tmp_path / "home" / "warehouse.duckdb").exists()  # status never creates it
+
+
+def test_status_reports_feeds_and_every_warehouse_table(tmp_path, capsys, reference):
+    home = Settings(home=tmp_path / "home", env="local")
+    day2 = DAY1 + timedelta(days=1)
+    first = land_reference_rows(home, reference, DAY1, 0, 20)
+    land_reference_rows(home, reference, day2, 20, 30)
+    land_reference_rows(home, reference, day2, 50, 5, name="late.csv")
+    land_outcomes(home, first, day2)
+    assert run_etl(build_definitions(home), DAY1, day2).success
+    lines = status_lines(home.home, capsys)
+    by_name = {line.split()[0]: line.split()[1:] for line in lines if line.startswith("  ")}
+    assert by_name["applications"] == ["2", "day(s)", "3", "file(s)", "first", "2025-01-01", "last", "2025-01-02"]
+    assert by_name["outcomes"] == ["1", "day(s)", "1", "file(s)", "first", "2025-01-02", "last", "2025-01-02"]
+    assert by_name["bronze.applications"] == ["55", "2", "2025-01-01", "2025-01-02"]
+    assert by_name["silver.applications"] == ["55", "2", "2025-01-01", "2025-01-02"]
+    assert by_name["gold.labels"] == ["20", "1", "2025-01-02", "2025-01-02"]
+    assert by_name["silver.quarantine"] == ["0", "0", "-", "-"]
+    assert {"bronze.outcomes", "silver.outcomes", "gold.features"} <= set(by_name)
+
+
+def test_status_shows_tables_without_partition_date_and_other_schemas(tmp_path, capsys):
+    home = tmp_path / "home"
+    home.mkdir()
+    with duckdb.connect(str(home / "warehouse.duckdb")) as connection:
+        connection.execute("create schema ml; create table ml.registry as select 1 as version union all select 2")
+    by_name = {line.split()[0]: line.split()[1:] for line in status_lines(home, capsys) if line.startswith("  ")}
+    assert by_name["ml.registry"] == ["2", "-", "-", "-"]
+
+
+def test_status_while_a_writer_holds_the_warehouse(tmp_path):
+    home = tmp_path / "home"
+    home.mkdir()
+    with duckdb.connect(str(home / "warehouse.duckdb")) as connection:
+        connection.execute("create table t as select 1 as x")
+        result = run_module("status", "--home", str(home))
+    assert result.returncode == 0, result.stderr
+    assert "cannot be read right now" in result.stdout and "try again" in result.stdout
+
+
+def test_status_uses_medallion_home_by_default(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MEDALLION_HOME", str(tmp_path / "elsewhere"))
+    assert main(["status"]) == 0
+    assert f"MEDALLION_HOME  {tmp_path / 'elsewhere'}" in capsys.readouterr().out

@@ -87,8 +87,14 @@ class Contract:
         return self.entity.key
 
 
+def _mapping(raw: Any, where: str) -> dict:
+    if not isinstance(raw, dict):
+        raise ContractError(f"{where}: expected a mapping of settings, found {type(raw).__name__} {raw!r}")
+    return raw
+
+
 def _require(raw: dict, key: str, where: str) -> Any:
-    if key not in raw:
+    if key not in _mapping(raw, where):
         raise ContractError(f"{where}: missing required setting `{key}`")
     return raw[key]
 
@@ -142,7 +148,7 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
             raise ContractError(f"{where}: `{setting}: {column}` must be a column of feed {outcome.name!r}")
     if outcome.key != entity.key:
         raise ContractError(f"{where}: the outcome key {outcome.key!r} must equal the entity key {entity.key!r}")
-    tables = raw.get("tables", {})
+    tables = _mapping(raw.get("tables", {}), f"{where}: `tables`")
     return Contract(
         name=name,
         description=raw.get("description", ""),
@@ -170,10 +176,14 @@ def load_contract(path: str | Path) -> Contract:
 
 def load_contracts(directory: Path = CONTRACTS_DIR) -> list[Contract]:
     contracts = [load_contract(p) for p in sorted(directory.glob("*.yaml"))]
-    tables = [(layer, t) for c in contracts for layer, t in _tables(c)]
-    clashes = sorted({t for t in tables if tables.count(t) > 1})
+    owners: dict[tuple[str, str], list[str]] = {}
+    for contract in contracts:
+        for table in _tables(contract):
+            owners.setdefault(table, []).append(contract.source.name)
+    clashes = {table: files for table, files in sorted(owners.items()) if len(files) > 1}
     if clashes:
-        raise ContractError(f"{directory}: two contracts claim the same table(s) {clashes}; rename a feed or set `tables:`")
+        described = "; ".join(f"{table} by {', '.join(files)}" for table, files in clashes.items())
+        raise ContractError(f"{directory}: two contracts claim the same table(s): {described}; rename a feed or set `tables:`")
     return contracts
 
 

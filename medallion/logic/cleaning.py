@@ -66,6 +66,8 @@ def _violations(column: ColumnSpec, header_missing: pl.Expr) -> list[pl.Expr]:
         (~header_missing & ~present & pl.lit(not column.nullable), f"missing:{column.name}"),
         (present & typed.is_null(), f"invalid_type:{column.name}"),
     ]
+    if column.type.startswith("float"):
+        rules.append((typed.is_nan() | typed.is_infinite(), f"invalid_type:{column.name}"))
     if column.min is not None:
         rules.append((typed < column.min, f"out_of_range:{column.name}"))
     if column.max is not None:

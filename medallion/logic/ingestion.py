@@ -70,9 +70,17 @@ def _decode(path: Path, data: bytes) -> str:
         ) from error
 
 
+def _physical_lines(text: str) -> list[str]:
+    """Split on \\n (and \\r\\n) only: str.splitlines() would also break inside fields on \\f, \\x1c, \\u2028..."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.removesuffix("\r") for line in lines]
+
+
 def _split_plain(text: str) -> tuple[list[str], list[str], list[int], list[list[str] | None]]:
     """Fast path for files without quoting: one physical line is one record."""
-    lines = text.splitlines()
+    lines = _physical_lines(text)
     header = [h.strip() for h in lines[0].split(",")]
     raw, numbers = [], []
     for number, line in enumerate(lines[1:], start=2):
@@ -84,18 +92,22 @@ def _split_plain(text: str) -> tuple[list[str], list[str], list[int], list[list[
 
 def _split_quoted(text: str) -> tuple[list[str], list[str], list[int], list[list[str] | None]]:
     """Slow path for quoted CSV, where one record may span lines; the csv module tracks where each starts."""
-    physical = text.splitlines()
-    reader = csv.reader(io.StringIO(text))
-    header = [h.strip() for h in next(reader)]
+    physical = _physical_lines(text)
+    reader = csv.reader(io.StringIO(text, newline=""))
     raw, numbers, fields = [], [], []
-    previous_end = reader.line_num
-    for record in reader:
-        start, previous_end = previous_end + 1, reader.line_num
-        if not any(f.strip() for f in record):
-            continue
-        raw.append("\n".join(physical[start - 1 : previous_end]))
-        numbers.append(start)
-        fields.append(record)
+    try:
+        header = [h.strip() for h in next(reader)]
+        previous_end = reader.line_num
+        for record in reader:
+            start, previous_end = previous_end + 1, reader.line_num
+            if not any(f.strip() for f in record):
+                continue
+            raw.append("\n".join(physical[start - 1 : previous_end]))
+            numbers.append(start)
+            fields.append(record)
+    except csv.Error as error:
+        error.line_num = reader.line_num
+        raise
     return header, raw, numbers, fields
 
 

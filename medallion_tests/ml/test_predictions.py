@@ -81,3 +81,20 @@ def test_adhoc_scoring_refuses_a_missing_model_and_missing_columns(fresh_world, 
     pl.read_csv(landed).drop("AGE", "SEX").write_parquet(partial)
     with pytest.raises(ScoringInputError, match=r"lacks contract column\(s\) \['SEX', 'AGE'\]"):
         score_file("models:/credit_default/1", partial, tmp_path / "out.parquet", CONTRACT, mlflow_of(home))
+
+
+def test_score_command_line(fresh_world, tmp_path):
+    import subprocess
+    import sys
+
+    home, defs, instance = fresh_world
+    assert train(defs, instance).success
+    landed = next((home.landing_dir / "applications" / DAY1.isoformat()).glob("*.csv"))
+    command = [sys.executable, "-m", "medallion", "score", "--model", "models:/credit_default@champion", "--input", str(landed),
+               "--output", str(tmp_path / "out.parquet"), "--home", str(home.home)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "scored 300 row(s)" in done.stdout
+    assert pl.read_parquet(tmp_path / "out.parquet").height == 300
+    missing = subprocess.run([*command[:5], "models:/credit_default@nobody", *command[6:]], capture_output=True, text=True, timeout=120)
+    assert missing.returncode == 1 and "models:/credit_default@nobody" in missing.stderr

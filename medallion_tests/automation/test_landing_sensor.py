@@ -1,0 +1,108 @@
+"""The real landing_sensor, evaluated against files on a temporary MEDALLION_HOME."""
+
+from datetime import datetime, timedelta, timezone
+
+import dagster as dg
+import pytest
+
+from medallion.partitions import daily_partitions
+from medallion.resources.landing import LandingZone
+from medallion_tests.conftest import DAY1, land
+
+DAY2 = DAY1 + timedelta(days=1)
+
+
+def evaluate(defs: dg.Definitions, home) -> dg.SensorResult:
+    """One tick as the daemon runs it: run requests resolved against the repository (partition keys validated)."""
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    with dg.build_sensor_context(
+        resources={"landing": LandingZone(root=str(home.landing_dir))}, repository_def=defs.get_repository_def()
+    ) as context:
+        return sensor.evaluate_tick(context)
+
+
+def run_keys(data) -> dict[str, str]:
+    return {request.partition_key: request.run_key for request in data.run_requests}
+
+
+def land_two_days(home) -> None:
+    for day in (DAY1, DAY2):
+        land(home, "applications", day, f"applications_{day}.csv", "ID\n1\n")
+        land(home, "outcomes", day, f"outcomes_{day}.csv", "ID\n1\n")
+
+
+def test_no_files_skips_naming_the_landing_folder(home, defs):
+    data = evaluate(defs, home)
+    assert data.run_requests == []
+    assert str(home.landing_dir) in data.skip_message
+
+
+def test_calling_the_sensor_directly_gives_the_same_skip_reason(home, defs):
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    with dg.build_sensor_context(resources={"landing": LandingZone(root=str(home.landing_dir))}) as context:
+        result = sensor(context)
+    assert result.run_requests == []
+    assert str(home.landing_dir) in result.skip_reason.skip_message
+
+
+def test_one_run_request_per_day_over_both_feeds(home, defs):
+    land_two_days(home)
+    data = evaluate(defs, home)
+    assert data.skip_message is None
+    assert [r.partition_key for r in data.run_requests] == [DAY1.isoformat(), DAY2.isoformat()]
+    for request in data.run_requests:
+        assert request.run_key.startswith(request.partition_key + ":")
+        assert request.tags["dagster/partition"] == request.partition_key
+        assert request.tags["medallion/files"] == "2"  # one applications and one outcomes file
+
+
+def test_run_keys_are_stable_across_evaluations(home, defs):
+    land_two_days(home)
+    assert run_keys(evaluate(defs, home)) == run_keys(evaluate(defs, home))
+
+
+def test_adding_a_file_changes_that_days_run_key_only(home, defs):
+    land_two_days(home)
+    before = run_keys(evaluate(defs, home))
+    land(home, "applications", DAY2, "late_delivery.csv", "ID\n2\n")
+    after = run_keys(evaluate(defs, home))
+    assert after[DAY1.isoformat()] == before[DAY1.isoformat()]
+    assert after[DAY2.isoformat()] != before[DAY2.isoformat()]
+
+
+def test_a_non_csv_file_or_a_folder_that_is_not_a_day_is_ignored(home, defs):
+    land_two_days(home)
+    before = run_keys(evaluate(defs, home))
+    land(home, "applications", DAY1, "notes.txt", "not a feed file")
+    (home.landing_dir / "applications" / "not-a-day").mkdir()
+    (home.landing_dir / "applications" / "not-a-day" / "x.csv").write_text("ID\n1\n")
+    assert run_keys(evaluate(defs, home)) == before
+
+
+def test_days_before_the_start_or_in_the_future_are_ignored(home, defs):
+    before_start = daily_partitions.start.date() - timedelta(days=1)
+    future = datetime.now(timezone.utc).date() + timedelta(days=3)
+    land(home, "applications", before_start, "a.csv", "ID\n1\n")
+    land(home, "outcomes", future, "o.csv", "ID\n1\n")
+    data = evaluate(defs, home)
+    assert data.run_requests == []
+    assert data.skip_message
+    land(home, "applications", DAY1, "a.csv", "ID\n1\n")
+    assert [r.partition_key for r in evaluate(defs, home).run_requests] == [DAY1.isoformat()]
+
+
+def test_files_landed_today_do_not_break_the_tick(home, defs):
+    today = datetime.now(timezone.utc).date()
+    land(home, "applications", today, "a.csv", "ID\n1\n")
+    land(home, "applications", DAY1, "a.csv", "ID\n1\n")
+    data = evaluate(defs, home)
+    assert DAY1.isoformat() in run_keys(data)
+
+
+def test_the_sensor_requests_etl_job(home, defs):
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    assert sensor.job_name == "etl_job"
+    land_two_days(home)
+    data = evaluate(defs, home)
+    assert {r.tags["dagster/partition_set"] for r in data.run_requests} == {"etl_job_partition_set"}
+    assert sensor.default_status == dg.DefaultSensorStatus.STOPPED

@@ -1,0 +1,139 @@
+"""A second dataset brought in by a contract alone (medallion_tests/fixtures/toy_loans.yaml), no asset edited."""
+
+import json
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from medallion.contract import load_contract, load_contracts
+from medallion.contract.model import CONTRACTS_DIR
+from medallion.definitions import build_definitions
+from medallion.settings import Settings
+from medallion_tests.conftest import DAY1, checks_by_name, land, land_outcomes, land_reference_rows, run_etl, table, table_exists
+
+TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_loans.yaml"
+TOY_TABLES = ["bronze.loans", "bronze.loan_outcomes", "silver.loans", "silver.loan_outcomes", "silver.loans_quarantine", "gold.loan_features", "gold.loan_labels"]
+
+LOANS = "loan_id,amount,term_months,region\n1,1000.5,12,north\n2, 250 ,24,\n3,-5,36,south\n4,80,36,east\n"
+OUTCOMES = "loan_id,repaid,observed_on\n1,1,2025-01-01\n2,0,2025-01-01\n"
+
+
+@pytest.fixture(scope="module")
+def toy_run(tmp_path_factory):
+    home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
+    land(home, "loans", DAY1, "loans.csv", LOANS)
+    land(home, "loan_outcomes", DAY1, "loan_outcomes.csv", OUTCOMES)
+    defs = build_definitions(home, contracts=[load_contract(TOY)])
+    return home, defs, run_etl(defs, DAY1)
+
+
+def test_toy_contract_loads():
+    contract = load_contract(TOY)
+    assert contract.key == "loan_id" and contract.label == "repaid" and contract.label_time == "observed_on"
+    assert contract.features_module is None
+    assert (contract.quarantine_table, contract.features_table, contract.labels_table) == ("loans_quarantine", "loan_features", "loan_labels")
+
+
+def test_toy_definitions_have_only_the_toy_assets(toy_run):
+    _, defs, _ = toy_run
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {name.replace(".", "/") for name in TOY_TABLES}
+
+
+def test_toy_etl_run_succeeds_and_conserves_rows(toy_run):
+    home, _, result = toy_run
+    assert result.success
+    checks = checks_by_name(result)
+    assert checks[("silver/loans", "rows_conserved")].passed
+    assert checks[("silver/loan_outcomes", "rows_conserved")].passed
+    assert checks[("silver/loans", "key_unique")].passed
+    assert checks[("silver/loans", "completeness")].passed  # region is null in 1 of 3 rows: within max_null_rate 0.5
+    assert not table_exists(home, "bronze.applications")
+    for name in TOY_TABLES:
+        assert table_exists(home, name), name
+
+
+def test_toy_bronze_keeps_every_landed_row_as_text(toy_run):
+    bronze = table(toy_run[0], "bronze.loans", "order by _line_number")
+    assert bronze["loan_id"].to_list() == ["1", "2", "3", "4"]
+    assert bronze["amount"].to_list() == ["1000.5", " 250 ", "-5", "80"]
+    assert bronze["_line_number"].to_list() == [2, 3, 4, 5]
+
+
+def test_toy_silver_is_typed_per_the_contract(toy_run):
+    silver = table(toy_run[0], "silver.loans", "order by loan_id")
+    assert silver.schema["amount"] == pl.Float64 and silver.schema["term_months"] == pl.Int16 and silver.schema["region"] == pl.String
+    assert silver.select("loan_id", "amount", "term_months", "region").rows() == [
+        (1, 1000.5, 12, "north"),
+        (2, 250.0, 24, None),
+        (4, 80.0, 36, "east"),
+    ]
+    outcomes = table(toy_run[0], "silver.loan_outcomes", "order by loan_id")
+    assert outcomes.schema["observed_on"] == pl.Date and outcomes.schema["repaid"] == pl.Int8
+
+
+def test_toy_invalid_row_is_quarantined_with_its_reason(toy_run):
+    quarantine = table(toy_run[0], "silver.loans_quarantine")
+    assert quarantine.height == 1
+    row = quarantine.row(0, named=True)
+    assert row["feed"] == "loans" and row["reason"] == "out_of_range" and row["reasons"] == ["out_of_range:amount"]
+    assert row["line_number"] == 4 and row["raw_line"] == "3,-5,36,south"
+    assert json.loads(row["raw_values"]) == {"loan_id": "3", "amount": "-5", "term_months": "36", "region": "south"}
+
+
+def test_toy_gold_features_are_the_numeric_non_key_columns_as_float(toy_run):
+    features = table(toy_run[0], "gold.loan_features", "order by loan_id")
+    assert features.columns == ["partition_date", "loan_id", "amount", "term_months", "feature_set_version"]
+    assert features.schema["amount"] == pl.Float64 and features.schema["term_months"] == pl.Float64
+    assert features.select("loan_id", "amount", "term_months").rows() == [(1, 1000.5, 12.0), (2, 250.0, 24.0), (4, 80.0, 36.0)]
+    assert features["feature_set_version"].unique().to_list()[0].startswith("toy_loans-identity-")
+
+
+def test_toy_gold_labels_are_the_known_outcomes(toy_run):
+    home, _, result = toy_run
+    labels = table(home, "gold.loan_labels", "order by loan_id")
+    assert labels.select("loan_id", "repaid").rows() == [(1, 1), (2, 0)]
+    assert labels["application_date"].to_list() == [DAY1, DAY1] and labels["label_date"].to_list() == [DAY1, DAY1]
+    checks = checks_by_name(result)
+    assert checks[("gold/loan_labels", "labels_not_before_application")].passed
+    assert checks[("gold/loan_features", "feature_ranges")].passed
+
+
+def test_both_contracts_build_one_definitions_without_clashes(tmp_path, reference):
+    home = Settings(home=tmp_path / "home", env="local")
+    credit, toy = load_contract(CONTRACTS_DIR / "credit_default.yaml"), load_contract(TOY)
+    defs = build_definitions(home, contracts=[credit, toy])
+    keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert {"bronze/applications", "silver/quarantine", "gold/features", "gold/labels"} <= keys
+    assert {name.replace(".", "/") for name in TOY_TABLES} <= keys
+    for job_name in defs.get_repository_def().job_names:
+        defs.resolve_job_def(job_name)
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    assert sensor.job_name == "etl_job"
+
+    part = land_reference_rows(home, reference, DAY1, 0, 20)
+    land_outcomes(home, part, DAY1)
+    land(home, "loans", DAY1, "loans.csv", LOANS)
+    result = run_etl(defs, DAY1)
+    assert result.success
+    checks = checks_by_name(result)
+    assert checks[("silver/applications", "rows_conserved")].passed and checks[("silver/loans", "rows_conserved")].passed
+    assert table(home, "silver.applications").height == 20
+    assert table(home, "silver.loans").height == 3
+    assert table(home, "silver.quarantine").height == 0  # the toy's rejected row goes to its own quarantine
+    assert table(home, "silver.loans_quarantine").height == 1
+
+
+def test_load_contracts_reads_a_folder_with_both(tmp_path):
+    shutil.copy(CONTRACTS_DIR / "credit_default.yaml", tmp_path)
+    shutil.copy(TOY, tmp_path)
+    assert [c.name for c in load_contracts(tmp_path)] == ["credit_default", "toy_loans"]
+
+
+def test_toy_definitions_resolve_the_etl_job(toy_run):
+    job = toy_run[1].resolve_job_def("etl_job")
+    assert isinstance(job, dg.JobDefinition)
+    assert job.partitions_def is not None
