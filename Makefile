@@ -18,7 +18,7 @@ DEMO_LAST_APPLICATION_DAY := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_DAY
 PORT ?= 3000
 MLFLOW_PORT ?= 5000
 
-.PHONY: install demo test dev mlflow bench clean
+.PHONY: install demo demo-drift test dev mlflow bench clean
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -56,3 +56,7 @@ bench: install
 
 clean:
 	rm -rf $(VENV) $(DAGSTER_HOME) .pytest_cache
+
+# The retraining loop end to end on a drifting synthetic feed, on its own MEDALLION_HOME (wiped and rebuilt).
+demo-drift: install
+	$(BIN)/python -m medallion.demo_drift --home $(CURDIR)/data/drift-demo

@@ -43,3 +43,15 @@ def build_inference_job() -> dg.JobDefinition:
         description="Scores the day's gold features with the champion.",
         tags={"medallion/stage": "inference"},
     )
+
+
+MONITORING_ASSETS = [["ml", "monitoring"], ["ml", "retrain_decision"]]
+
+
+def build_monitoring_job() -> dg.JobDefinition:
+    return dg.define_asset_job(
+        "monitoring_job",
+        selection=dg.AssetSelection.assets(*MONITORING_ASSETS),
+        description="Drift, late-label performance and data quality over the trailing window → the retrain decision.",
+        tags={"medallion/stage": "monitoring"},
+    )

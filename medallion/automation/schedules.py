@@ -50,3 +50,18 @@ def build_inference_schedule(inference_job: dg.JobDefinition) -> dg.ScheduleDefi
         minute_of_hour=0,
         description="02:00 UTC, after the ETL: predictions for the previous day with the champion.",
     )
+
+
+def build_monitoring_schedule(monitoring_job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name="monitoring_weekly_schedule",
+        job=monitoring_job,
+        cron_schedule="0 6 * * 0",
+        execution_timezone="UTC",
+        description="Sundays 06:00 UTC: monitoring and the retrain decision for the latest complete day (the day before).",
+    )
+    def monitoring_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        latest_day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
+        return dg.RunRequest(run_key=f"monitoring-{latest_day}", partition_key=latest_day)
+
+    return monitoring_weekly_schedule

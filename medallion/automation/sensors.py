@@ -13,13 +13,15 @@ from medallion.resources.landing import LandingZone
 
 
 def landing_file_sets(landing: LandingZone, feeds: list[str]) -> dict[str, list[Path]]:
-    """Landed files per partition day, over every feed; days outside the partitions definition are ignored."""
+    """Landed files per partition day, over every feed; days outside the partitions definition are ignored.
+
+    Today is among them: its partition exists from tomorrow on, so today's files are picked up on tomorrow's tick."""
     first = daily_partitions.start.date()
     today = datetime.now(timezone.utc).date()
     days: dict[str, list[Path]] = {}
     for feed in feeds:
         for day in landing.days(feed):
-            if first <= day <= today:
+            if first <= day < today:
                 days.setdefault(day.isoformat(), []).extend(landing.files(feed, day))
     return days
 
@@ -58,3 +60,6 @@ def build_landing_sensor(contracts: list[Contract], job: dg.JobDefinition) -> dg
         return dg.SensorResult(run_requests=requests)
 
     return landing_sensor
+
+
+# Monitoring loop: the retrain sensor acts on ml/retrain_decision; the alert sensors record failures.

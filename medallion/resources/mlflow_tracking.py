@@ -96,3 +96,8 @@ class MlflowTracking(dg.ConfigurableResource):
             ) from error
         mlflow = self._mlflow()
         return version, mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
+
+    def load_run_dict(self, run_id: str, artifact_path: str) -> dict:
+        """A JSON artifact logged with `mlflow.log_dict` in run `run_id` (e.g. reference/feature_bins.json)."""
+        mlflow = self._mlflow()
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_path}")

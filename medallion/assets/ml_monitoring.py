@@ -1,0 +1,166 @@
+"""Monitoring and the retrain decision: the window's drift, late-label performance and data quality, then the rules.
+
+ml/monitoring reads through the Warehouse resource rather than through IO-manager inputs: late labels
+of the window refer to predictions made up to LABEL_MATCH_WINDOW_DAYS earlier, so a partition mapping
+would load months of predictions to keep a few thousand rows, while one SQL join reads only those.
+The window's upstream partitions are still declared as deps, so lineage and staleness show in the UI.
+"""
+
+import base64
+import dataclasses
+import json
+import logging
+import time
+from datetime import datetime, timezone
+
+import dagster as dg
+import polars as pl
+
+from medallion.assets.metadata import table_metadata
+from medallion.assets.monitoring_inputs import WindowInputs, load_window, version_references
+from medallion.contract import Contract
+from medallion.logic.decision import RetrainRules, decide_retrain
+from medallion.logic.feature_sets import FeatureSet
+from medallion.logic.monitoring import decision_inputs, join_matured, measure_window, trailing_window
+from medallion.logic.monitoring_report import monitoring_markdown, plot_monitoring
+from medallion.partitions import as_date, daily_partitions, partition_metadata
+from medallion.resources.mlflow_tracking import MlflowTracking
+from medallion.resources.monitoring_files import MonitoringFiles
+from medallion.resources.warehouse import Warehouse
+
+log = logging.getLogger("medallion.ml")
+
+DEFAULT_WINDOW_DAYS = 7
+MONITORING_KEY = dg.AssetKey(["ml", "monitoring"])
+DECISION_KEY = dg.AssetKey(["ml", "retrain_decision"])
+
+
+class MonitoringConfig(dg.Config):
+    window_days: int = DEFAULT_WINDOW_DAYS
+    calibration_bins: int = 10
+    top_features: int = 5
+
+
+class RetrainRulesConfig(dg.Config):
+    auc_floor: float = RetrainRules.auc_floor
+    max_auc_drop: float = RetrainRules.max_auc_drop
+    prediction_psi_threshold: float = RetrainRules.prediction_psi_threshold
+    feature_psi_threshold: float = RetrainRules.feature_psi_threshold
+    max_drifting_features: int = RetrainRules.max_drifting_features
+    min_matured_labels: int = RetrainRules.min_matured_labels
+    min_predictions: int = RetrainRules.min_predictions
+
+
+def _window_dep(key: list[str]) -> dg.AssetDep:
+    mapping = dg.TimeWindowPartitionMapping(start_offset=-(DEFAULT_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)
+    return dg.AssetDep(dg.AssetKey(key), partition_mapping=mapping)
+
+
+def _embedded_png(path) -> dg.MetadataValue:
+    # The UI renders markdown images from data URIs; a path value would only show the path.
+    encoded = base64.b64encode(path.read_bytes()).decode()
+    return dg.MetadataValue.md(f"![monitoring chart](data:image/png;base64,{encoded})")
+
+
+def _validation_auc(champion) -> float | None:
+    value = champion.tags.get("validation_auc") if champion else None
+    return float(value) if value is not None else None
+
+
+def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetsDefinition]:
+    common = dict(group_name="ml", partitions_def=daily_partitions, tags={"layer": "ml"}, metadata=partition_metadata(), pool="warehouse")
+    upstream = [["ml", "predictions"], ["gold", contract.labels_table], ["gold", contract.features_table], ["silver", contract.quarantine_table]]
+
+    @dg.asset(
+        key=MONITORING_KEY,
+        deps=[_window_dep(key) for key in upstream],
+        description="Over the trailing window up to D: feature PSI against the champion's training reference, prediction PSI "
+        "per version, late-label ROC AUC / Brier / calibration per version, quarantine and null-rate trends. One row per measurement.",
+        kinds={"duckdb", "polars", "mlflow"},
+        **common,
+    )
+    def monitoring(
+        context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: Warehouse, mlflow: MlflowTracking, monitoring_files: MonitoringFiles
+    ) -> dg.Output[pl.DataFrame]:
+        started = time.perf_counter()
+        day = as_date(context.partition_key)
+        window = trailing_window(day, config.window_days)
+        champion = mlflow.version_by_alias("champion")
+        feature_set_version = champion.tags.get("feature_set_version", feature_set.version) if champion else feature_set.version
+        inputs: WindowInputs = load_window(warehouse, contract, window, feature_set_version)
+        versions = {str(v) for v in inputs.predictions["model_version"].unique()} | ({str(champion.version)} if champion else set())
+        feature_reference, prediction_references = version_references(mlflow, champion, versions)
+        measures = measure_window(
+            day, window, inputs.predictions, join_matured(inputs.matured_predictions, inputs.labels, contract.key, contract.label),
+            inputs.features, feature_set.names, feature_reference, prediction_references,
+            str(champion.version) if champion else None, _validation_auc(champion),
+            inputs.bronze_counts, inputs.quarantine_counts, config.calibration_bins,
+        )
+        frame = measures.to_frame()
+        chart = plot_monitoring(measures, monitoring_files.chart_path(day))
+        found = decision_inputs(frame)
+        log.info("monitoring %s (%s..%s): %d predictions, prediction PSI %s, live AUC %s on %d matured labels, top drift %s",
+                 day, *window, found.n_predictions, found.prediction_psi, found.live_auc, found.matured_labels,
+                 measures.feature_drift.head(3).select("feature", "psi").rows())
+        return dg.Output(
+            frame,
+            metadata={
+                **table_metadata(frame, started, rows_in=inputs.predictions.height + inputs.labels.height),
+                "window": f"{window[0]}..{window[1]}",
+                "champion_version": found.model_version or "none",
+                "predictions": found.n_predictions,
+                "matured_labels": found.matured_labels,
+                "live_auc": dg.MetadataValue.float(found.live_auc) if found.live_auc is not None else "n/a",
+                "prediction_psi": dg.MetadataValue.float(found.prediction_psi) if found.prediction_psi is not None else "n/a",
+                "top_drifting_features": dg.MetadataValue.json({f: round(p, 4) for f, p, _ in measures.feature_drift.head(config.top_features).iter_rows()}),
+                "summary": dg.MetadataValue.md(monitoring_markdown(measures, config.top_features)),
+                "chart": _embedded_png(chart),
+                "chart_path": dg.MetadataValue.path(str(chart)),
+            },
+        )
+
+    @dg.asset(
+        key=DECISION_KEY,
+        ins={"monitoring": dg.AssetIn(key=MONITORING_KEY)},
+        description="Whether to retrain, from the window's measurements and configurable rules (AUC floor, AUC drop from validation, "
+        "prediction PSI, PSI on k features). A history table, plus decisions/<date>.json as the audit trail.",
+        kinds={"duckdb", "python"},
+        **common,
+    )
+    def retrain_decision(
+        context: dg.AssetExecutionContext, config: RetrainRulesConfig, monitoring: pl.DataFrame, monitoring_files: MonitoringFiles
+    ) -> dg.Output[pl.DataFrame]:
+        started = time.perf_counter()
+        day = as_date(context.partition_key)
+        rules = RetrainRules(**config.model_dump())
+        inputs = decision_inputs(monitoring)
+        decision = decide_retrain(decision_date=day, rules=rules, **dataclasses.asdict(inputs))
+        decided_at = datetime.now(timezone.utc)
+        row = pl.DataFrame(
+            [{
+                "partition_date": day, **decision.to_dict(), "decision_date": day,
+                "triggered_rules": ",".join(decision.triggered_rules), "drifting_features": ",".join(decision.drifting_features),
+                "validation_auc": inputs.validation_auc, "matured_labels": inputs.matured_labels, "n_predictions": inputs.n_predictions,
+                "prediction_psi": inputs.prediction_psi, "rules": json.dumps(dataclasses.asdict(rules), sort_keys=True), "decided_at": decided_at,
+            }],
+            schema_overrides={"performance_score": pl.Float64, "drift_score": pl.Float64, "model_version": pl.String,
+                              "validation_auc": pl.Float64, "prediction_psi": pl.Float64},
+        )
+        audit = {**decision.to_dict(), "inputs": {**dataclasses.asdict(inputs)}, "rules": dataclasses.asdict(rules),
+                 "decided_at": decided_at.isoformat(), "dagster_run_id": context.run_id}
+        path = monitoring_files.write_decision(day, audit)
+        log.info("retrain decision %s: %s (%s)", day, decision.status, decision.reason)
+        return dg.Output(
+            row,
+            metadata={
+                **table_metadata(row, started, rows_in=monitoring.height),
+                "retrain": decision.retrain,
+                "status": decision.status,
+                "reason": decision.reason,
+                "triggered_rules": ", ".join(decision.triggered_rules) or "none",
+                "model_version": decision.model_version or "none",
+                "decision_file": dg.MetadataValue.path(str(path)),
+            },
+        )
+
+    return [monitoring, retrain_decision]

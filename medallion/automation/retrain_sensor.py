@@ -1,0 +1,89 @@
+"""The retrain sensor: acts on the latest ml/retrain_decision, once per decision and at most once per N days."""
+
+import logging
+import os
+from datetime import date
+
+import dagster as dg
+import duckdb
+
+from medallion.logic.retrain_gate import GateCursor, gate_retrain, min_days_from
+from medallion.resources.monitoring_files import MonitoringFiles
+from medallion.resources.warehouse import Warehouse
+
+RETRAIN_DECISION_KEY = dg.AssetKey(["ml", "retrain_decision"])
+MODEL_KEY = dg.AssetKey(["ml", "model"])
+RETRAIN_MIN_DAYS_ENV = "MEDALLION_RETRAIN_MIN_DAYS"
+ml_log = logging.getLogger("medallion.ml")
+
+
+def _gate_cursor(context: dg.SensorEvaluationContext) -> GateCursor:
+    try:
+        return GateCursor.from_json(context.cursor)
+    except (ValueError, TypeError, AttributeError) as error:
+        context.log.warning(f"retrain_sensor: unreadable cursor {context.cursor!r} ({error}); starting afresh")
+        return GateCursor()
+
+
+def _skip(context, reason: str, cursor: GateCursor | None = None) -> dg.SensorResult:
+    context.log.info(f"retrain_sensor skipped: {reason}")
+    ml_log.info("retrain_sensor skipped: %s", reason)
+    return dg.SensorResult(skip_reason=reason, cursor=cursor.to_json() if cursor else None)
+
+
+def _audit_matches(context, files: MonitoringFiles, day: str, decision: dict) -> None:
+    """The JSON file is the human-readable audit copy; the table decides. A bad copy is reported, never fatal."""
+    try:
+        audit = files.read_decision(day)
+    except ValueError as error:
+        context.log.warning(f"retrain_sensor: audit file unreadable ({error}); the ml.retrain_decision table is the source of truth")
+        return
+    if audit.get("retrain") != decision["retrain"] or audit.get("status") != decision["status"]:
+        context.log.warning(f"retrain_sensor: {files.decision_path(day)} disagrees with ml.retrain_decision for {day}; using the table")
+
+
+def build_retrain_sensor(training_job) -> dg.SensorDefinition:
+    @dg.sensor(
+        name="retrain_sensor",
+        job=training_job,
+        minimum_interval_seconds=300,
+        default_status=dg.DefaultSensorStatus.STOPPED,
+        description="Requests training_job for the day of the latest ml/retrain_decision when it says retrain: once per decision "
+        f"(cursor: storage id) and at most once per {RETRAIN_MIN_DAYS_ENV} days (default 7).",
+    )
+    def retrain_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse, monitoring_files: MonitoringFiles) -> dg.SensorResult:
+        records = context.instance.fetch_materializations(RETRAIN_DECISION_KEY, limit=1).records
+        if not records:
+            return _skip(context, "ml/retrain_decision has never been materialized: run monitoring_job first")
+        record, cursor = records[0], _gate_cursor(context)
+        day = record.partition_key
+        if cursor.storage_id is not None and record.storage_id <= cursor.storage_id:
+            return _skip(context, f"decision for {day} (storage id {record.storage_id}) was already acted on", cursor)
+        try:
+            if not warehouse.table_exists("ml", "retrain_decision"):
+                return _skip(context, f"ml/retrain_decision {day} was materialized but ml.retrain_decision is missing from the warehouse",
+                             GateCursor(record.storage_id, cursor.last_retrain_day))
+            rows = warehouse.query("select * from ml.retrain_decision where partition_date = ? order by decided_at desc limit 1", [day])
+        except duckdb.IOException as error:
+            # A run holds DuckDB's single writer lock; the cursor stays put so the next tick reads this decision again.
+            return _skip(context, f"the warehouse is busy ({error}); decision for {day} will be read on the next tick", cursor)
+        if rows.is_empty():
+            return _skip(context, f"ml.retrain_decision has no row for {day}", GateCursor(record.storage_id, cursor.last_retrain_day))
+        decision = rows.row(0, named=True)
+        _audit_matches(context, monitoring_files, day, decision)
+        models = context.instance.fetch_materializations(MODEL_KEY, limit=1).records
+        last_trained = date.fromisoformat(models[0].partition_key) if models and models[0].partition_key else None
+        outcome = gate_retrain(decision, record.storage_id, cursor, last_trained, min_days_from(os.environ.get(RETRAIN_MIN_DAYS_ENV)))
+        if not outcome.request:
+            return _skip(context, outcome.reason, outcome.cursor)
+        context.log.info(f"retrain_sensor requests training_job for {day}: {outcome.reason}")
+        ml_log.info("retrain_sensor requests training_job for %s: %s", day, outcome.reason)
+        request = dg.RunRequest(
+            run_key=f"retrain:{day}:{record.storage_id}",
+            partition_key=day,
+            tags={"medallion/trigger": "retrain_sensor", "medallion/decision_storage_id": str(record.storage_id),
+                  "medallion/retrain_rules": decision["triggered_rules"] or "none"},
+        )
+        return dg.SensorResult(run_requests=[request], cursor=outcome.cursor.to_json())
+
+    return retrain_sensor

@@ -1,0 +1,59 @@
+"""Files the monitoring loop keeps beside the warehouse: decision audit trail, charts and the alert log."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+
+def write_json_atomic(path: Path, data: Any) -> Path:
+    """Write to a temporary file in the same folder, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=2, sort_keys=True, default=str)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+class MonitoringFiles(dg.ConfigurableResource):
+    """Where decisions (`<date>.json`), monitoring charts (`<date>.png`) and alerts (`alerts.jsonl`) are written."""
+
+    decisions_dir: str
+    reports_dir: str
+    alerts_dir: str
+
+    def decision_path(self, day: date | str) -> Path:
+        return Path(self.decisions_dir) / f"{day}.json"
+
+    def write_decision(self, day: date | str, payload: dict) -> Path:
+        return write_json_atomic(self.decision_path(day), payload)
+
+    def read_decision(self, day: date | str) -> dict:
+        """The audit copy of a decision; raises ValueError when it is missing, unreadable or not an object."""
+        path = self.decision_path(day)
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as error:
+            raise ValueError(f"{path}: {error}") from error
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a JSON object, found {type(data).__name__}")
+        return data
+
+    def chart_path(self, day: date | str) -> Path:
+        return Path(self.reports_dir) / f"{day}.png"
+
+    @property
+    def alerts_path(self) -> Path:
+        return Path(self.alerts_dir) / "alerts.jsonl"

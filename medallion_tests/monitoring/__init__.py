@@ -1,0 +1,1 @@
+"""Monitoring, the retrain decision, the retrain sensor, alerts and the drift story."""

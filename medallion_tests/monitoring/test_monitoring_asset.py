@@ -1,0 +1,79 @@
+"""ml/monitoring on the real definitions: an empty warehouse, predictions without labels, and the quality trend of landed days."""
+
+from datetime import date, datetime, timezone
+
+import duckdb
+import polars as pl
+import pytest
+
+from medallion.definitions import build_definitions
+from medallion_tests.conftest import DAY1, land, run_etl, table
+
+HEADER = "ID,LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_0,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,PAY_AMT5,PAY_AMT6"
+DAY = date(2025, 3, 8)
+
+
+def application(id_: int, age: str = "30", bill2: str = "900") -> str:
+    return f"{id_},50000,2,2,1,{age},0,0,0,0,0,0,1000,{bill2},800,700,600,500,100,100,100,100,100,100"
+
+
+def monitor(defs, day: date):
+    return defs.resolve_job_def("monitoring_job").execute_in_process(partition_key=str(day), raise_on_error=False)
+
+
+def metadata(result, key: str) -> dict:
+    [event] = [e for e in result.get_asset_materialization_events() if e.asset_key.path == key.split("/")]
+    return event.materialization.metadata
+
+
+def test_an_empty_warehouse_gives_insufficient_data_not_a_crash(home):
+    result = monitor(build_definitions(home), DAY)
+    assert result.success
+    decision = table(home, "ml.retrain_decision").row(0, named=True)
+    assert (decision["status"], decision["retrain"]) == ("insufficient_data", False)
+    assert decision["reason"].startswith("only 0 predictions")
+    shown = metadata(result, "ml/monitoring")
+    assert shown["chart"].value.startswith("![monitoring chart](data:image/png;base64,iVBOR")
+    assert (home.home / "monitoring" / f"{DAY}.png").exists()
+    assert "no matured labels" in shown["summary"].value
+
+
+def test_predictions_without_matured_labels_are_insufficient_data(home):
+    scored = pl.DataFrame({
+        "partition_date": [DAY] * 300, "ID": range(300), "probability": [0.3] * 300, "predicted_label": pl.Series([0] * 300, dtype=pl.Int8),
+        "model_name": ["credit_default"] * 300, "model_version": ["1"] * 300, "feature_set_version": ["credit-v1"] * 300,
+        "scored_at": [datetime(2025, 3, 8, tzinfo=timezone.utc)] * 300,
+    })
+    home.home.mkdir(parents=True)
+    with duckdb.connect(str(home.warehouse_path)) as connection:
+        connection.execute("create schema ml")
+        connection.execute("create table ml.predictions as select * from scored")
+    result = monitor(build_definitions(home), DAY)
+    assert result.success
+    decision = table(home, "ml.retrain_decision").row(0, named=True)
+    assert (decision["status"], decision["n_predictions"], decision["matured_labels"]) == ("insufficient_data", 300, 0)
+    assert decision["reason"].startswith("0 matured labels (< 200), so performance is unknown")
+    assert metadata(result, "ml/monitoring")["predictions"].value == 300
+
+
+@pytest.fixture(scope="module")
+def landed(tmp_path_factory):
+    from medallion.settings import Settings
+
+    home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
+    land(home, "applications", DAY1, "a.csv", "\n".join([HEADER, *[application(i) for i in range(1, 20)], application(20, age="250")]) + "\n")
+    land(home, "applications", DAY1.replace(day=2), "a.csv", "\n".join([HEADER, application(21, bill2="0"), *[application(i) for i in range(22, 31)]]) + "\n")
+    defs = build_definitions(home)
+    assert run_etl(defs, DAY1, DAY1.replace(day=2)).success
+    assert monitor(defs, DAY1.replace(day=2)).success
+    return home
+
+
+def test_the_quality_trend_shows_quarantine_and_null_rates_per_day(landed):
+    rows = table(landed, "ml.monitoring")
+    quarantine = rows.filter(pl.col("kind") == "quarantine_rate", pl.col("subject") == "applications").sort("day")
+    assert quarantine.select("day", "value", "n").rows() == [(DAY1, 0.05, 20), (DAY1.replace(day=2), 0.0, 10)]
+    nulls = rows.filter(pl.col("kind") == "null_rate", pl.col("subject") == "payment_ratio_latest").sort("day")
+    # The latest payment ratio is null when nothing was owed the month before (BILL_AMT2 = 0).
+    assert nulls["value"].to_list() == [0.0, 0.1] and nulls["n"].to_list() == [19, 10]
+    assert rows["window_start"].unique().to_list() == [date(2024, 12, 27)]
