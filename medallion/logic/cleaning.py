@@ -57,7 +57,7 @@ def _typed(column: ColumnSpec) -> pl.Expr:
     return text.cast(column.dtype, strict=False)
 
 
-def _violations(column: ColumnSpec, header_missing: pl.Expr) -> list[pl.Expr]:
+def _violations(column: ColumnSpec, header_missing: pl.Expr) -> list[tuple[pl.Expr, str]]:
     raw = pl.col(column.name).str.strip_chars()
     present = raw.is_not_null() & (raw != "")
     typed = pl.col(f"__typed_{column.name}")
@@ -74,25 +74,35 @@ def _violations(column: ColumnSpec, header_missing: pl.Expr) -> list[pl.Expr]:
         rules.append((typed > column.max, f"out_of_range:{column.name}"))
     if column.allowed is not None:
         rules.append((typed.is_not_null() & ~typed.is_in(list(column.allowed)), f"not_allowed:{column.name}"))
-    return [pl.when(condition).then(pl.lit(code)) for condition, code in rules]
+    return rules
+
+
+def _rules(bronze: pl.DataFrame, feed: FeedSpec) -> list[tuple[pl.Expr, str]]:
+    """Every (condition, reason code) of the contract; a true condition rejects the row."""
+    issues = [i for i in bronze["_header_issue"].unique().to_list() if i]
+    parsed = pl.col("_parse_error").is_null()
+    rules = [(~parsed, "malformed_line")]
+    for column in feed.columns:
+        lacking = [i for i in issues if re.search(f"(?:^|missing: |, ){re.escape(column.name)}(?:,|;|$)", i)]
+        header_missing = pl.col("_header_issue").is_in(lacking).fill_null(False) if lacking else pl.lit(False)
+        rules += [(parsed & condition, code) for condition, code in _violations(column, header_missing)]
+    return rules
 
 
 def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
     """Split a bronze frame into typed valid rows (one per key) and quarantined rows with reasons."""
-    header_issue = pl.col("_header_issue").fill_null("")
-    reason_exprs = [pl.when(pl.col("_parse_error").is_not_null()).then(pl.lit("malformed_line"))]
-    parsed = pl.col("_parse_error").is_null()
-    for column in feed.columns:
-        missing_from_header = header_issue.str.contains(f"(?:^|missing: |, ){re.escape(column.name)}(?:,|;|$)")
-        reason_exprs += [pl.when(parsed).then(v) for v in _violations(column, missing_from_header)]
-
-    checked = bronze.with_columns(
-        _typed(c).alias(f"__typed_{c.name}") for c in feed.columns
-    ).with_columns(
-        pl.concat_list(e.cast(pl.String) for e in reason_exprs).list.drop_nulls().list.unique(maintain_order=True).alias("__reasons")
+    rules = _rules(bronze, feed)
+    checked = bronze.with_columns(_typed(c).alias(f"__typed_{c.name}") for c in feed.columns).with_columns(
+        pl.any_horizontal(condition.fill_null(False) for condition, _ in rules).alias("__rejected")
     )
-    invalid = checked.filter(pl.col("__reasons").list.len() > 0)
-    valid = checked.filter(pl.col("__reasons").list.len() == 0).sort(["partition_date", *DELIVERY_ORDER])
+    # Reason lists are costly to build, so only the (few) rejected rows get them.
+    invalid = checked.filter(pl.col("__rejected")).with_columns(
+        pl.concat_list(pl.when(condition).then(pl.lit(code)) for condition, code in rules)
+        .list.drop_nulls()
+        .list.unique(maintain_order=True)
+        .alias("__reasons")
+    )
+    valid = checked.filter(~pl.col("__rejected")).sort(["partition_date", *DELIVERY_ORDER])
 
     keyed = [pl.col("partition_date"), pl.col(f"__typed_{feed.key}")]
     is_latest = pl.int_range(pl.len()).over(keyed) == pl.len().over(keyed) - 1
