@@ -6,6 +6,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 export DAGSTER_HOME := $(CURDIR)/.dagster
+# dg warns unless the project's venv is the active one; for commands run from here, it is.
+export VIRTUAL_ENV := $(CURDIR)/$(VENV)
 export DAGSTER_DISABLE_TELEMETRY := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 export MEDALLION_HOME ?= $(CURDIR)/data
