@@ -27,19 +27,22 @@ def build_freshness_schedule(freshness_job: dg.JobDefinition) -> dg.ScheduleDefi
     )
 
 
-def build_training_schedule(training_job: dg.JobDefinition) -> dg.ScheduleDefinition:
-    @dg.schedule(
-        name="training_weekly_schedule",
-        job=training_job,
-        cron_schedule="0 5 * * 0",
-        execution_timezone="UTC",
-        description="Sundays 05:00 UTC: train, evaluate and promote for the latest complete day (the day before).",
-    )
-    def training_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        latest_day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
-        return dg.RunRequest(run_key=f"training-{latest_day}", partition_key=latest_day)
+def weekly_latest_day_schedule(name: str, job: dg.JobDefinition, hour: int, run_key_prefix: str, description: str) -> dg.ScheduleDefinition:
+    """Sundays at `hour` UTC, for the latest complete partition (the day before)."""
 
-    return training_weekly_schedule
+    @dg.schedule(name=name, job=job, cron_schedule=f"0 {hour} * * 0", execution_timezone="UTC", description=description)
+    def weekly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
+        latest_day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
+        return dg.RunRequest(run_key=f"{run_key_prefix}-{latest_day}", partition_key=latest_day)
+
+    return weekly
+
+
+def build_training_schedule(training_job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    return weekly_latest_day_schedule(
+        "training_weekly_schedule", training_job, 5, "training",
+        "Sundays 05:00 UTC: train, evaluate and promote for the latest complete day (the day before).",
+    )
 
 
 def build_inference_schedule(inference_job: dg.JobDefinition) -> dg.ScheduleDefinition:
@@ -53,15 +56,7 @@ def build_inference_schedule(inference_job: dg.JobDefinition) -> dg.ScheduleDefi
 
 
 def build_monitoring_schedule(monitoring_job: dg.JobDefinition) -> dg.ScheduleDefinition:
-    @dg.schedule(
-        name="monitoring_weekly_schedule",
-        job=monitoring_job,
-        cron_schedule="0 6 * * 0",
-        execution_timezone="UTC",
-        description="Sundays 06:00 UTC: monitoring and the retrain decision for the latest complete day (the day before).",
+    return weekly_latest_day_schedule(
+        "monitoring_weekly_schedule", monitoring_job, 6, "monitoring",
+        "Sundays 06:00 UTC: monitoring and the retrain decision for the latest complete day (the day before).",
     )
-    def monitoring_weekly_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        latest_day = (context.scheduled_execution_time - timedelta(days=1)).strftime("%Y-%m-%d")
-        return dg.RunRequest(run_key=f"monitoring-{latest_day}", partition_key=latest_day)
-
-    return monitoring_weekly_schedule
