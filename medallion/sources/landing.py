@@ -6,13 +6,13 @@ Applications of day d go to `applications/<d>/applications_<d>.csv`; their outco
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
+
+from medallion.atomic import write_bytes_atomic
 
 APPLICATIONS = "applications"
 OUTCOMES = "outcomes"
@@ -90,7 +90,8 @@ def write_day_file(
     path = day_dir(landing_dir, feed, day) / name
     if path.exists() and not overwrite:
         raise FileExistsError(f"landing file {path} already exists; landed files are never modified")
-    _atomic_write(path, csv_bytes(frame))
+    # Atomic, so a sensor listing *.csv never sees half a file.
+    write_bytes_atomic(path, csv_bytes(frame))
     return path
 
 
@@ -108,23 +109,8 @@ def write_day_file_once(landing_dir: Path, feed: str, day: date, frame: pl.DataF
             f"landing file {path} already exists with different content; landed files are never modified "
             "(use another landing folder or arguments that reproduce the same files)"
         )
-    _atomic_write(path, data)
+    write_bytes_atomic(path, data)
     return True
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    # A temp name in the same folder plus rename, so a sensor listing *.csv never sees half a file.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def land_day(
