@@ -61,4 +61,4 @@ clean:
 
 # The retraining loop end to end on a drifting synthetic feed, on its own MEDALLION_HOME (wiped and rebuilt).
 demo-drift: install
-	$(BIN)/python -m medallion.demo_drift --home $(CURDIR)/data/drift-demo
+	$(BIN)/python -m medallion.tools.demo_drift --home $(CURDIR)/data/drift-demo

@@ -11,9 +11,9 @@ DAY = date(2025, 6, 1)
 
 
 def medallion_path(files: list[Path]) -> dict:
-    from medallion.logic.cleaning import validate_feed
-    from medallion.logic.features import engineer_features
-    from medallion.logic.ingestion import read_landing_day
+    from medallion.logic.etl.cleaning import validate_feed
+    from medallion.logic.etl.features import engineer_features
+    from medallion.logic.etl.ingestion import read_landing_day
 
     contract = load_contracts()[0]
     bronze, _ = read_landing_day(files, contract.entity.column_names, DAY, datetime.now(timezone.utc))

@@ -7,7 +7,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from medallion.logic.features import FEATURE_NAMES, engineer_features
+from medallion.logic.etl.features import FEATURE_NAMES, engineer_features
 from medallion.settings import REFERENCE_DATASET
 
 LABEL = "default_payment_next_month"
@@ -22,7 +22,7 @@ def labelled_window(rows: int = 15_000, days: int = 60) -> pl.DataFrame:
 
 
 def train_all(frame: pl.DataFrame) -> dict:
-    from medallion.logic.training import train_candidates
+    from medallion.logic.ml.training import train_candidates
 
     result = train_candidates(frame, FEATURE_NAMES, LABEL, seed=0)
     return {"best": result.best_name, "validation_auc": round(result.best_metrics["roc_auc"], 4), **{f"fit_{k}": round(v, 2) for k, v in result.fit_seconds.items()}}
@@ -30,14 +30,14 @@ def train_all(frame: pl.DataFrame) -> dict:
 
 def train_baseline(frame: pl.DataFrame) -> dict:
     """One logistic regression, no candidate search: the floor any model-selection step is paid against."""
-    from medallion.logic.training import train_candidates
+    from medallion.logic.ml.training import train_candidates
 
     result = train_candidates(frame, FEATURE_NAMES, LABEL, seed=0, candidates=["logistic_regression"])
     return {"validation_auc": round(result.best_metrics["roc_auc"], 4)}
 
 
 def fitted_pipeline(frame: pl.DataFrame):
-    from medallion.logic.training import build_pipeline, feature_matrix
+    from medallion.logic.ml.training import build_pipeline, feature_matrix
 
     return build_pipeline("hist_gradient_boosting", FEATURE_NAMES, 0).fit(feature_matrix(frame, FEATURE_NAMES), frame[LABEL].to_numpy())
 
@@ -51,7 +51,7 @@ def scoring_input(rows: int) -> pl.DataFrame:
 def score_medallion(pipeline, features: pl.DataFrame) -> dict:
     from datetime import datetime, timezone
 
-    from medallion.logic.scoring import score_features
+    from medallion.logic.ml.scoring import score_features
 
     out = score_features(pipeline, features, FEATURE_NAMES, "ID", 0.3, "credit_default", "1", "credit-v1", datetime.now(timezone.utc))
     return {"mean_probability": round(float(out["probability"].mean()), 4)}

@@ -1,5 +1,5 @@
 """`python -m medallion ...` runs the command line."""
 
-from medallion.cli import main
+from medallion.tools.cli import main
 
 raise SystemExit(main())

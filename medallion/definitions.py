@@ -31,7 +31,7 @@ from medallion.checks.freshness import build_freshness_checks
 from medallion.checks.ml import build_ml_checks
 from medallion.checks.quality import build_quality_checks
 from medallion.contract import Contract, load_contracts
-from medallion.logic.feature_sets import feature_set_for
+from medallion.logic.etl.feature_sets import feature_set_for
 from medallion.resources.environments import build_resources
 from medallion.settings import Settings, get_settings
 

@@ -10,7 +10,7 @@ from medallion.assets.ml_predictions import build_predictions_asset
 from medallion.assets.ml_training import build_training_assets
 from medallion.assets.silver import build_silver_assets
 from medallion.contract import Contract
-from medallion.logic.feature_sets import FeatureSet
+from medallion.logic.etl.feature_sets import FeatureSet
 
 
 def build_etl_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetsDefinition]:

@@ -8,9 +8,9 @@ from datetime import datetime, timezone
 import dagster as dg
 import polars as pl
 
-from medallion.assets.metadata import table_metadata
+from medallion.utils.table_metadata import table_metadata
 from medallion.contract import FeedSpec
-from medallion.logic.ingestion import read_landing_day
+from medallion.logic.etl.ingestion import read_landing_day
 from medallion.partitions import daily_partitions, days_in, partition_metadata, single_run_backfill
 from medallion.resources.landing import LandingZone
 

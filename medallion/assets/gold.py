@@ -8,10 +8,10 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
-from medallion.assets.metadata import table_metadata
+from medallion.utils.table_metadata import table_metadata
 from medallion.contract import Contract
-from medallion.logic.feature_sets import FeatureSet
-from medallion.logic.labels import build_labels
+from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.etl.labels import build_labels
 from medallion.partitions import LABEL_MATCH_WINDOW_DAYS, daily_partitions, partition_metadata, single_run_backfill
 
 log = logging.getLogger("medallion.etl")

@@ -16,13 +16,13 @@ from datetime import datetime, timezone
 import dagster as dg
 import polars as pl
 
-from medallion.assets.metadata import table_metadata
-from medallion.assets.monitoring_inputs import WindowInputs, load_window, version_references
+from medallion.utils.table_metadata import table_metadata
+from medallion.logic.monitoring.window_inputs import WindowInputs, load_window, version_references
 from medallion.contract import Contract
-from medallion.logic.decision import RetrainRules, decide_retrain
-from medallion.logic.feature_sets import FeatureSet
-from medallion.logic.monitoring import decision_inputs, join_matured, measure_window, trailing_window
-from medallion.logic.monitoring_report import monitoring_markdown, plot_monitoring
+from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
+from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.monitoring.measures import decision_inputs, join_matured, measure_window, trailing_window
+from medallion.logic.monitoring.report import monitoring_markdown, plot_monitoring
 from medallion.partitions import as_date, daily_partitions, partition_metadata
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.resources.monitoring_files import MonitoringFiles

@@ -7,10 +7,10 @@ from datetime import datetime, timezone
 import dagster as dg
 import polars as pl
 
-from medallion.assets.metadata import table_metadata
+from medallion.utils.table_metadata import table_metadata
 from medallion.contract import Contract
-from medallion.logic.feature_sets import FeatureSet
-from medallion.logic.scoring import score_features
+from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.ml.scoring import score_features
 from medallion.partitions import daily_partitions, partition_metadata, single_run_backfill
 from medallion.resources.mlflow_tracking import MlflowTracking
 

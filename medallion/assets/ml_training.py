@@ -9,10 +9,10 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from medallion.assets.metadata import markdown_table, table_metadata
+from medallion.utils.table_metadata import markdown_table, table_metadata
 from medallion.contract import Contract
-from medallion.logic.feature_sets import FeatureSet
-from medallion.logic.training_set import TrainingSetError, build_training_set, require_trainable
+from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.ml.training_set import TrainingSetError, build_training_set, require_trainable
 from medallion.partitions import as_date, daily_partitions, partition_metadata
 from medallion.resources.mlflow_tracking import MlflowTracking
 
@@ -101,7 +101,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         **common,
     )
     def model(context: dg.AssetExecutionContext, config: TrainingConfig, training_set: pl.DataFrame, mlflow: MlflowTracking) -> dg.Output[pl.DataFrame]:
-        from medallion.logic.training import train_candidates
+        from medallion.logic.ml.training import train_candidates
 
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
@@ -170,8 +170,8 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
     def model_evaluation(
         context: dg.AssetExecutionContext, config: PromotionConfig, model: pl.DataFrame, training_set: pl.DataFrame, mlflow: MlflowTracking
     ) -> dg.Output[pl.DataFrame]:
-        from medallion.logic.champion import compare_with_champion
-        from medallion.logic.evaluation import PromotionRule
+        from medallion.logic.ml.champion import compare_with_champion
+        from medallion.logic.ml.evaluation import PromotionRule
 
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
@@ -209,7 +209,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
 
 
 def contender(mlflow: MlflowTracking, version):
-    from medallion.logic.champion import Contender
+    from medallion.logic.ml.champion import Contender
 
     tags = version.tags
     return Contender(
@@ -228,8 +228,8 @@ def _log_and_register(mlflow: MlflowTracking, run, result, training_set: pl.Data
     from mlflow.models import infer_signature
     from skops import io as skops_io
 
-    from medallion.logic.drift import build_reference
-    from medallion.logic.training import feature_matrix, plot_calibration, plot_confusion_matrix, plot_roc
+    from medallion.logic.monitoring.drift import build_reference
+    from medallion.logic.ml.training import feature_matrix, plot_calibration, plot_confusion_matrix, plot_roc
 
     ml.log_params({"seed": config.seed, "candidates": ",".join(config.candidates), "validation_fraction": config.validation_fraction,
                    "feature_set_version": feature_set.version, "n_features": len(feature_set.names), "best_candidate": result.best_name,

@@ -7,9 +7,9 @@ import time
 import dagster as dg
 import polars as pl
 
-from medallion.assets.metadata import table_metadata
+from medallion.utils.table_metadata import table_metadata
 from medallion.contract import Contract
-from medallion.logic.cleaning import validate_feed
+from medallion.logic.etl.cleaning import validate_feed
 from medallion.partitions import daily_partitions, partition_metadata, single_run_backfill
 
 log = logging.getLogger("medallion.etl")

@@ -5,7 +5,7 @@ import os
 
 import dagster as dg
 
-from medallion.logic.alerts import WEBHOOK_ENV, Alert, append_alert, failed_check_summary, post_webhook
+from medallion.logic.monitoring.alerts import WEBHOOK_ENV, Alert, append_alert, failed_check_summary, post_webhook
 from medallion.resources.monitoring_files import MonitoringFiles
 
 alert_log = logging.getLogger("medallion.alerts")

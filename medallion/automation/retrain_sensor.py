@@ -7,7 +7,7 @@ from datetime import date
 import dagster as dg
 import duckdb
 
-from medallion.logic.retrain_gate import GateCursor, gate_retrain, min_days_from
+from medallion.logic.monitoring.retrain_gate import GateCursor, gate_retrain, min_days_from
 from medallion.resources.monitoring_files import MonitoringFiles
 from medallion.resources.warehouse import Warehouse
 

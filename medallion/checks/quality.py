@@ -6,7 +6,7 @@ from datetime import date
 import dagster as dg
 
 from medallion.contract import Contract, FeedSpec
-from medallion.logic.feature_sets import FeatureSet
+from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.checks.windows import ERROR, SHOWN, WARN, per_day_counts, where_clause
 from medallion.partitions import date_range, run_window
 from medallion.resources.landing import LandingZone

@@ -1,1 +1,1 @@
-"""Pure-Python ML logic (training, evaluation, drift, retrain decisions), free of Dagster and MLflow."""
+"""Plain functions over Polars frames and numpy, free of Dagster: ETL, ML and monitoring."""

@@ -9,7 +9,7 @@ from typing import Any
 
 import dagster as dg
 
-from medallion.atomic import write_bytes_atomic
+from medallion.utils.atomic import write_bytes_atomic
 
 
 def write_json_atomic(path: Path, data: Any) -> Path:

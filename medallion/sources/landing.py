@@ -12,7 +12,7 @@ from pathlib import Path
 
 import polars as pl
 
-from medallion.atomic import write_bytes_atomic
+from medallion.utils.atomic import write_bytes_atomic
 
 APPLICATIONS = "applications"
 OUTCOMES = "outcomes"
@@ -25,7 +25,6 @@ APPLICATION_COLUMNS: tuple[str, ...] = (
     *(f"BILL_AMT{i}" for i in range(1, 7)),
     *(f"PAY_AMT{i}" for i in range(1, 7)),
 )  # fmt: skip
-OUTCOME_COLUMNS: tuple[str, ...] = ("ID", LABEL, OUTCOME_DATE)
 
 
 class LandingConflictError(FileExistsError):
@@ -81,18 +80,6 @@ def landed_days(landing_dir: Path, feed: str) -> list[date]:
 def csv_bytes(frame: pl.DataFrame) -> bytes:
     """The one CSV rendering used for landing files, so identical frames give identical bytes."""
     return frame.write_csv(include_header=True, separator=",", line_terminator="\n", null_value="").encode()
-
-
-def write_day_file(
-    landing_dir: Path, feed: str, day: date, frame: pl.DataFrame, name: str, overwrite: bool = False
-) -> Path:
-    """Write `frame` as `<feed>/<day>/<name>`; refuses an existing name unless `overwrite`."""
-    path = day_dir(landing_dir, feed, day) / name
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"landing file {path} already exists; landed files are never modified")
-    # Atomic, so a sensor listing *.csv never sees half a file.
-    write_bytes_atomic(path, csv_bytes(frame))
-    return path
 
 
 def write_day_file_once(landing_dir: Path, feed: str, day: date, frame: pl.DataFrame, name: str) -> bool:

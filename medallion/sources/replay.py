@@ -25,8 +25,6 @@ from medallion.sources.landing import (
     land_day,
 )
 
-ReplaySummary = LandingSummary
-
 REFERENCE_LABEL = "default payment next month"
 ASSIGNMENT_SALT = 0x6D656461_6C6C696F  # "medallio"; changing it reshuffles every replayed day
 
@@ -67,7 +65,7 @@ def replay(
     days: int,
     label_delay_days: int = 30,
     reference: Path = REFERENCE_DATASET,
-) -> ReplaySummary:
+) -> LandingSummary:
     """Spread every reference row over `days` days from `start` and land applications and delayed outcomes.
 
     Idempotent: a second run with the same arguments finds byte-identical files and leaves them alone;

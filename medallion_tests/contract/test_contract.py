@@ -8,7 +8,7 @@ import yaml
 
 from medallion.contract import ContractError, load_contract, load_contracts
 from medallion.contract.model import CONTRACTS_DIR, POLARS_TYPES
-from medallion.logic.feature_sets import feature_set_for
+from medallion.logic.etl.feature_sets import feature_set_for
 from medallion.sources.landing import APPLICATION_COLUMNS
 
 SHIPPED = CONTRACTS_DIR / "credit_default.yaml"
@@ -162,7 +162,7 @@ def test_features_module_that_cannot_be_imported(tmp_path, shipped_raw):
 
 
 def test_features_module_lacking_the_required_names(tmp_path, shipped_raw):
-    raw = {**copy.deepcopy(shipped_raw), "features": "medallion.logic.labels"}
+    raw = {**copy.deepcopy(shipped_raw), "features": "medallion.logic.etl.labels"}
     contract = load_contract(write(tmp_path, raw))
     with pytest.raises(ContractError, match=r"lacks \['engineer_features', 'FEATURE_SET_VERSION', 'FEATURE_SPECS'\]"):
         feature_set_for(contract)

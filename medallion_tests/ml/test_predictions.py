@@ -5,7 +5,7 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from medallion.adhoc_scoring import ScoringInputError, score_file
+from medallion.tools.score import ScoringInputError, score_file
 from medallion.contract import load_contracts
 from medallion.resources.mlflow_tracking import ModelNotFoundError
 from medallion_tests.conftest import DAY1, checks_by_name, table, table_exists

@@ -3,9 +3,9 @@
 import numpy as np
 import polars as pl
 
-from medallion.logic.features import FEATURE_NAMES, FEATURE_SET_VERSION
-from medallion.logic.training import build_pipeline, feature_matrix
-from medallion.logic.training_set import build_training_set
+from medallion.logic.etl.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from medallion.logic.ml.training import build_pipeline, feature_matrix
+from medallion.logic.ml.training_set import build_training_set
 from medallion_tests.conftest import table
 from medallion_tests.ml.conftest import AS_OF, mlflow_of, train
 

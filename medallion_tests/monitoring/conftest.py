@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 
 from medallion.assets.ml_monitoring import DECISION_KEY
-from medallion.logic.monitoring import MEASUREMENT_SCHEMA
+from medallion.logic.monitoring.measures import MEASUREMENT_SCHEMA
 from medallion.settings import Settings
 
 

@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from medallion.definitions import build_definitions
-from medallion.logic.alerts import WEBHOOK_ENV, read_alerts
+from medallion.logic.monitoring.alerts import WEBHOOK_ENV, read_alerts
 from medallion.resources.environments import build_resources
 
 DAY = date(2025, 3, 8)

@@ -4,7 +4,7 @@ the sensor requests training_job, and a new version is registered and evaluated.
 import duckdb
 import pytest
 
-from medallion.demo_drift import run_story
+from medallion.tools.demo_drift import run_story
 
 FAST = {"ops": {"ml__model": {"config": {"candidates": ["logistic_regression"]}}, "ml__model_evaluation": {"config": {"n_resamples": 200}}}}
 

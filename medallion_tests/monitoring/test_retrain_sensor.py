@@ -8,7 +8,7 @@ import pytest
 
 from medallion.automation.retrain_sensor import MODEL_KEY
 from medallion.definitions import build_definitions
-from medallion.logic.retrain_gate import GateCursor, min_days_from
+from medallion.logic.monitoring.retrain_gate import GateCursor, min_days_from
 from medallion.resources.environments import build_resources
 from medallion_tests.monitoring.conftest import measurement_rows, run_decision, write_monitoring
 

@@ -14,7 +14,7 @@ from medallion.sources.landing import (
     day_dir,
     landed_days,
     list_day_files,
-    write_day_file,
+    write_day_file_once,
 )
 from medallion.sources.replay import replay
 
@@ -98,23 +98,25 @@ def test_rejects_impossible_arguments(tmp_path):
         replay(tmp_path, START, 3, label_delay_days=-1)
 
 
-def test_write_day_file_refuses_an_existing_name_unless_overwrite(tmp_path):
+def test_write_day_file_once_leaves_identical_bytes_alone_and_refuses_different_ones(tmp_path):
     frame = pl.DataFrame({"ID": [1, 2], "AMOUNT": [-5, 1_000_000]})
-    path = write_day_file(tmp_path, "feed", START, frame, "part.csv")
-    assert path == day_dir(tmp_path, "feed", START) / "part.csv"
+    assert write_day_file_once(tmp_path, "feed", START, frame, "part.csv")
+    path = day_dir(tmp_path, "feed", START) / "part.csv"
     assert path.read_text() == "ID,AMOUNT\n1,-5\n2,1000000\n"
-    with pytest.raises(FileExistsError, match="part.csv"):
-        write_day_file(tmp_path, "feed", START, frame.head(1), "part.csv")
-    write_day_file(tmp_path, "feed", START, frame.head(1), "part.csv", overwrite=True)
-    assert path.read_text() == "ID,AMOUNT\n1,-5\n"
+    mtime = path.stat().st_mtime_ns
+    assert not write_day_file_once(tmp_path, "feed", START, frame, "part.csv")
+    assert path.stat().st_mtime_ns == mtime
+    with pytest.raises(LandingConflictError, match="part.csv"):
+        write_day_file_once(tmp_path, "feed", START, frame.head(1), "part.csv")
+    assert path.read_text() == "ID,AMOUNT\n1,-5\n2,1000000\n"
     assert [p.name for p in path.parent.iterdir()] == ["part.csv"]
 
 
 def test_landed_days_skips_non_dates_and_folders_without_csv(tmp_path):
     frame = pl.DataFrame({"ID": [1]})
-    write_day_file(tmp_path, "feed", date(2024, 1, 2), frame, "b.csv")
-    write_day_file(tmp_path, "feed", date(2024, 1, 2), frame, "a.csv")
-    write_day_file(tmp_path, "feed", date(2024, 1, 1), frame, "a.csv")
+    write_day_file_once(tmp_path, "feed", date(2024, 1, 2), frame, "b.csv")
+    write_day_file_once(tmp_path, "feed", date(2024, 1, 2), frame, "a.csv")
+    write_day_file_once(tmp_path, "feed", date(2024, 1, 1), frame, "a.csv")
     (tmp_path / "feed" / "2024-01-03").mkdir()
     (tmp_path / "feed" / "2024-01-04").mkdir()
     (tmp_path / "feed" / "2024-01-04" / "notes.txt").write_text("not a csv")

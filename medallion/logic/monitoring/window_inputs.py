@@ -9,7 +9,7 @@ from datetime import date
 import polars as pl
 
 from medallion.contract import Contract
-from medallion.logic.drift import FeatureReference, load_reference
+from medallion.logic.monitoring.drift import FeatureReference, load_reference
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.resources.warehouse import Warehouse
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
-from medallion.logic.drift import MODERATE_BELOW, STABLE_BELOW
-from medallion.logic.monitoring import WindowMeasures
+from medallion.logic.monitoring.drift import MODERATE_BELOW, STABLE_BELOW
+from medallion.logic.monitoring.measures import WindowMeasures
 
 TOP_FEATURES = 5
 CHART_FEATURES = 15

@@ -3,7 +3,7 @@ import pytest
 from scipy.stats import norm
 from sklearn import metrics as skm
 
-from medallion.logic.evaluation import (
+from medallion.logic.ml.evaluation import (
     MetricComparison,
     PromotionRule,
     auc_difference_pvalue,

@@ -138,8 +138,3 @@ def quarantine_rows(rejected: pl.DataFrame, feed: FeedSpec) -> pl.DataFrame:
         pl.struct(feed.column_names).struct.json_encode().alias("raw_values"),
     ).sort(["partition_date", "source_file", "line_number"])
 
-
-def empty_silver(feed: FeedSpec) -> pl.DataFrame:
-    return pl.DataFrame(
-        schema={"partition_date": pl.Date, **{c.name: c.dtype for c in feed.columns}, "_source_file": pl.String, "_line_number": pl.Int64, "_row_hash": pl.String}
-    )

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from medallion.logic.ingestion import LINEAGE_COLUMNS, LandingFileError, bronze_schema, read_landing_day, read_landing_file
+from medallion.logic.etl.ingestion import LINEAGE_COLUMNS, LandingFileError, bronze_schema, read_landing_day, read_landing_file
 
 COLUMNS = ["ID", "NAME", "AMT"]
 DAY = date(2025, 1, 1)

@@ -12,10 +12,10 @@ from pathlib import Path
 import polars as pl
 
 from medallion.contract import Contract
-from medallion.logic.cleaning import validate_feed
-from medallion.logic.feature_sets import feature_set_for
-from medallion.logic.ingestion import bronze_from_frame, read_landing_file
-from medallion.logic.scoring import score_features
+from medallion.logic.etl.cleaning import validate_feed
+from medallion.logic.etl.feature_sets import feature_set_for
+from medallion.logic.etl.ingestion import bronze_from_frame, read_landing_file
+from medallion.logic.ml.scoring import score_features
 from medallion.resources.mlflow_tracking import MlflowTracking
 
 

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from medallion.logic.decision import RetrainRules, decide_retrain
+from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
 
 DAY = dt.date(2024, 5, 1)
 

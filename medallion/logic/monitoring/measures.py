@@ -13,7 +13,7 @@ from datetime import date, timedelta
 import numpy as np
 import polars as pl
 
-from medallion.logic.drift import FeatureReference, psi_level
+from medallion.logic.monitoring.drift import FeatureReference, psi_level
 
 MEASUREMENT_SCHEMA = {
     "partition_date": pl.Date,
@@ -227,7 +227,7 @@ def measure_window(
     calibration_bins: int = 10,
 ) -> WindowMeasures:
     """All measures of one window. Feature drift needs the champion's reference and at least one feature row."""
-    from medallion.logic.drift import feature_drift
+    from medallion.logic.monitoring.drift import feature_drift
 
     no_drift = pl.DataFrame(schema={"feature": pl.String, "psi": pl.Float64, "level": pl.String})
     drift = feature_drift(feature_reference, features) if feature_reference and not features.is_empty() else no_drift

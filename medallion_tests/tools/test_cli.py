@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from medallion.cli import main
+from medallion.tools.cli import main
 from medallion.definitions import build_definitions
 from medallion.settings import PROJECT_DIR, Settings
 from medallion.sources.landing import APPLICATIONS, OUTCOMES, landed_days

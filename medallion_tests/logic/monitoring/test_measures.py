@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from medallion.logic.drift import FeatureReference, build_reference, load_reference
-from medallion.logic.monitoring import (
+from medallion.logic.monitoring.drift import FeatureReference, build_reference, load_reference
+from medallion.logic.monitoring.measures import (
     auc_by_day,
     calibration_table,
     decision_inputs,
@@ -19,7 +19,7 @@ from medallion.logic.monitoring import (
     quarantine_trend,
     trailing_window,
 )
-from medallion.logic.monitoring_report import monitoring_markdown, plot_monitoring
+from medallion.logic.monitoring.report import monitoring_markdown, plot_monitoring
 
 D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 

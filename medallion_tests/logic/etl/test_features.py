@@ -7,7 +7,7 @@ import pytest
 
 from medallion.contract import load_contract
 from medallion.contract.model import CONTRACTS_DIR
-from medallion.logic.features import AGE_BAND_EDGES, FEATURE_NAMES, FEATURE_SET_VERSION, FEATURE_SPECS, PASSTHROUGH, engineer_features
+from medallion.logic.etl.features import AGE_BAND_EDGES, FEATURE_NAMES, FEATURE_SET_VERSION, FEATURE_SPECS, PASSTHROUGH, engineer_features
 from medallion.settings import REFERENCE_DATASET
 
 CONTRACT = load_contract(CONTRACTS_DIR / "credit_default.yaml")

@@ -5,13 +5,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from medallion.logic.drift import (
+from medallion.logic.monitoring.drift import (
     bin_fractions,
     build_reference,
     feature_drift,
     load_reference,
     population_stability_index,
-    psi_from_edges,
     psi_level,
     reference_bins,
 )
@@ -66,13 +65,13 @@ def test_bins_are_right_closed():
     np.testing.assert_allclose(bin_fractions(edges, np.array([1.0, 1.5, 2.0, 2.5])), [0.25, 0.5, 0.25, 0.0])
 
 
-def test_psi_from_edges_separates_same_and_shifted_distributions():
+def test_a_reference_separates_same_and_shifted_distributions():
     rng = np.random.default_rng(0)
     reference = rng.normal(size=5000)
-    edges = reference_bins(reference)
-    assert psi_from_edges(edges, reference, reference) == 0.0
-    assert psi_from_edges(edges, reference, rng.normal(size=5000)) < 0.02
-    assert psi_from_edges(edges, reference, rng.normal(loc=1.0, size=5000)) > 0.25
+    bins = load_reference(build_reference(pl.DataFrame({"x": reference}), ["x"]))["x"]
+    assert bins.psi(reference) == 0.0
+    assert bins.psi(rng.normal(size=5000)) < 0.02
+    assert bins.psi(rng.normal(loc=1.0, size=5000)) > 0.25
 
 
 def test_levels():

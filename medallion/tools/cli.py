@@ -128,7 +128,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from medallion.status import render_status
+    from medallion.tools.status import render_status
 
     settings = get_settings()
     print(render_status(Settings(home=args.home.resolve() if args.home is not None else settings.home, env=settings.env)))
@@ -146,7 +146,7 @@ def _add_score(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from medallion.adhoc_scoring import score_file
+    from medallion.tools.score import score_file
     from medallion.contract import load_contracts
     from medallion.resources.environments import build_resources
     from medallion.resources.mlflow_tracking import ModelNotFoundError

@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from medallion.logic.evaluation import METRICS, PromotionDecision, PromotionRule, auc_difference_pvalue, decide_promotion, paired_bootstrap
-from medallion.logic.training import feature_matrix
+from medallion.logic.ml.evaluation import METRICS, PromotionDecision, PromotionRule, auc_difference_pvalue, decide_promotion, paired_bootstrap
+from medallion.logic.ml.training import feature_matrix
 
 MIN_EVALUATION_ROWS = 100
 

@@ -57,13 +57,6 @@ def population_stability_index(
     return float(np.sum((actual - expected) * np.log(actual / expected)))
 
 
-def psi_from_edges(
-    edges: np.ndarray, reference_values: np.ndarray, actual_values: np.ndarray, eps: float = 1e-4
-) -> float:
-    """PSI of actual against reference values on the given edges; nulls form their own bin."""
-    return population_stability_index(bin_fractions(edges, reference_values), bin_fractions(edges, actual_values), eps)
-
-
 def psi_level(value: float) -> str:
     if value < STABLE_BELOW:
         return "stable"

@@ -8,7 +8,7 @@ from typing import Any
 
 import polars as pl
 
-from medallion.logic.training import feature_matrix
+from medallion.logic.ml.training import feature_matrix
 
 PREDICTION_SCHEMA = {
     "partition_date": pl.Date,

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import f1_score
 
-from medallion.logic.training import (
+from medallion.logic.ml.training import (
     CANDIDATES,
     build_pipeline,
     choose_threshold,

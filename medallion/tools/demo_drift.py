@@ -55,7 +55,7 @@ def prepare_home(home: Path) -> None:
             raise SystemExit(f"{home} exists and is not a drift-demo folder ({MARKER} missing); choose another --home")
         shutil.rmtree(home)
     (home / "dagster").mkdir(parents=True)
-    (home / MARKER).write_text("created by medallion.demo_drift; deleted and rebuilt on every run\n")
+    (home / MARKER).write_text("created by medallion.tools.demo_drift; deleted and rebuilt on every run\n")
     (home / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
     os.environ.update({"MEDALLION_HOME": str(home), "DAGSTER_HOME": str(home / "dagster"), "DAGSTER_DISABLE_TELEMETRY": "1",
                        "MLFLOW_DISABLE_TELEMETRY": "true", "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
@@ -126,7 +126,7 @@ class DriftDemo:
         ).for_run_failure()
         with contextlib.redirect_stderr(io.StringIO()):  # the story prints the alert from its log instead
             sensor(context)
-        from medallion.logic.alerts import read_alerts
+        from medallion.logic.monitoring.alerts import read_alerts
 
         last = read_alerts(self.resources["monitoring_files"].alerts_path)[-1]
         checks = ", ".join(f"{c['asset']}:{c['check']}" for c in last["details"]["failed_checks"]) or "none"
@@ -266,7 +266,7 @@ def _epilogue(story: Story, drift_from: date, echo, seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m medallion.demo_drift", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m medallion.tools.demo_drift", description=__doc__.splitlines()[0])
     parser.add_argument("--home", type=Path, default=Path("data/drift-demo"), help="its own MEDALLION_HOME (wiped and rebuilt)")
     parser.add_argument("--days", type=int, default=120)
     parser.add_argument("--rows-per-day", type=int, default=400)

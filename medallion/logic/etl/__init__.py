@@ -1,0 +1,1 @@
+"""Landing → bronze → silver → gold: reading files, validation and quarantine, features, labels."""

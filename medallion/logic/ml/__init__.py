@@ -1,0 +1,1 @@
+"""Training sets, model training, scoring, champion/challenger statistics."""

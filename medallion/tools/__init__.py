@@ -1,0 +1,1 @@
+"""The user's tools: the `medallion` CLI (replay, generate, status, score) and the drift demo."""
