@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from medallion.contract import load_contracts
@@ -16,7 +16,7 @@ def medallion_path(files: list[Path]) -> dict:
     from medallion.logic.etl.ingestion import read_landing_day
 
     contract = load_contracts()[0]
-    bronze, _ = read_landing_day(files, contract.entity.column_names, DAY, datetime.now(timezone.utc))
+    bronze, _ = read_landing_day(files, contract.entity.column_names, DAY, datetime.now(UTC))
     silver = validate_feed(bronze, contract.entity)
     features = engineer_features(silver.valid)
     return {"valid": silver.valid.height, "quarantined": silver.quarantine.height, "features": features.height}
@@ -27,7 +27,9 @@ def pandas_baseline(files: list[Path]) -> dict:
     import pandas as pd
 
     contract = load_contracts()[0]
-    frame = pd.concat([pd.read_csv(f, dtype=str, keep_default_na=False, on_bad_lines="skip") for f in files], ignore_index=True)
+    frame = pd.concat(
+        [pd.read_csv(f, dtype=str, keep_default_na=False, on_bad_lines="skip") for f in files], ignore_index=True
+    )
     invalid = pd.Series(False, index=frame.index)
     typed = {}
     for column in contract.entity.columns:

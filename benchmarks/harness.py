@@ -30,7 +30,12 @@ def measure(target: Callable[..., dict], *args) -> dict:
 
 
 def row(name: str, variant: str, rows: int, result: dict) -> dict:
-    return {"benchmark": name, "variant": variant, "rows": rows, "seconds": round(result["seconds"], 3),
-            "rows_per_second": round(rows / result["seconds"]) if rows else None, "peak_rss_mb": round(result["peak_rss_mb"]),
-            **{k: v for k, v in result.items() if k not in ("seconds", "peak_rss_mb")}}
-
+    return {
+        "benchmark": name,
+        "variant": variant,
+        "rows": rows,
+        "seconds": round(result["seconds"], 3),
+        "rows_per_second": round(rows / result["seconds"]) if rows else None,
+        "peak_rss_mb": round(result["peak_rss_mb"]),
+        **{k: v for k, v in result.items() if k not in ("seconds", "peak_rss_mb")},
+    }

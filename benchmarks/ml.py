@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 import numpy as np
 import polars as pl
@@ -25,7 +25,11 @@ def train_all(frame: pl.DataFrame) -> dict:
     from medallion.logic.ml.training import train_candidates
 
     result = train_candidates(frame, FEATURE_NAMES, LABEL, seed=0)
-    return {"best": result.best_name, "validation_auc": round(result.best_metrics["roc_auc"], 4), **{f"fit_{k}": round(v, 2) for k, v in result.fit_seconds.items()}}
+    return {
+        "best": result.best_name,
+        "validation_auc": round(result.best_metrics["roc_auc"], 4),
+        **{f"fit_{k}": round(v, 2) for k, v in result.fit_seconds.items()},
+    }
 
 
 def train_baseline(frame: pl.DataFrame) -> dict:
@@ -39,7 +43,9 @@ def train_baseline(frame: pl.DataFrame) -> dict:
 def fitted_pipeline(frame: pl.DataFrame):
     from medallion.logic.ml.training import build_pipeline, feature_matrix
 
-    return build_pipeline("hist_gradient_boosting", FEATURE_NAMES, 0).fit(feature_matrix(frame, FEATURE_NAMES), frame[LABEL].to_numpy())
+    return build_pipeline("hist_gradient_boosting", FEATURE_NAMES, 0).fit(
+        feature_matrix(frame, FEATURE_NAMES), frame[LABEL].to_numpy()
+    )
 
 
 def scoring_input(rows: int) -> pl.DataFrame:
@@ -49,11 +55,13 @@ def scoring_input(rows: int) -> pl.DataFrame:
 
 
 def score_medallion(pipeline, features: pl.DataFrame) -> dict:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from medallion.logic.ml.scoring import score_features
 
-    out = score_features(pipeline, features, FEATURE_NAMES, "ID", 0.3, "credit_default", "1", "credit-v1", datetime.now(timezone.utc))
+    out = score_features(
+        pipeline, features, FEATURE_NAMES, "ID", 0.3, "credit_default", "1", "credit-v1", datetime.now(UTC)
+    )
     return {"mean_probability": round(float(out["probability"].mean()), 4)}
 
 

@@ -17,7 +17,8 @@ def dagster_backfill(home: Path, first: date, days: int) -> dict:
     last = first + timedelta(days=days - 1)
     with dg.instance_for_test() as instance:
         result = defs.resolve_job_def("etl_job").execute_in_process(
-            instance=instance, tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)}
+            instance=instance,
+            tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
         )
     return {"success": result.success, "partitions": days}
 

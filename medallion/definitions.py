@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import dagster as dg
-
-import os
 
 from medallion.assets import build_etl_assets, build_ml_assets
 from medallion.assets.ml_monitoring import build_monitoring_assets
@@ -64,9 +63,17 @@ def _build(settings: Settings, contracts: list[Contract]) -> dg.Definitions:
     jobs, schedules = [etl_job, freshness_job], [build_etl_schedule(etl_job), build_freshness_schedule(freshness_job)]
     sensors = [build_landing_sensor(contracts, etl_job), *build_alert_sensors()]
     if any(key.path[0] == "ml" for a in assets for key in a.keys):
-        training_job, inference_job, monitoring_job = build_training_job(), build_inference_job(), build_monitoring_job()
+        training_job, inference_job, monitoring_job = (
+            build_training_job(),
+            build_inference_job(),
+            build_monitoring_job(),
+        )
         jobs += [training_job, inference_job, monitoring_job]
-        schedules += [build_training_schedule(training_job), build_inference_schedule(inference_job), build_monitoring_schedule(monitoring_job)]
+        schedules += [
+            build_training_schedule(training_job),
+            build_inference_schedule(inference_job),
+            build_monitoring_schedule(monitoring_job),
+        ]
         sensors.append(build_retrain_sensor(training_job))
     return dg.Definitions(
         assets=assets,

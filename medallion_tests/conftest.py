@@ -40,21 +40,32 @@ def land(home: Settings, feed: str, day: date, name: str, content: str | bytes) 
     return path
 
 
-def land_reference_rows(home: Settings, reference: pl.DataFrame, day: date, offset: int, rows: int, name: str = "applications.csv") -> pl.DataFrame:
+def land_reference_rows(
+    home: Settings, reference: pl.DataFrame, day: date, offset: int, rows: int, name: str = "applications.csv"
+) -> pl.DataFrame:
     part = reference.slice(offset, rows)
     land(home, "applications", day, name, part.drop(LABEL).write_csv())
     return part
 
 
 def land_outcomes(home: Settings, part: pl.DataFrame, day: date, name: str = "outcomes.csv") -> Path:
-    frame = part.select("ID", pl.col(LABEL).alias("default_payment_next_month"), pl.lit(day.isoformat()).alias("outcome_date"))
+    frame = part.select(
+        "ID", pl.col(LABEL).alias("default_payment_next_month"), pl.lit(day.isoformat()).alias("outcome_date")
+    )
     return land(home, "outcomes", day, name, frame.write_csv())
 
 
-def run_etl(defs: dg.Definitions, first: date, last: date | None = None, instance: dg.DagsterInstance | None = None, **kwargs):
+def run_etl(
+    defs: dg.Definitions, first: date, last: date | None = None, instance: dg.DagsterInstance | None = None, **kwargs
+):
     last = last or first
-    tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
-    return defs.resolve_job_def("etl_job").execute_in_process(instance=instance, tags=tags, raise_on_error=False, **kwargs)
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+    return defs.resolve_job_def("etl_job").execute_in_process(
+        instance=instance, tags=tags, raise_on_error=False, **kwargs
+    )
 
 
 def table(home: Settings, name: str, where: str = "") -> pl.DataFrame:
@@ -68,7 +79,8 @@ def table_exists(home: Settings, name: str) -> bool:
         return False
     with duckdb.connect(str(home.warehouse_path), read_only=True) as connection:
         found = connection.execute(
-            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?", [schema, table_name]
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table_name],
         ).fetchone()
     return found[0] > 0
 

@@ -25,7 +25,11 @@ def _partitions(partitions_def) -> dict | None:
         return None
     described = {"type": type(partitions_def).__name__}
     if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
-        described.update(start=partitions_def.start.strftime(partitions_def.fmt), timezone=partitions_def.timezone, cron=partitions_def.cron_schedule)
+        described.update(
+            start=partitions_def.start.strftime(partitions_def.fmt),
+            timezone=partitions_def.timezone,
+            cron=partitions_def.cron_schedule,
+        )
     return described
 
 
@@ -52,7 +56,10 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
     return {
         "assets": assets,
         "jobs": jobs,
-        "schedules": {s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name} for s in repository.schedule_defs},
+        "schedules": {
+            s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
+            for s in repository.schedule_defs
+        },
         "sensors": {s.name: {"job": s.job_name if s.has_jobs else None} for s in repository.sensor_defs},
     }
 
@@ -87,7 +94,9 @@ def _changed(expected: dict, current: dict) -> list[str]:
         old, new = expected.get(section, {}), current.get(section, {})
         for name in sorted(set(old) | set(new)):
             if old.get(name) != new.get(name):
-                changed.append(f"{section}/{name}: {'added' if name not in old else 'removed' if name not in new else 'changed'}")
+                changed.append(
+                    f"{section}/{name}: {'added' if name not in old else 'removed' if name not in new else 'changed'}"
+                )
     return changed
 
 

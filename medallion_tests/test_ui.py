@@ -13,10 +13,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
-pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed (CI installs it)")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"), reason="chromium is not installed (CI installs it)"
+)
 
 
 def free_port() -> int:
@@ -31,10 +41,19 @@ def dagster_dev(tmp_path):
     dagster_home.mkdir()
     shutil.copy(ROOT / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(dagster_home), "MEDALLION_HOME": str(tmp_path / "home"), "DAGSTER_DISABLE_TELEMETRY": "1"}
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(dagster_home),
+        "MEDALLION_HOME": str(tmp_path / "home"),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+    }
     server = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 180
@@ -55,9 +74,27 @@ def dagster_dev(tmp_path):
 def test_asset_catalog_renders_every_layer(dagster_dev, tmp_path):
     assert CHROMIUM, "chromium must be installed for this test (.ci/run installs it)"
     dom = subprocess.run(
-        [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=20000", "--dump-dom",
-         f"http://127.0.0.1:{dagster_dev}/assets"],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            *CHROMIUM_FLAGS,
+            f"--user-data-dir={tmp_path / 'chrome'}",
+            "--virtual-time-budget=20000",
+            "--dump-dom",
+            f"http://127.0.0.1:{dagster_dev}/assets",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
-    for name in ("bronze", "silver", "gold", "applications", "quarantine", "features", "labels", "predictions", "model_evaluation"):
+    for name in (
+        "bronze",
+        "silver",
+        "gold",
+        "applications",
+        "quarantine",
+        "features",
+        "labels",
+        "predictions",
+        "model_evaluation",
+    ):
         assert name in dom, f"the asset catalog page does not show {name!r}"

@@ -46,7 +46,14 @@ def tools(tmp_path_factory, reference):
 def check_defs(tools):
     """`dg check defs` touches no table, so it runs alongside the other tools' tests (it takes a few seconds)."""
     _, _, env = tools
-    process = subprocess.Popen([str(BIN / "dg"), "check", "defs"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [str(BIN / "dg"), "check", "defs"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     yield process
     if process.poll() is None:
         process.kill()
@@ -55,8 +62,12 @@ def check_defs(tools):
 
 def run(tools, *command: str) -> subprocess.CompletedProcess:
     _, _, env = tools
-    result = subprocess.run([str(BIN / command[0]), *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
-    assert result.returncode == 0, f"{' '.join(command)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    result = subprocess.run(
+        [str(BIN / command[0]), *command[1:]], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+    )
+    assert result.returncode == 0, (
+        f"{' '.join(command)} exited {result.returncode}:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
     return result
 
 
@@ -73,7 +84,18 @@ def runs(dagster_home: Path) -> list[dg.DagsterRun]:
 
 def test_dagster_job_execute_with_a_partition_tag(tools, check_defs):
     home, dagster_home, _ = tools
-    run(tools, "dagster", "job", "execute", "-m", "medallion.definitions", "-j", "etl_job", "--tags", f'{{"dagster/partition": "{DAY2}"}}')
+    run(
+        tools,
+        "dagster",
+        "job",
+        "execute",
+        "-m",
+        "medallion.definitions",
+        "-j",
+        "etl_job",
+        "--tags",
+        f'{{"dagster/partition": "{DAY2}"}}',
+    )
     assert silver_days(home).get(DAY2.isoformat()) == ROWS
     latest = runs(dagster_home)[0]
     assert latest.job_name == "etl_job" and latest.status == dg.DagsterRunStatus.SUCCESS

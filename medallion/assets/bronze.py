@@ -1,18 +1,17 @@
 """Bronze: each feed's landed rows as text, with lineage (file, line, delivery, ingestion, row hash)."""
 
-
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
-from medallion.utils.table_metadata import table_metadata
 from medallion.contract import FeedSpec
 from medallion.logic.etl.ingestion import read_landing_day
 from medallion.partitions import daily_partitions, days_in, partition_metadata, single_run_backfill
 from medallion.resources.landing import LandingZone
+from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.etl")
 
@@ -31,7 +30,7 @@ def build_bronze_asset(feed: FeedSpec) -> dg.AssetsDefinition:
     )
     def bronze(context: dg.AssetExecutionContext, landing: LandingZone) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
-        ingested_at = datetime.now(timezone.utc)
+        ingested_at = datetime.now(UTC)
         frames, files, header_issues = [], [], {}
         for day in days_in(context.partition_time_window):
             day_files = landing.files(feed.name, day)

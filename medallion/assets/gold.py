@@ -1,6 +1,5 @@
 """Gold: the feature store (one engineer_features for every consumer) and the point-in-time label store."""
 
-
 import logging
 import time
 from datetime import timedelta
@@ -8,11 +7,11 @@ from datetime import timedelta
 import dagster as dg
 import polars as pl
 
-from medallion.utils.table_metadata import table_metadata
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.etl.labels import build_labels
 from medallion.partitions import LABEL_MATCH_WINDOW_DAYS, daily_partitions, partition_metadata, single_run_backfill
+from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.etl")
 
@@ -40,11 +39,19 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.As
     )
     def features(context: dg.AssetExecutionContext, applications: pl.DataFrame) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
-        frame = feature_set.engineer(applications).with_columns(pl.lit(feature_set.version).alias("feature_set_version"))
+        frame = feature_set.engineer(applications).with_columns(
+            pl.lit(feature_set.version).alias("feature_set_version")
+        )
         log.info("gold features: %d rows, feature set %s", frame.height, feature_set.version)
         return dg.Output(
             frame,
-            metadata=table_metadata(frame, started, rows_in=applications.height, feature_set_version=feature_set.version, features=len(feature_set.names)),
+            metadata=table_metadata(
+                frame,
+                started,
+                rows_in=applications.height,
+                feature_set_version=feature_set.version,
+                features=len(feature_set.names),
+            ),
         )
 
     @dg.asset(
@@ -65,11 +72,17 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.As
         metadata=partition_metadata(),
         **common,
     )
-    def labels(context: dg.AssetExecutionContext, outcomes: pl.DataFrame, applications: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    def labels(
+        context: dg.AssetExecutionContext, outcomes: pl.DataFrame, applications: pl.DataFrame
+    ) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
         result = build_labels(outcomes, applications, contract.key, contract.label, contract.label_time)
         if result.unmatched.height:
-            log.warning("%d outcome(s) match no application in the %d days before they landed", result.unmatched.height, LABEL_MATCH_WINDOW_DAYS)
+            log.warning(
+                "%d outcome(s) match no application in the %d days before they landed",
+                result.unmatched.height,
+                LABEL_MATCH_WINDOW_DAYS,
+            )
         return dg.Output(
             result.labels,
             metadata=table_metadata(

@@ -11,22 +11,22 @@ import dataclasses
 import json
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
-from medallion.utils.table_metadata import table_metadata
-from medallion.logic.monitoring.window_inputs import WindowInputs, load_window, version_references
 from medallion.contract import Contract
-from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
 from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
 from medallion.logic.monitoring.measures import decision_inputs, join_matured, measure_window, trailing_window
 from medallion.logic.monitoring.report import monitoring_markdown, plot_monitoring
+from medallion.logic.monitoring.window_inputs import WindowInputs, load_window, version_references
 from medallion.partitions import as_date, daily_partitions, partition_metadata
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.resources.monitoring_files import MonitoringFiles
 from medallion.resources.warehouse import Warehouse
+from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.ml")
 
@@ -52,7 +52,9 @@ class RetrainRulesConfig(dg.Config):
 
 
 def _window_dep(key: list[str]) -> dg.AssetDep:
-    mapping = dg.TimeWindowPartitionMapping(start_offset=-(DEFAULT_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)
+    mapping = dg.TimeWindowPartitionMapping(
+        start_offset=-(DEFAULT_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
+    )
     return dg.AssetDep(dg.AssetKey(key), partition_mapping=mapping)
 
 
@@ -68,8 +70,19 @@ def _validation_auc(champion) -> float | None:
 
 
 def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetsDefinition]:
-    common = dict(group_name="ml", partitions_def=daily_partitions, tags={"layer": "ml"}, metadata=partition_metadata(), pool="warehouse")
-    upstream = [["ml", "predictions"], ["gold", contract.labels_table], ["gold", contract.features_table], ["silver", contract.quarantine_table]]
+    common = dict(
+        group_name="ml",
+        partitions_def=daily_partitions,
+        tags={"layer": "ml"},
+        metadata=partition_metadata(),
+        pool="warehouse",
+    )
+    upstream = [
+        ["ml", "predictions"],
+        ["gold", contract.labels_table],
+        ["gold", contract.features_table],
+        ["silver", contract.quarantine_table],
+    ]
 
     @dg.asset(
         key=MONITORING_KEY,
@@ -80,28 +93,52 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list
         **common,
     )
     def monitoring(
-        context: dg.AssetExecutionContext, config: MonitoringConfig, warehouse: Warehouse, mlflow: MlflowTracking, monitoring_files: MonitoringFiles
+        context: dg.AssetExecutionContext,
+        config: MonitoringConfig,
+        warehouse: Warehouse,
+        mlflow: MlflowTracking,
+        monitoring_files: MonitoringFiles,
     ) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
         day = as_date(context.partition_key)
         window = trailing_window(day, config.window_days)
         champion = mlflow.version_by_alias("champion")
-        feature_set_version = champion.tags.get("feature_set_version", feature_set.version) if champion else feature_set.version
+        feature_set_version = (
+            champion.tags.get("feature_set_version", feature_set.version) if champion else feature_set.version
+        )
         inputs: WindowInputs = load_window(warehouse, contract, window, feature_set_version)
-        versions = {str(v) for v in inputs.predictions["model_version"].unique()} | ({str(champion.version)} if champion else set())
+        versions = {str(v) for v in inputs.predictions["model_version"].unique()} | (
+            {str(champion.version)} if champion else set()
+        )
         feature_reference, prediction_references = version_references(mlflow, champion, versions)
         measures = measure_window(
-            day, window, inputs.predictions, join_matured(inputs.matured_predictions, inputs.labels, contract.key, contract.label),
-            inputs.features, feature_set.names, feature_reference, prediction_references,
-            str(champion.version) if champion else None, _validation_auc(champion),
-            inputs.bronze_counts, inputs.quarantine_counts, config.calibration_bins,
+            day,
+            window,
+            inputs.predictions,
+            join_matured(inputs.matured_predictions, inputs.labels, contract.key, contract.label),
+            inputs.features,
+            feature_set.names,
+            feature_reference,
+            prediction_references,
+            str(champion.version) if champion else None,
+            _validation_auc(champion),
+            inputs.bronze_counts,
+            inputs.quarantine_counts,
+            config.calibration_bins,
         )
         frame = measures.to_frame()
         chart = plot_monitoring(measures, monitoring_files.chart_path(day))
         found = decision_inputs(frame)
-        log.info("monitoring %s (%s..%s): %d predictions, prediction PSI %s, live AUC %s on %d matured labels, top drift %s",
-                 day, *window, found.n_predictions, found.prediction_psi, found.live_auc, found.matured_labels,
-                 measures.feature_drift.head(3).select("feature", "psi").rows())
+        log.info(
+            "monitoring %s (%s..%s): %d predictions, prediction PSI %s, live AUC %s on %d matured labels, top drift %s",
+            day,
+            *window,
+            found.n_predictions,
+            found.prediction_psi,
+            found.live_auc,
+            found.matured_labels,
+            measures.feature_drift.head(3).select("feature", "psi").rows(),
+        )
         return dg.Output(
             frame,
             metadata={
@@ -111,8 +148,12 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list
                 "predictions": found.n_predictions,
                 "matured_labels": found.matured_labels,
                 "live_auc": dg.MetadataValue.float(found.live_auc) if found.live_auc is not None else "n/a",
-                "prediction_psi": dg.MetadataValue.float(found.prediction_psi) if found.prediction_psi is not None else "n/a",
-                "top_drifting_features": dg.MetadataValue.json({f: round(p, 4) for f, p, _ in measures.feature_drift.head(config.top_features).iter_rows()}),
+                "prediction_psi": dg.MetadataValue.float(found.prediction_psi)
+                if found.prediction_psi is not None
+                else "n/a",
+                "top_drifting_features": dg.MetadataValue.json(
+                    {f: round(p, 4) for f, p, _ in measures.feature_drift.head(config.top_features).iter_rows()}
+                ),
                 "summary": dg.MetadataValue.md(monitoring_markdown(measures, config.top_features)),
                 "chart": _embedded_png(chart),
                 "chart_path": dg.MetadataValue.path(str(chart)),
@@ -128,26 +169,48 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list
         **common,
     )
     def retrain_decision(
-        context: dg.AssetExecutionContext, config: RetrainRulesConfig, monitoring: pl.DataFrame, monitoring_files: MonitoringFiles
+        context: dg.AssetExecutionContext,
+        config: RetrainRulesConfig,
+        monitoring: pl.DataFrame,
+        monitoring_files: MonitoringFiles,
     ) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
         day = as_date(context.partition_key)
         rules = RetrainRules(**config.model_dump())
         inputs = decision_inputs(monitoring)
         decision = decide_retrain(decision_date=day, rules=rules, **dataclasses.asdict(inputs))
-        decided_at = datetime.now(timezone.utc)
+        decided_at = datetime.now(UTC)
         row = pl.DataFrame(
-            [{
-                "partition_date": day, **decision.to_dict(), "decision_date": day,
-                "triggered_rules": ",".join(decision.triggered_rules), "drifting_features": ",".join(decision.drifting_features),
-                "validation_auc": inputs.validation_auc, "matured_labels": inputs.matured_labels, "n_predictions": inputs.n_predictions,
-                "prediction_psi": inputs.prediction_psi, "rules": json.dumps(dataclasses.asdict(rules), sort_keys=True), "decided_at": decided_at,
-            }],
-            schema_overrides={"performance_score": pl.Float64, "drift_score": pl.Float64, "model_version": pl.String,
-                              "validation_auc": pl.Float64, "prediction_psi": pl.Float64},
+            [
+                {
+                    "partition_date": day,
+                    **decision.to_dict(),
+                    "decision_date": day,
+                    "triggered_rules": ",".join(decision.triggered_rules),
+                    "drifting_features": ",".join(decision.drifting_features),
+                    "validation_auc": inputs.validation_auc,
+                    "matured_labels": inputs.matured_labels,
+                    "n_predictions": inputs.n_predictions,
+                    "prediction_psi": inputs.prediction_psi,
+                    "rules": json.dumps(dataclasses.asdict(rules), sort_keys=True),
+                    "decided_at": decided_at,
+                }
+            ],
+            schema_overrides={
+                "performance_score": pl.Float64,
+                "drift_score": pl.Float64,
+                "model_version": pl.String,
+                "validation_auc": pl.Float64,
+                "prediction_psi": pl.Float64,
+            },
         )
-        audit = {**decision.to_dict(), "inputs": {**dataclasses.asdict(inputs)}, "rules": dataclasses.asdict(rules),
-                 "decided_at": decided_at.isoformat(), "dagster_run_id": context.run_id}
+        audit = {
+            **decision.to_dict(),
+            "inputs": {**dataclasses.asdict(inputs)},
+            "rules": dataclasses.asdict(rules),
+            "decided_at": decided_at.isoformat(),
+            "dagster_run_id": context.run_id,
+        }
         path = monitoring_files.write_decision(day, audit)
         log.info("retrain decision %s: %s (%s)", day, decision.status, decision.reason)
         return dg.Output(

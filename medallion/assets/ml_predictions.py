@@ -2,17 +2,17 @@
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import polars as pl
 
-from medallion.utils.table_metadata import table_metadata
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.ml.scoring import score_features
 from medallion.partitions import daily_partitions, partition_metadata, single_run_backfill
 from medallion.resources.mlflow_tracking import MlflowTracking
+from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.ml")
 
@@ -35,9 +35,15 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet) -> dg.A
         started = time.perf_counter()
         champion = mlflow.version_by_alias("champion")
         if champion is None:
-            reason = f"no version of {mlflow.registered_model_name!r} holds the champion alias yet: run training_job first"
+            reason = (
+                f"no version of {mlflow.registered_model_name!r} holds the champion alias yet: run training_job first"
+            )
             log.warning("predictions skipped: %s", reason)
-            context.log_event(dg.AssetObservation(asset_key=context.asset_key, partition=_first_partition(context), metadata={"skipped": reason}))
+            context.log_event(
+                dg.AssetObservation(
+                    asset_key=context.asset_key, partition=_first_partition(context), metadata={"skipped": reason}
+                )
+            )
             return
         model_features = champion.tags.get("feature_set_version")
         if model_features != feature_set.version:
@@ -47,15 +53,25 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet) -> dg.A
             )
         threshold = float(champion.tags["threshold"])
         frame = score_features(
-            mlflow.load_pipeline(str(champion.version)), features, feature_set.names, contract.key, threshold,
-            mlflow.registered_model_name, str(champion.version), feature_set.version, datetime.now(timezone.utc),
+            mlflow.load_pipeline(str(champion.version)),
+            features,
+            feature_set.names,
+            contract.key,
+            threshold,
+            mlflow.registered_model_name,
+            str(champion.version),
+            feature_set.version,
+            datetime.now(UTC),
         )
         log.info("predictions: %d rows scored by %s v%s", frame.height, mlflow.registered_model_name, champion.version)
         yield dg.Output(
             frame,
             metadata=table_metadata(
-                frame, started, rows_in=features.height,
-                model_version=str(champion.version), threshold=threshold,
+                frame,
+                started,
+                rows_in=features.height,
+                model_version=str(champion.version),
+                threshold=threshold,
                 predicted_positive_rate=float(frame["predicted_label"].mean() or 0.0),
                 mean_probability=float(frame["probability"].mean() or 0.0),
             ),

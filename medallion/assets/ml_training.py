@@ -3,18 +3,18 @@
 import logging
 import tempfile
 import time
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
-from medallion.utils.table_metadata import markdown_table, table_metadata
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.ml.training_set import TrainingSetError, build_training_set, require_trainable
 from medallion.partitions import as_date, daily_partitions, partition_metadata
 from medallion.resources.mlflow_tracking import MlflowTracking
+from medallion.utils.table_metadata import markdown_table, table_metadata
 
 log = logging.getLogger("medallion.ml")
 
@@ -38,7 +38,9 @@ class PromotionConfig(dg.Config):
 
 
 def window_mapping() -> dg.TimeWindowPartitionMapping:
-    return dg.TimeWindowPartitionMapping(start_offset=-(TRAINING_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True)
+    return dg.TimeWindowPartitionMapping(
+        start_offset=-(TRAINING_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
+    )
 
 
 def experiment_name(context) -> str:
@@ -47,7 +49,11 @@ def experiment_name(context) -> str:
 
 
 def dagster_tags(context) -> dict[str, str]:
-    return {"dagster.run_id": context.run_id, "dagster.partition": context.partition_key, "dagster.job": context.job_name}
+    return {
+        "dagster.run_id": context.run_id,
+        "dagster.partition": context.partition_key,
+        "dagster.job": context.job_name,
+    }
 
 
 def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetsDefinition]:
@@ -66,7 +72,9 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         pool="warehouse",
         **common,
     )
-    def training_set(context: dg.AssetExecutionContext, features: pl.DataFrame, labels: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    def training_set(
+        context: dg.AssetExecutionContext, features: pl.DataFrame, labels: pl.DataFrame
+    ) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
         window = (as_of - timedelta(days=TRAINING_WINDOW_DAYS - 1), as_of)
@@ -100,12 +108,16 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         kinds=ML_KINDS,
         **common,
     )
-    def model(context: dg.AssetExecutionContext, config: TrainingConfig, training_set: pl.DataFrame, mlflow: MlflowTracking) -> dg.Output[pl.DataFrame]:
+    def model(
+        context: dg.AssetExecutionContext, config: TrainingConfig, training_set: pl.DataFrame, mlflow: MlflowTracking
+    ) -> dg.Output[pl.DataFrame]:
         from medallion.logic.ml.training import train_candidates
 
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
-        result = train_candidates(training_set, feature_set.names, label, config.seed, config.candidates, config.validation_fraction)
+        result = train_candidates(
+            training_set, feature_set.names, label, config.seed, config.candidates, config.validation_fraction
+        )
         best = result.best_metrics
         window = f"{training_set['application_date'].min()}..{training_set['application_date'].max()}"
         version_tags = {
@@ -121,7 +133,13 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         }
         with mlflow.start_run(experiment_name(context), f"train {as_of}", tags=dagster_tags(context)) as run:
             version = _log_and_register(mlflow, run, result, training_set, feature_set, version_tags, config)
-        log.info("model %s v%s (%s): validation AUC %.4f", mlflow.registered_model_name, version, result.best_name, best["roc_auc"])
+        log.info(
+            "model %s v%s (%s): validation AUC %.4f",
+            mlflow.registered_model_name,
+            version,
+            result.best_name,
+            best["roc_auc"],
+        )
         row = pl.DataFrame(
             {
                 "partition_date": [as_of],
@@ -139,10 +157,15 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
                 "n_train": [result.n_train],
                 "n_valid": [result.n_valid],
                 **{metric: [float(value)] for metric, value in best.items() if metric not in ("threshold",)},
-                "trained_at": [datetime.now(timezone.utc)],
+                "trained_at": [datetime.now(UTC)],
             }
         )
-        candidates = pl.DataFrame([{"candidate": name, **{m: round(v, 4) for m, v in metrics.items()}} for name, metrics in result.metrics.items()])
+        candidates = pl.DataFrame(
+            [
+                {"candidate": name, **{m: round(v, 4) for m, v in metrics.items()}}
+                for name, metrics in result.metrics.items()
+            ]
+        )
         return dg.Output(
             row,
             metadata={
@@ -153,7 +176,9 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
                 "threshold": float(result.threshold),
                 "mlflow_run_id": run.info.run_id,
                 "mlflow_run": dg.MetadataValue.url(mlflow.run_url(run)),
-                "candidates": dg.MetadataValue.md(markdown_table(candidates.select("candidate", "roc_auc", "pr_auc", "log_loss", "brier", "f1"))),
+                "candidates": dg.MetadataValue.md(
+                    markdown_table(candidates.select("candidate", "roc_auc", "pr_auc", "log_loss", "brier", "f1"))
+                ),
                 "fit_seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in result.fit_seconds.items()}),
             },
         )
@@ -168,7 +193,11 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         **common,
     )
     def model_evaluation(
-        context: dg.AssetExecutionContext, config: PromotionConfig, model: pl.DataFrame, training_set: pl.DataFrame, mlflow: MlflowTracking
+        context: dg.AssetExecutionContext,
+        config: PromotionConfig,
+        model: pl.DataFrame,
+        training_set: pl.DataFrame,
+        mlflow: MlflowTracking,
     ) -> dg.Output[pl.DataFrame]:
         from medallion.logic.ml.champion import compare_with_champion
         from medallion.logic.ml.evaluation import PromotionRule
@@ -179,7 +208,9 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         champion = mlflow.version_by_alias("champion")
         outcome = compare_with_champion(
             training_set,
-            new=contender(mlflow, mlflow.client().get_model_version(mlflow.registered_model_name, new["model_version"])),
+            new=contender(
+                mlflow, mlflow.client().get_model_version(mlflow.registered_model_name, new["model_version"])
+            ),
             champion=contender(mlflow, champion) if champion is not None else None,
             valid_window=(new["valid_start"], new["valid_end"]),
             feature_names=feature_set.names,
@@ -190,8 +221,12 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
             seed=config.seed,
         )
         mlflow.set_alias(outcome.decision.alias, new["model_version"])
-        mlflow.client().set_model_version_tag(mlflow.registered_model_name, new["model_version"], "promotion", outcome.decision.branch)
-        log.info("evaluation %s: v%s → %s (%s)", as_of, new["model_version"], outcome.decision.alias, outcome.decision.reason)
+        mlflow.client().set_model_version_tag(
+            mlflow.registered_model_name, new["model_version"], "promotion", outcome.decision.branch
+        )
+        log.info(
+            "evaluation %s: v%s → %s (%s)", as_of, new["model_version"], outcome.decision.alias, outcome.decision.reason
+        )
         row = outcome.as_row(as_of, new["model_version"])
         return dg.Output(
             row,
@@ -222,18 +257,36 @@ def contender(mlflow: MlflowTracking, version):
     )
 
 
-def _log_and_register(mlflow: MlflowTracking, run, result, training_set: pl.DataFrame, feature_set: FeatureSet, version_tags: dict, config: TrainingConfig) -> str:
+def _log_and_register(
+    mlflow: MlflowTracking,
+    run,
+    result,
+    training_set: pl.DataFrame,
+    feature_set: FeatureSet,
+    version_tags: dict,
+    config: TrainingConfig,
+) -> str:
     import mlflow as ml
     import sklearn
     from mlflow.models import infer_signature
     from skops import io as skops_io
 
-    from medallion.logic.monitoring.drift import build_reference
     from medallion.logic.ml.training import feature_matrix, plot_calibration, plot_confusion_matrix, plot_roc
+    from medallion.logic.monitoring.drift import build_reference
 
-    ml.log_params({"seed": config.seed, "candidates": ",".join(config.candidates), "validation_fraction": config.validation_fraction,
-                   "feature_set_version": feature_set.version, "n_features": len(feature_set.names), "best_candidate": result.best_name,
-                   "threshold": result.threshold, "train_dates": version_tags["train_dates"], "valid_dates": version_tags["valid_dates"]})
+    ml.log_params(
+        {
+            "seed": config.seed,
+            "candidates": ",".join(config.candidates),
+            "validation_fraction": config.validation_fraction,
+            "feature_set_version": feature_set.version,
+            "n_features": len(feature_set.names),
+            "best_candidate": result.best_name,
+            "threshold": result.threshold,
+            "train_dates": version_tags["train_dates"],
+            "valid_dates": version_tags["valid_dates"],
+        }
+    )
     for name, metrics in result.metrics.items():
         ml.log_metrics({f"{name}.{m}": float(v) for m, v in metrics.items()})
     ml.log_metrics({m: float(v) for m, v in result.best_metrics.items()})
@@ -245,7 +298,10 @@ def _log_and_register(mlflow: MlflowTracking, run, result, training_set: pl.Data
         ml.log_artifacts(folder, artifact_path="plots")
     # The drift monitor compares live data with these references, so they travel with the model.
     ml.log_dict(build_reference(training_set, feature_set.names), "reference/feature_bins.json")
-    ml.log_dict(build_reference(pl.DataFrame({"probability": result.proba_valid}), ["probability"]), "reference/prediction_bins.json")
+    ml.log_dict(
+        build_reference(pl.DataFrame({"probability": result.proba_valid}), ["probability"]),
+        "reference/prediction_bins.json",
+    )
     ml.log_dict({"feature_names": feature_set.names}, "feature_names.json")
     sample = feature_matrix(training_set.head(50), feature_set.names)
     # skops refuses types it cannot vouch for; this pipeline was fitted in this very step, so its own types are trusted.

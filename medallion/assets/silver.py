@@ -1,16 +1,15 @@
 """Silver: typed, valid, de-duplicated rows per feed, and the quarantine holding every rejected row with its reasons."""
 
-
 import logging
 import time
 
 import dagster as dg
 import polars as pl
 
-from medallion.utils.table_metadata import table_metadata
 from medallion.contract import Contract
 from medallion.logic.etl.cleaning import validate_feed
 from medallion.partitions import daily_partitions, partition_metadata, single_run_backfill
+from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.etl")
 
@@ -28,10 +27,16 @@ def build_silver_assets(contract: Contract) -> dg.AssetsDefinition:
         )
 
     outs = {
-        feed.name: out(feed.name, f"{feed.name} typed per the {contract.name} contract, valid rows only, one per {feed.key} and day (latest delivery wins).")
+        feed.name: out(
+            feed.name,
+            f"{feed.name} typed per the {contract.name} contract, valid rows only, one per {feed.key} and day (latest delivery wins).",
+        )
         for feed in contract.feeds
     }
-    outs["quarantine"] = out(contract.quarantine_table, "Every rejected bronze row of the contract's feeds: raw values, source line and reason codes.")
+    outs["quarantine"] = out(
+        contract.quarantine_table,
+        "Every rejected bronze row of the contract's feeds: raw values, source line and reason codes.",
+    )
 
     @dg.multi_asset(
         name=f"{contract.name}_silver",
@@ -61,6 +66,10 @@ def build_silver_assets(contract: Contract) -> dg.AssetsDefinition:
                 ),
             )
         quarantine = pl.concat(quarantined, how="vertical")
-        yield dg.Output(quarantine, output_name="quarantine", metadata=table_metadata(quarantine, started, rows_in=quarantine.height))
+        yield dg.Output(
+            quarantine,
+            output_name="quarantine",
+            metadata=table_metadata(quarantine, started, rows_in=quarantine.height),
+        )
 
     return silver

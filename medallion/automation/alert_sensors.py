@@ -10,6 +10,7 @@ from medallion.resources.monitoring_files import MonitoringFiles
 
 alert_log = logging.getLogger("medallion.alerts")
 
+
 def _failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[dict]:
     records = instance.get_records_for_run(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
     return failed_check_summary([r.event_log_entry.dagster_event.event_specific_data for r in records])
@@ -49,7 +50,11 @@ def build_alert_sensors() -> list[dg.SensorDefinition]:
         checks = _failed_checks(context.instance, run.run_id)
         message = context.failure_event.message or "run failed"
         details = {"failed_checks": checks}
-        deliver_alert(context, monitoring_files, Alert("run_failure", message, run.job_name, run.run_id, _partition_of(run), details=details))
+        deliver_alert(
+            context,
+            monitoring_files,
+            Alert("run_failure", message, run.job_name, run.run_id, _partition_of(run), details=details),
+        )
 
     @dg.run_status_sensor(
         run_status=dg.DagsterRunStatus.SUCCESS,
@@ -63,8 +68,14 @@ def build_alert_sensors() -> list[dg.SensorDefinition]:
         if not checks:
             return dg.SkipReason(f"run {run.run_id} of {run.job_name}: no failed ERROR check")
         names = ", ".join(f"{c['asset']}:{c['check']}" for c in checks)
-        alert = Alert("check_failure", f"{len(checks)} ERROR check(s) failed: {names}", run.job_name, run.run_id, _partition_of(run),
-                      details={"failed_checks": checks})
+        alert = Alert(
+            "check_failure",
+            f"{len(checks)} ERROR check(s) failed: {names}",
+            run.job_name,
+            run.run_id,
+            _partition_of(run),
+            details={"failed_checks": checks},
+        )
         deliver_alert(context, monitoring_files, alert)
         return None
 

@@ -36,10 +36,14 @@ def _audit_matches(context, files: MonitoringFiles, day: str, decision: dict) ->
     try:
         audit = files.read_decision(day)
     except ValueError as error:
-        context.log.warning(f"retrain_sensor: audit file unreadable ({error}); the ml.retrain_decision table is the source of truth")
+        context.log.warning(
+            f"retrain_sensor: audit file unreadable ({error}); the ml.retrain_decision table is the source of truth"
+        )
         return
     if audit.get("retrain") != decision["retrain"] or audit.get("status") != decision["status"]:
-        context.log.warning(f"retrain_sensor: {files.decision_path(day)} disagrees with ml.retrain_decision for {day}; using the table")
+        context.log.warning(
+            f"retrain_sensor: {files.decision_path(day)} disagrees with ml.retrain_decision for {day}; using the table"
+        )
 
 
 def build_retrain_sensor(training_job) -> dg.SensorDefinition:
@@ -51,7 +55,9 @@ def build_retrain_sensor(training_job) -> dg.SensorDefinition:
         description="Requests training_job for the day of the latest ml/retrain_decision when it says retrain: once per decision "
         f"(cursor: storage id) and at most once per {RETRAIN_MIN_DAYS_ENV} days (default 7).",
     )
-    def retrain_sensor(context: dg.SensorEvaluationContext, warehouse: Warehouse, monitoring_files: MonitoringFiles) -> dg.SensorResult:
+    def retrain_sensor(
+        context: dg.SensorEvaluationContext, warehouse: Warehouse, monitoring_files: MonitoringFiles
+    ) -> dg.SensorResult:
         records = context.instance.fetch_materializations(RETRAIN_DECISION_KEY, limit=1).records
         if not records:
             return _skip(context, "ml/retrain_decision has never been materialized: run monitoring_job first")
@@ -61,19 +67,32 @@ def build_retrain_sensor(training_job) -> dg.SensorDefinition:
             return _skip(context, f"decision for {day} (storage id {record.storage_id}) was already acted on", cursor)
         try:
             if not warehouse.table_exists("ml", "retrain_decision"):
-                return _skip(context, f"ml/retrain_decision {day} was materialized but ml.retrain_decision is missing from the warehouse",
-                             GateCursor(record.storage_id, cursor.last_retrain_day))
-            rows = warehouse.query("select * from ml.retrain_decision where partition_date = ? order by decided_at desc limit 1", [day])
+                return _skip(
+                    context,
+                    f"ml/retrain_decision {day} was materialized but ml.retrain_decision is missing from the warehouse",
+                    GateCursor(record.storage_id, cursor.last_retrain_day),
+                )
+            rows = warehouse.query(
+                "select * from ml.retrain_decision where partition_date = ? order by decided_at desc limit 1", [day]
+            )
         except duckdb.IOException as error:
             # A run holds DuckDB's single writer lock; the cursor stays put so the next tick reads this decision again.
-            return _skip(context, f"the warehouse is busy ({error}); decision for {day} will be read on the next tick", cursor)
+            return _skip(
+                context, f"the warehouse is busy ({error}); decision for {day} will be read on the next tick", cursor
+            )
         if rows.is_empty():
-            return _skip(context, f"ml.retrain_decision has no row for {day}", GateCursor(record.storage_id, cursor.last_retrain_day))
+            return _skip(
+                context,
+                f"ml.retrain_decision has no row for {day}",
+                GateCursor(record.storage_id, cursor.last_retrain_day),
+            )
         decision = rows.row(0, named=True)
         _audit_matches(context, monitoring_files, day, decision)
         models = context.instance.fetch_materializations(MODEL_KEY, limit=1).records
         last_trained = date.fromisoformat(models[0].partition_key) if models and models[0].partition_key else None
-        outcome = gate_retrain(decision, record.storage_id, cursor, last_trained, min_days_from(os.environ.get(RETRAIN_MIN_DAYS_ENV)))
+        outcome = gate_retrain(
+            decision, record.storage_id, cursor, last_trained, min_days_from(os.environ.get(RETRAIN_MIN_DAYS_ENV))
+        )
         if not outcome.request:
             return _skip(context, outcome.reason, outcome.cursor)
         context.log.info(f"retrain_sensor requests training_job for {day}: {outcome.reason}")
@@ -81,8 +100,11 @@ def build_retrain_sensor(training_job) -> dg.SensorDefinition:
         request = dg.RunRequest(
             run_key=f"retrain:{day}:{record.storage_id}",
             partition_key=day,
-            tags={"medallion/trigger": "retrain_sensor", "medallion/decision_storage_id": str(record.storage_id),
-                  "medallion/retrain_rules": decision["triggered_rules"] or "none"},
+            tags={
+                "medallion/trigger": "retrain_sensor",
+                "medallion/decision_storage_id": str(record.storage_id),
+                "medallion/retrain_rules": decision["triggered_rules"] or "none",
+            },
         )
         return dg.SensorResult(run_requests=[request], cursor=outcome.cursor.to_json())
 

@@ -27,7 +27,9 @@ def build_freshness_schedule(freshness_job: dg.JobDefinition) -> dg.ScheduleDefi
     )
 
 
-def weekly_latest_day_schedule(name: str, job: dg.JobDefinition, hour: int, run_key_prefix: str, description: str) -> dg.ScheduleDefinition:
+def weekly_latest_day_schedule(
+    name: str, job: dg.JobDefinition, hour: int, run_key_prefix: str, description: str
+) -> dg.ScheduleDefinition:
     """Sundays at `hour` UTC, for the latest complete partition (the day before)."""
 
     @dg.schedule(name=name, job=job, cron_schedule=f"0 {hour} * * 0", execution_timezone="UTC", description=description)
@@ -40,7 +42,10 @@ def weekly_latest_day_schedule(name: str, job: dg.JobDefinition, hour: int, run_
 
 def build_training_schedule(training_job: dg.JobDefinition) -> dg.ScheduleDefinition:
     return weekly_latest_day_schedule(
-        "training_weekly_schedule", training_job, 5, "training",
+        "training_weekly_schedule",
+        training_job,
+        5,
+        "training",
         "Sundays 05:00 UTC: train, evaluate and promote for the latest complete day (the day before).",
     )
 
@@ -57,6 +62,9 @@ def build_inference_schedule(inference_job: dg.JobDefinition) -> dg.ScheduleDefi
 
 def build_monitoring_schedule(monitoring_job: dg.JobDefinition) -> dg.ScheduleDefinition:
     return weekly_latest_day_schedule(
-        "monitoring_weekly_schedule", monitoring_job, 6, "monitoring",
+        "monitoring_weekly_schedule",
+        monitoring_job,
+        6,
+        "monitoring",
         "Sundays 06:00 UTC: monitoring and the retrain decision for the latest complete day (the day before).",
     )

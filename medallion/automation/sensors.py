@@ -1,8 +1,7 @@
 """The landing sensor: a file dropped into the landing zone is all it takes to run the ETL for its day."""
 
-
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -17,7 +16,7 @@ def landing_file_sets(landing: LandingZone, feeds: list[str]) -> dict[str, list[
 
     Today is among them: its partition exists from tomorrow on, so today's files are picked up on tomorrow's tick."""
     first = daily_partitions.start.date()
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     days: dict[str, list[Path]] = {}
     for feed in feeds:
         for day in landing.days(feed):

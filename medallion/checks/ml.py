@@ -39,14 +39,19 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     )
     def model_quality_floor(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
-        rows = warehouse.query(f"select partition_date, model_version, roc_auc, auc_floor from ml.model{where} order by trained_at desc limit 1", params)
+        rows = warehouse.query(
+            f"select partition_date, model_version, roc_auc, auc_floor from ml.model{where} order by trained_at desc limit 1",
+            params,
+        )
         if rows.is_empty():
             return dg.AssetCheckResult(passed=False, severity=ERROR, description="no model row for this partition")
         _, version, auc, floor = rows.row(0)
         return dg.AssetCheckResult(
             passed=auc >= floor,
             severity=ERROR,
-            description=None if auc >= floor else f"version {version}: validation AUC {auc:.4f} is below the floor {floor:.2f}",
+            description=None
+            if auc >= floor
+            else f"version {version}: validation AUC {auc:.4f} is below the floor {floor:.2f}",
             metadata={"model_version": version, "validation_auc": float(auc), "auc_floor": float(floor)},
         )
 
@@ -56,31 +61,70 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         blocking=True,
         description="Each day has exactly one prediction per gold feature row, keyed the same.",
     )
-    def one_prediction_per_gold_row(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    def one_prediction_per_gold_row(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         gold = per_day_counts(warehouse, f"gold.{contract.features_table}", context)
         scored = per_day_counts(warehouse, "ml.predictions", context)
-        dupes = warehouse.query(f'select count(*) - count(distinct (partition_date, "{contract.key}")) as n from ml.predictions{where}', params)["n"][0]
-        mismatched = {d: {"gold": gold.get(d, 0), "predictions": scored.get(d, 0)} for d in sorted(set(gold) | set(scored)) if gold.get(d, 0) != scored.get(d, 0)}
+        dupes = warehouse.query(
+            f'select count(*) - count(distinct (partition_date, "{contract.key}")) as n from ml.predictions{where}',
+            params,
+        )["n"][0]
+        mismatched = {
+            d: {"gold": gold.get(d, 0), "predictions": scored.get(d, 0)}
+            for d in sorted(set(gold) | set(scored))
+            if gold.get(d, 0) != scored.get(d, 0)
+        }
         return dg.AssetCheckResult(
             passed=not mismatched and dupes == 0,
             severity=ERROR,
-            metadata={"gold_rows": sum(gold.values()), "predictions": sum(scored.values()), "duplicate_keys": int(dupes), "days_mismatched": dict(list(mismatched.items())[:SHOWN])},
+            metadata={
+                "gold_rows": sum(gold.values()),
+                "predictions": sum(scored.values()),
+                "duplicate_keys": int(dupes),
+                "days_mismatched": dict(list(mismatched.items())[:SHOWN]),
+            },
         )
 
-    @dg.asset_check(asset=dg.AssetKey(["ml", "predictions"]), name="probabilities_in_unit_interval", description="Every probability lies in [0, 1].")
-    def probabilities_in_unit_interval(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=dg.AssetKey(["ml", "predictions"]),
+        name="probabilities_in_unit_interval",
+        description="Every probability lies in [0, 1].",
+    )
+    def probabilities_in_unit_interval(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> dg.AssetCheckResult:
         where, params = where_clause(context, "(probability < 0 or probability > 1 or isnan(probability))")
         bad = warehouse.query(f"select count(*) as n from ml.predictions{where}", params)["n"][0]
         return dg.AssetCheckResult(passed=bad == 0, severity=ERROR, metadata={"out_of_range": int(bad)})
 
-    @dg.asset_check(asset=dg.AssetKey(["ml", "predictions"]), name="no_nulls", blocking=True, description="No prediction column is null.")
+    @dg.asset_check(
+        asset=dg.AssetKey(["ml", "predictions"]),
+        name="no_nulls",
+        blocking=True,
+        description="No prediction column is null.",
+    )
     def no_nulls(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
-        columns = ["probability", "predicted_label", "model_name", "model_version", "feature_set_version", "scored_at", contract.key]
+        columns = [
+            "probability",
+            "predicted_label",
+            "model_name",
+            "model_version",
+            "feature_set_version",
+            "scored_at",
+            contract.key,
+        ]
         selects = ", ".join(f'count(*) - count("{c}") as "{c}"' for c in columns)
         counts = warehouse.query(f"select {selects} from ml.predictions{where}", params).row(0, named=True)
         nulls = {c: n for c, n in counts.items() if n}
         return dg.AssetCheckResult(passed=not nulls, severity=ERROR, metadata={"null_counts": nulls})
 
-    return [labels_not_from_future, model_quality_floor, one_prediction_per_gold_row, probabilities_in_unit_interval, no_nulls]
+    return [
+        labels_not_from_future,
+        model_quality_floor,
+        one_prediction_per_gold_row,
+        probabilities_in_unit_interval,
+        no_nulls,
+    ]

@@ -1,16 +1,16 @@
 """Data-quality checks of every layer, derived from the contract; each reads the stored tables for the run's days."""
 
-
 from datetime import date
 
 import dagster as dg
 
+from medallion.checks.windows import ERROR, SHOWN, WARN, per_day_counts, where_clause
 from medallion.contract import Contract, FeedSpec
 from medallion.logic.etl.feature_sets import FeatureSet
-from medallion.checks.windows import ERROR, SHOWN, WARN, per_day_counts, where_clause
 from medallion.partitions import date_range, run_window
 from medallion.resources.landing import LandingZone
 from medallion.resources.warehouse import Warehouse
+
 
 def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
     table = f"bronze.{feed.name}"
@@ -20,7 +20,9 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
         name="files_arrived",
         description=f"Each day of the run has at least one non-empty file in landing/{feed.name}/<day>/.",
     )
-    def files_arrived(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, landing: LandingZone) -> dg.AssetCheckResult:
+    def files_arrived(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, landing: LandingZone
+    ) -> dg.AssetCheckResult:
         rows = per_day_counts(warehouse, table, context)
         window = run_window(context)
         days = list(rows) if window is None else [d.isoformat() for d in date_range(*window)]
@@ -30,7 +32,12 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
             passed=not empty_days,
             severity=WARN,
             description=f"{len(empty_days)} of {len(days)} day(s) without rows" if empty_days else None,
-            metadata={"days_checked": len(days), "days_without_rows": empty_days[:SHOWN], "files_on_those_days": files, "rows": sum(rows.values())},
+            metadata={
+                "days_checked": len(days),
+                "days_without_rows": empty_days[:SHOWN],
+                "files_on_those_days": files,
+                "rows": sum(rows.values()),
+            },
         )
 
     @dg.asset_check(
@@ -69,7 +76,11 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
         silver = per_day_counts(warehouse, table, context)
         rejected = per_day_counts(warehouse, quarantine, context, f"feed = '{feed.name}'")
         days = sorted(set(bronze) | set(silver) | set(rejected))
-        broken = {d: {"bronze": bronze.get(d, 0), "silver": silver.get(d, 0), "quarantine": rejected.get(d, 0)} for d in days if bronze.get(d, 0) != silver.get(d, 0) + rejected.get(d, 0)}
+        broken = {
+            d: {"bronze": bronze.get(d, 0), "silver": silver.get(d, 0), "quarantine": rejected.get(d, 0)}
+            for d in days
+            if bronze.get(d, 0) != silver.get(d, 0) + rejected.get(d, 0)
+        }
         return dg.AssetCheckResult(
             passed=not broken,
             severity=ERROR,
@@ -82,7 +93,9 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
             },
         )
 
-    @dg.asset_check(asset=asset, name="key_unique", blocking=True, description=f"`{feed.key}` is unique within each day.")
+    @dg.asset_check(
+        asset=asset, name="key_unique", blocking=True, description=f"`{feed.key}` is unique within each day."
+    )
     def key_unique(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         dupes = warehouse.query(
@@ -92,31 +105,53 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
         return dg.AssetCheckResult(
             passed=dupes.is_empty(),
             severity=ERROR,
-            metadata={"duplicated_keys": dupes.height, "examples": [f"{d} {k} ×{n}" for d, k, n in dupes.head(SHOWN).iter_rows()]},
+            metadata={
+                "duplicated_keys": dupes.height,
+                "examples": [f"{d} {k} ×{n}" for d, k, n in dupes.head(SHOWN).iter_rows()],
+            },
         )
 
-    @dg.asset_check(asset=asset, name="completeness", description="Each column's null rate is within the contract's max_null_rate.")
+    @dg.asset_check(
+        asset=asset, name="completeness", description="Each column's null rate is within the contract's max_null_rate."
+    )
     def completeness(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
-        selects = ", ".join(f'avg(case when "{c.name}" is null then 1.0 else 0.0 end) as "{c.name}"' for c in feed.columns)
+        selects = ", ".join(
+            f'avg(case when "{c.name}" is null then 1.0 else 0.0 end) as "{c.name}"' for c in feed.columns
+        )
         rates = warehouse.query(f"select count(*) as __rows, {selects} from {table}{where}", params).row(0, named=True)
-        over = {c.name: round(rates[c.name], 4) for c in feed.columns if rates[c.name] is not None and rates[c.name] > c.max_null_rate}
+        over = {
+            c.name: round(rates[c.name], 4)
+            for c in feed.columns
+            if rates[c.name] is not None and rates[c.name] > c.max_null_rate
+        }
         return dg.AssetCheckResult(
             passed=not over,
             severity=WARN,
-            metadata={"rows": rates["__rows"], "columns_over_threshold": over, "null_rates": {c.name: round(rates[c.name] or 0.0, 4) for c in feed.columns}},
+            metadata={
+                "rows": rates["__rows"],
+                "columns_over_threshold": over,
+                "null_rates": {c.name: round(rates[c.name] or 0.0, 4) for c in feed.columns},
+            },
         )
 
-    @dg.asset_check(asset=asset, name="validity", blocking=True, description="Every stored value is within the contract's range or allowed values.")
+    @dg.asset_check(
+        asset=asset,
+        name="validity",
+        blocking=True,
+        description="Every stored value is within the contract's range or allowed values.",
+    )
     def validity(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         rules = _validity_rules(feed)
         if not rules:
             return dg.AssetCheckResult(passed=True, metadata={"rules": 0})
-        selects = ", ".join(f"count(*) filter (where {sql}) as \"{name}\"" for name, sql in rules.items())
+        selects = ", ".join(f'count(*) filter (where {sql}) as "{name}"' for name, sql in rules.items())
         counts = warehouse.query(f"select {selects} from {table}{where}", params).row(0, named=True)
         violations = {name: n for name, n in counts.items() if n}
-        return dg.AssetCheckResult(passed=not violations, severity=ERROR, metadata={"rules": len(rules), "violations": violations})
+        return dg.AssetCheckResult(
+            passed=not violations, severity=ERROR, metadata={"rules": len(rules), "violations": violations}
+        )
 
     @dg.asset_check(
         asset=asset,
@@ -132,7 +167,11 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
         return dg.AssetCheckResult(
             passed=not over,
             severity=WARN,
-            metadata={"quarantine_rate": round(total, 4), "threshold": contract.max_quarantine_rate, "days_over_threshold": dict(list(over.items())[:SHOWN])},
+            metadata={
+                "quarantine_rate": round(total, 4),
+                "threshold": contract.max_quarantine_rate,
+                "days_over_threshold": dict(list(over.items())[:SHOWN]),
+            },
         )
 
     return [rows_conserved, key_unique, completeness, validity, quarantine_rate]
@@ -154,23 +193,38 @@ def _validity_rules(feed: FeedSpec) -> dict[str, str]:
 def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetChecksDefinition]:
     features_table, labels_table = f"gold.{contract.features_table}", f"gold.{contract.labels_table}"
 
-    @dg.asset_check(asset=dg.AssetKey(["gold", contract.features_table]), name="feature_null_rates", description="Each feature's null rate is within its tolerance in the feature set.")
+    @dg.asset_check(
+        asset=dg.AssetKey(["gold", contract.features_table]),
+        name="feature_null_rates",
+        description="Each feature's null rate is within its tolerance in the feature set.",
+    )
     def feature_null_rates(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
-        selects = ", ".join(f'avg(case when "{n}" is null or isnan("{n}") then 1.0 else 0.0 end) as "{n}"' for n in feature_set.names)
+        selects = ", ".join(
+            f'avg(case when "{n}" is null or isnan("{n}") then 1.0 else 0.0 end) as "{n}"' for n in feature_set.names
+        )
         rates = warehouse.query(f"select {selects} from {features_table}{where}", params).row(0, named=True)
         over = {n: round(r, 4) for n, r in rates.items() if r is not None and r > feature_set.specs[n][2]}
-        return dg.AssetCheckResult(passed=not over, severity=WARN, metadata={"features_over_tolerance": over, "features": len(rates)})
+        return dg.AssetCheckResult(
+            passed=not over, severity=WARN, metadata={"features_over_tolerance": over, "features": len(rates)}
+        )
 
-    @dg.asset_check(asset=dg.AssetKey(["gold", contract.features_table]), name="feature_ranges", description="Each feature's values lie in the range the feature set declares.")
+    @dg.asset_check(
+        asset=dg.AssetKey(["gold", contract.features_table]),
+        name="feature_ranges",
+        description="Each feature's values lie in the range the feature set declares.",
+    )
     def feature_ranges(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         selects = ", ".join(
-            f'count(*) filter (where "{n}" < {_sql_number(lo)} or "{n}" > {_sql_number(hi)}) as "{n}"' for n, (lo, hi, _) in feature_set.specs.items()
+            f'count(*) filter (where "{n}" < {_sql_number(lo)} or "{n}" > {_sql_number(hi)}) as "{n}"'
+            for n, (lo, hi, _) in feature_set.specs.items()
         )
         counts = warehouse.query(f"select {selects} from {features_table}{where}", params).row(0, named=True)
         out_of_range = {n: c for n, c in counts.items() if c}
-        return dg.AssetCheckResult(passed=not out_of_range, severity=ERROR, metadata={"out_of_range_counts": out_of_range})
+        return dg.AssetCheckResult(
+            passed=not out_of_range, severity=ERROR, metadata={"out_of_range_counts": out_of_range}
+        )
 
     @dg.asset_check(
         asset=dg.AssetKey(["gold", contract.labels_table]),
@@ -178,10 +232,17 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
         blocking=True,
         description="No label became known before its application was made (label_date >= application_date).",
     )
-    def labels_not_before_application(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+    def labels_not_before_application(
+        context: dg.AssetCheckExecutionContext, warehouse: Warehouse
+    ) -> dg.AssetCheckResult:
         where, params = where_clause(context, "label_date < application_date")
-        bad = warehouse.query(f'select "{contract.key}" as key, application_date, label_date from {labels_table}{where} limit {SHOWN}', params)
-        return dg.AssetCheckResult(passed=bad.is_empty(), severity=ERROR, metadata={"examples": [str(r) for r in bad.iter_rows()]})
+        bad = warehouse.query(
+            f'select "{contract.key}" as key, application_date, label_date from {labels_table}{where} limit {SHOWN}',
+            params,
+        )
+        return dg.AssetCheckResult(
+            passed=bad.is_empty(), severity=ERROR, metadata={"examples": [str(r) for r in bad.iter_rows()]}
+        )
 
     @dg.asset_check(
         asset=dg.AssetKey(["gold", contract.labels_table]),
@@ -195,7 +256,11 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
         return dg.AssetCheckResult(
             passed=not unmatched,
             severity=WARN,
-            metadata={"outcomes": sum(outcomes.values()), "labels": sum(labels.values()), "unmatched_by_day": dict(list(unmatched.items())[:SHOWN])},
+            metadata={
+                "outcomes": sum(outcomes.values()),
+                "labels": sum(labels.values()),
+                "unmatched_by_day": dict(list(unmatched.items())[:SHOWN]),
+            },
         )
 
     return [feature_null_rates, feature_ranges, labels_not_before_application, outcomes_matched]

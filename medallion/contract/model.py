@@ -183,7 +183,9 @@ def load_contracts(directory: Path = CONTRACTS_DIR) -> list[Contract]:
     clashes = {table: files for table, files in sorted(owners.items()) if len(files) > 1}
     if clashes:
         described = "; ".join(f"{table} by {', '.join(files)}" for table, files in clashes.items())
-        raise ContractError(f"{directory}: two contracts claim the same table(s): {described}; rename a feed or set `tables:`")
+        raise ContractError(
+            f"{directory}: two contracts claim the same table(s): {described}; rename a feed or set `tables:`"
+        )
     return contracts
 
 

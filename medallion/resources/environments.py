@@ -19,7 +19,8 @@ def build_resources(settings: Settings) -> dict:
         "warehouse": Warehouse(database=database),
         "landing": LandingZone(root=str(settings.landing_dir)),
         "mlflow": MlflowTracking(
-            tracking_uri=os.environ.get("MEDALLION_MLFLOW_TRACKING_URI") or f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}",
+            tracking_uri=os.environ.get("MEDALLION_MLFLOW_TRACKING_URI")
+            or f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}",
             artifact_root=str(settings.mlflow_dir / "artifacts"),
             registered_model_name=os.environ.get("MEDALLION_MODEL_NAME", "credit_default"),
         ),

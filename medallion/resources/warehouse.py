@@ -82,6 +82,7 @@ class Warehouse(dg.ConfigurableResource):
 
     def table_exists(self, schema: str, table: str) -> bool:
         found = self.query(
-            "select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?", [schema, table]
+            "select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
         )
         return found["n"][0] > 0

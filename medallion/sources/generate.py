@@ -46,7 +46,14 @@ FAULT_KINDS = ("non_numeric", "out_of_range", "empty", "duplicate")
 # ID is never faulted so every landed outcome still refers to an application.
 FAULT_COLUMNS = APPLICATION_COLUMNS[1:]
 NON_NUMERIC_VALUES = ("abc", "n/a", "?", "12x")
-OUT_OF_RANGE_VALUES = (("AGE", 250), ("SEX", 7), ("EDUCATION", 9), ("MARRIAGE", 8), ("PAY_0", 15), ("LIMIT_BAL", -50000))
+OUT_OF_RANGE_VALUES = (
+    ("AGE", 250),
+    ("SEX", 7),
+    ("EDUCATION", 9),
+    ("MARRIAGE", 8),
+    ("PAY_0", 15),
+    ("LIMIT_BAL", -50000),
+)
 
 Columns = dict[str, np.ndarray]
 

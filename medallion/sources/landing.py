@@ -108,9 +108,7 @@ def land_day(
     Returns (files written, files already identical).
     """
     outcome_day = day + timedelta(days=label_delay_days)
-    outcomes = outcomes.select(
-        pl.col("ID"), pl.col(LABEL), pl.lit(outcome_day, dtype=pl.Date).alias(OUTCOME_DATE)
-    )
+    outcomes = outcomes.select(pl.col("ID"), pl.col(LABEL), pl.lit(outcome_day, dtype=pl.Date).alias(OUTCOME_DATE))
     written = [
         write_day_file_once(landing_dir, APPLICATIONS, day, applications, f"applications_{day.isoformat()}.csv"),
         write_day_file_once(landing_dir, OUTCOMES, outcome_day, outcomes, f"outcomes_{day.isoformat()}.csv"),

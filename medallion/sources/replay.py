@@ -74,7 +74,9 @@ def replay(
     check_landing_arguments(days, label_delay_days)
     frame = read_reference(reference)
     if frame.height < days:
-        raise ValueError(f"cannot spread {frame.height} reference rows over {days} days; use at most {frame.height} days")
+        raise ValueError(
+            f"cannot spread {frame.height} reference rows over {days} days; use at most {frame.height} days"
+        )
     if frame["ID"].n_unique() != frame.height:
         raise ValueError(f"reference dataset {reference} has duplicate IDs; the day assignment needs unique IDs")
     frame = frame.with_columns(pl.Series("_day", assign_days(frame["ID"].to_numpy(), days))).sort("_day", "ID")

@@ -95,7 +95,9 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_status(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("status", help="show the landing folders, the warehouse tables and how to open the UIs")
+    parser = subparsers.add_parser(
+        "status", help="show the landing folders, the warehouse tables and how to open the UIs"
+    )
     parser.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME to report on (default: settings)")
     parser.set_defaults(handler=run_status)
 
@@ -131,38 +133,54 @@ def run_status(args: argparse.Namespace) -> int:
     from medallion.tools.status import render_status
 
     settings = get_settings()
-    print(render_status(Settings(home=args.home.resolve() if args.home is not None else settings.home, env=settings.env)))
+    print(
+        render_status(Settings(home=args.home.resolve() if args.home is not None else settings.home, env=settings.env))
+    )
     return 0
 
 
 def _add_score(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("score", help="score a CSV or parquet file of applications with a registered model")
-    parser.add_argument("--model", required=True, help="models:/NAME@ALIAS or models:/NAME/VERSION, e.g. models:/credit_default@champion")
-    parser.add_argument("--input", type=Path, required=True, help="applications as .csv or .parquet, with the contract's columns")
+    parser.add_argument(
+        "--model",
+        required=True,
+        help="models:/NAME@ALIAS or models:/NAME/VERSION, e.g. models:/credit_default@champion",
+    )
+    parser.add_argument(
+        "--input", type=Path, required=True, help="applications as .csv or .parquet, with the contract's columns"
+    )
     parser.add_argument("--output", type=Path, required=True, help="where to write the predictions (.parquet)")
-    parser.add_argument("--date", type=iso_date, default=None, help="partition_date to stamp on the rows (default: today, UTC)")
-    parser.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME whose MLflow store to use (default: settings)")
+    parser.add_argument(
+        "--date", type=iso_date, default=None, help="partition_date to stamp on the rows (default: today, UTC)"
+    )
+    parser.add_argument(
+        "--home", type=Path, default=None, help="MEDALLION_HOME whose MLflow store to use (default: settings)"
+    )
     parser.set_defaults(handler=run_score)
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from medallion.tools.score import score_file
     from medallion.contract import load_contracts
     from medallion.resources.environments import build_resources
     from medallion.resources.mlflow_tracking import ModelNotFoundError
+    from medallion.tools.score import score_file
 
     settings = get_settings()
     if args.home is not None:
         settings = Settings(home=args.home.resolve(), env=settings.env)
     contract = next(c for c in load_contracts() if c.features_module)
     try:
-        report = score_file(args.model, args.input, args.output, contract, build_resources(settings)["mlflow"], args.date)
+        report = score_file(
+            args.model, args.input, args.output, contract, build_resources(settings)["mlflow"], args.date
+        )
     except ModelNotFoundError as error:
         print(f"medallion score: error: {error}", file=sys.stderr)
         return 1
     print(f"scored {report.scored} row(s) with {args.model} (version {report.model_version}) → {report.output}")
     if report.rejected:
-        print(f"{report.rejected} row(s) failed the {contract.name} contract and were not scored → {report.rejected_output}")
+        print(
+            f"{report.rejected} row(s) failed the {contract.name} contract and were not scored → {report.rejected_output}"
+        )
     return 0
 
 

@@ -6,7 +6,7 @@ For the same rows it gives exactly the probabilities of the partition run: that 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -34,22 +34,33 @@ class ScoreReport:
 
 def read_input(path: Path, contract: Contract, day: date) -> pl.DataFrame:
     columns = contract.entity.column_names
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     if path.suffix == ".parquet":
         frame = pl.read_parquet(path)
         missing = [c for c in columns if c not in frame.columns]
         if missing:
-            raise ScoringInputError(f"{path}: lacks contract column(s) {missing} of {contract.name}/{contract.entity.name}")
+            raise ScoringInputError(
+                f"{path}: lacks contract column(s) {missing} of {contract.name}/{contract.entity.name}"
+            )
         return bronze_from_frame(frame, columns, path, day, now)
     if path.suffix != ".csv":
         raise ScoringInputError(f"{path}: unsupported input type {path.suffix!r}; use .csv or .parquet")
     bronze, header = read_landing_file(path, columns, day, now)
     if header.missing:
-        raise ScoringInputError(f"{path}: line 1: lacks contract column(s) {list(header.missing)} of {contract.name}/{contract.entity.name}")
+        raise ScoringInputError(
+            f"{path}: line 1: lacks contract column(s) {list(header.missing)} of {contract.name}/{contract.entity.name}"
+        )
     return bronze
 
 
-def score_file(model_uri: str, input_path: Path, output_path: Path, contract: Contract, mlflow: MlflowTracking, day: date | None = None) -> ScoreReport:
+def score_file(
+    model_uri: str,
+    input_path: Path,
+    output_path: Path,
+    contract: Contract,
+    mlflow: MlflowTracking,
+    day: date | None = None,
+) -> ScoreReport:
     input_path, output_path = Path(input_path), Path(output_path)
     if not input_path.is_file():
         raise ScoringInputError(f"{input_path}: no such file")
@@ -57,12 +68,21 @@ def score_file(model_uri: str, input_path: Path, output_path: Path, contract: Co
     feature_set = feature_set_for(contract)
     trained_on = version.tags.get("feature_set_version")
     if trained_on != feature_set.version:
-        raise ScoringInputError(f"{model_uri} (v{version.version}) was trained on feature set {trained_on}; this code builds {feature_set.version}")
-    checked = validate_feed(read_input(input_path, contract, day or datetime.now(timezone.utc).date()), contract.entity)
+        raise ScoringInputError(
+            f"{model_uri} (v{version.version}) was trained on feature set {trained_on}; this code builds {feature_set.version}"
+        )
+    checked = validate_feed(read_input(input_path, contract, day or datetime.now(UTC).date()), contract.entity)
     features = feature_set.engineer(checked.valid)
     predictions = score_features(
-        pipeline, features, feature_set.names, contract.key, float(version.tags["threshold"]),
-        version.name, str(version.version), feature_set.version, datetime.now(timezone.utc),
+        pipeline,
+        features,
+        feature_set.names,
+        contract.key,
+        float(version.tags["threshold"]),
+        version.name,
+        str(version.version),
+        feature_set.version,
+        datetime.now(UTC),
     )
     output_path.parent.mkdir(parents=True, exist_ok=True)
     predictions.write_parquet(output_path)

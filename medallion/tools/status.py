@@ -61,7 +61,8 @@ def warehouse_status(warehouse: Path) -> list[TableStatus]:
         partitioned = {
             (schema, name)
             for schema, name in connection.execute(
-                "select table_schema, table_name from information_schema.columns where column_name = ?", [PARTITION_COLUMN]
+                "select table_schema, table_name from information_schema.columns where column_name = ?",
+                [PARTITION_COLUMN],
             ).fetchall()
         }
         found = []
@@ -72,7 +73,12 @@ def warehouse_status(warehouse: Path) -> list[TableStatus]:
                     f'select count(*), count(distinct "{PARTITION_COLUMN}"), min("{PARTITION_COLUMN}"), max("{PARTITION_COLUMN}") from {target}'
                 ).fetchone()
             else:
-                (rows,), partitions, first, last = connection.execute(f"select count(*) from {target}").fetchone(), None, None, None
+                (rows,), partitions, first, last = (
+                    connection.execute(f"select count(*) from {target}").fetchone(),
+                    None,
+                    None,
+                    None,
+                )
             found.append(TableStatus(f"{schema}.{name}", rows, partitions, first, last))
     return found
 
@@ -82,14 +88,22 @@ def _day(value: date | None) -> str:
 
 
 def render_status(settings: Settings) -> str:
-    lines = [f"MEDALLION_HOME  {settings.home}  (MEDALLION_ENV={settings.env})", "", f"landing         {settings.landing_dir}"]
+    lines = [
+        f"MEDALLION_HOME  {settings.home}  (MEDALLION_ENV={settings.env})",
+        "",
+        f"landing         {settings.landing_dir}",
+    ]
     feeds = landing_status(settings.landing_dir)
     if feeds:
         width = max(len(f.feed) for f in feeds)
         for f in feeds:
-            lines.append(f"  {f.feed:<{width}}  {f.days:>5} day(s)  {f.files:>5} file(s)  first {_day(f.first)}  last {_day(f.last)}")
+            lines.append(
+                f"  {f.feed:<{width}}  {f.days:>5} day(s)  {f.files:>5} file(s)  first {_day(f.first)}  last {_day(f.last)}"
+            )
     else:
-        lines.append("  no landed files yet: drop CSV files into <feed>/<YYYY-MM-DD>/, or run `medallion replay --start 2025-01-01 --days 30`")
+        lines.append(
+            "  no landed files yet: drop CSV files into <feed>/<YYYY-MM-DD>/, or run `medallion replay --start 2025-01-01 --days 30`"
+        )
 
     lines += ["", f"warehouse       {settings.warehouse_path}"]
     if not settings.warehouse_path.exists():
@@ -102,13 +116,17 @@ def render_status(settings: Settings) -> str:
             lines.append("  a run may be writing it; try again when it has finished")
         else:
             if not tables:
-                lines.append("  no tables yet: materialize etl_job (`make demo`, or `dg launch --job etl_job --partition <day>`)")
+                lines.append(
+                    "  no tables yet: materialize etl_job (`make demo`, or `dg launch --job etl_job --partition <day>`)"
+                )
             else:
                 width = max(len("table"), *(len(t.name) for t in tables))
                 lines.append(f"  {'table':<{width}}  {'rows':>9}  {'partitions':>10}  {'first':<10}  {'last':<10}")
                 for t in tables:
                     partitions = "-" if t.partitions is None else str(t.partitions)
-                    lines.append(f"  {t.name:<{width}}  {t.rows:>9}  {partitions:>10}  {_day(t.first):<10}  {_day(t.last):<10}")
+                    lines.append(
+                        f"  {t.name:<{width}}  {t.rows:>9}  {partitions:>10}  {_day(t.first):<10}  {_day(t.last):<10}"
+                    )
 
     lines += ["", f"UI              {UI_HINT}", f"MLflow          {MLFLOW_HINT}"]
     return "\n".join(line.rstrip() for line in lines)

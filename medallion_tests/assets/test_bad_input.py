@@ -8,7 +8,7 @@ import pytest
 
 from medallion.definitions import build_definitions
 from medallion.settings import Settings
-from medallion_tests.conftest import DAY1, LABEL, checks_by_name, land, run_etl, table, table_exists
+from medallion_tests.conftest import DAY1, checks_by_name, land, run_etl, table, table_exists
 
 HEADER = "ID,LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_0,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,PAY_AMT5,PAY_AMT6"
 
@@ -48,7 +48,10 @@ def messy_day(tmp_path_factory):
 
 def quarantined(home) -> dict[int, list[str]]:
     frame = table(home, "silver.quarantine").with_columns(pl.col("raw_values").str.json_path_match("$.ID").alias("id"))
-    return {(int(i) if i else None, line): reasons for i, line, reasons in frame.select("id", "line_number", "reasons").iter_rows()}
+    return {
+        (int(i) if i else None, line): reasons
+        for i, line, reasons in frame.select("id", "line_number", "reasons").iter_rows()
+    }
 
 
 def test_messy_day_run_succeeds_and_conserves_rows(messy_day):
@@ -121,7 +124,13 @@ def test_missing_header_column_blocks_silver_and_names_the_column(home):
 
 
 def test_non_utf8_file_fails_the_step_naming_file_line_and_rule(home):
-    path = land(home, "applications", DAY1, "latin1.csv", (HEADER + "\n" + row(1) + "\n" + row(2) + ",caf\xe9\n").encode("latin-1"))
+    path = land(
+        home,
+        "applications",
+        DAY1,
+        "latin1.csv",
+        (HEADER + "\n" + row(1) + "\n" + row(2) + ",caf\xe9\n").encode("latin-1"),
+    )
     before = path.read_bytes()
     result = run_etl(build_definitions(home), DAY1)
     assert not result.success

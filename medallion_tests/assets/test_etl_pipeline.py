@@ -10,13 +10,23 @@ from medallion.settings import Settings
 from medallion_tests.conftest import DAY1, LABEL, checks_by_name, land_outcomes, land_reference_rows, run_etl, table
 
 ROWS_PER_DAY = 200
-LAYERS = ["bronze.applications", "bronze.outcomes", "silver.applications", "silver.outcomes", "silver.quarantine", "gold.features", "gold.labels"]
+LAYERS = [
+    "bronze.applications",
+    "bronze.outcomes",
+    "silver.applications",
+    "silver.outcomes",
+    "silver.quarantine",
+    "gold.features",
+    "gold.labels",
+]
 
 
 @pytest.fixture(scope="module")
 def backfilled(tmp_path_factory, reference):
     home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
-    parts = [land_reference_rows(home, reference, DAY1 + timedelta(days=i), i * ROWS_PER_DAY, ROWS_PER_DAY) for i in range(3)]
+    parts = [
+        land_reference_rows(home, reference, DAY1 + timedelta(days=i), i * ROWS_PER_DAY, ROWS_PER_DAY) for i in range(3)
+    ]
     # Day 1's outcomes land on day 3: a two-day label delay.
     land_outcomes(home, parts[0], DAY1 + timedelta(days=2))
     defs = build_definitions(home)
@@ -82,9 +92,19 @@ def test_gold_features_and_labels(backfilled):
 
 def test_asset_metadata_reports_counts_speed_preview_and_schema(backfilled):
     _, _, result, _ = backfilled
-    event = next(e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "silver/applications")
+    event = next(
+        e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "silver/applications"
+    )
     metadata = event.materialization.metadata
-    for key in ("rows_in", "rows_out", "rows_rejected", "seconds", "rows_per_second", "preview", "dagster/column_schema"):
+    for key in (
+        "rows_in",
+        "rows_out",
+        "rows_rejected",
+        "seconds",
+        "rows_per_second",
+        "preview",
+        "dagster/column_schema",
+    ):
         assert key in metadata, key
     assert metadata["rows_in"].value == 3 * ROWS_PER_DAY
     assert "| partition_date | ID |" in metadata["preview"].value

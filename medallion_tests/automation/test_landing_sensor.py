@@ -1,9 +1,8 @@
 """The real landing_sensor, evaluated against files on a temporary MEDALLION_HOME."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
-import pytest
 
 from medallion.partitions import daily_partitions
 from medallion.resources.landing import LandingZone
@@ -81,7 +80,7 @@ def test_a_non_csv_file_or_a_folder_that_is_not_a_day_is_ignored(home, defs):
 
 def test_days_before_the_start_or_in_the_future_are_ignored(home, defs):
     before_start = daily_partitions.start.date() - timedelta(days=1)
-    future = datetime.now(timezone.utc).date() + timedelta(days=3)
+    future = datetime.now(UTC).date() + timedelta(days=3)
     land(home, "applications", before_start, "a.csv", "ID\n1\n")
     land(home, "outcomes", future, "o.csv", "ID\n1\n")
     data = evaluate(defs, home)
@@ -92,7 +91,7 @@ def test_days_before_the_start_or_in_the_future_are_ignored(home, defs):
 
 
 def test_files_landed_today_do_not_break_the_tick(home, defs):
-    today = datetime.now(timezone.utc).date()
+    today = datetime.now(UTC).date()
     land(home, "applications", today, "a.csv", "ID\n1\n")
     land(home, "applications", DAY1, "a.csv", "ID\n1\n")
     data = evaluate(defs, home)

@@ -1,6 +1,6 @@
 """The real schedules, evaluated at a fixed tick."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import dagster as dg
 import pytest
@@ -22,7 +22,7 @@ def test_etl_schedule_runs_at_one_utc(defs):
 def test_etl_schedule_requests_the_previous_day(defs, instance):
     schedule = defs.resolve_schedule_def("etl_daily_schedule")
     with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=datetime(2025, 3, 10, 1, 0, tzinfo=timezone.utc)
+        instance=instance, scheduled_execution_time=datetime(2025, 3, 10, 1, 0, tzinfo=UTC)
     ) as context:
         data = schedule.evaluate_tick(context)
     assert data.skip_message is None
@@ -36,7 +36,7 @@ def test_etl_schedule_requests_the_previous_day(defs, instance):
 def test_etl_schedule_at_the_first_of_the_month_requests_the_last_day_of_the_previous(defs, instance):
     schedule = defs.resolve_schedule_def("etl_daily_schedule")
     with dg.build_schedule_context(
-        instance=instance, scheduled_execution_time=datetime(2025, 3, 1, 1, 0, tzinfo=timezone.utc)
+        instance=instance, scheduled_execution_time=datetime(2025, 3, 1, 1, 0, tzinfo=UTC)
     ) as context:
         [request] = schedule.evaluate_tick(context).run_requests
     assert request.partition_key == "2025-02-28"

@@ -41,7 +41,11 @@ def test_shipped_contract_loads():
     assert contract.key == "ID" and contract.outcome.key == "ID"
     assert contract.label == "default_payment_next_month"
     assert contract.label_time == "outcome_date"
-    assert (contract.quarantine_table, contract.features_table, contract.labels_table) == ("quarantine", "features", "labels")
+    assert (contract.quarantine_table, contract.features_table, contract.labels_table) == (
+        "quarantine",
+        "features",
+        "labels",
+    )
     assert contract.entity.column("SEX").allowed == (1, 2)
     assert contract.entity.column("AGE").type == "int16"
     assert contract.source == SHIPPED

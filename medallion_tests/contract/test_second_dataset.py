@@ -12,10 +12,27 @@ from medallion.contract import load_contract, load_contracts
 from medallion.contract.model import CONTRACTS_DIR
 from medallion.definitions import build_definitions
 from medallion.settings import Settings
-from medallion_tests.conftest import DAY1, checks_by_name, land, land_outcomes, land_reference_rows, run_etl, table, table_exists
+from medallion_tests.conftest import (
+    DAY1,
+    checks_by_name,
+    land,
+    land_outcomes,
+    land_reference_rows,
+    run_etl,
+    table,
+    table_exists,
+)
 
 TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_loans.yaml"
-TOY_TABLES = ["bronze.loans", "bronze.loan_outcomes", "silver.loans", "silver.loan_outcomes", "silver.loans_quarantine", "gold.loan_features", "gold.loan_labels"]
+TOY_TABLES = [
+    "bronze.loans",
+    "bronze.loan_outcomes",
+    "silver.loans",
+    "silver.loan_outcomes",
+    "silver.loans_quarantine",
+    "gold.loan_features",
+    "gold.loan_labels",
+]
 
 LOANS = "loan_id,amount,term_months,region\n1,1000.5,12,north\n2, 250 ,24,\n3,-5,36,south\n4,80,36,east\n"
 OUTCOMES = "loan_id,repaid,observed_on\n1,1,2025-01-01\n2,0,2025-01-01\n"
@@ -34,7 +51,11 @@ def test_toy_contract_loads():
     contract = load_contract(TOY)
     assert contract.key == "loan_id" and contract.label == "repaid" and contract.label_time == "observed_on"
     assert contract.features_module is None
-    assert (contract.quarantine_table, contract.features_table, contract.labels_table) == ("loans_quarantine", "loan_features", "loan_labels")
+    assert (contract.quarantine_table, contract.features_table, contract.labels_table) == (
+        "loans_quarantine",
+        "loan_features",
+        "loan_labels",
+    )
 
 
 def test_toy_definitions_have_only_the_toy_assets(toy_run):
@@ -65,7 +86,11 @@ def test_toy_bronze_keeps_every_landed_row_as_text(toy_run):
 
 def test_toy_silver_is_typed_per_the_contract(toy_run):
     silver = table(toy_run[0], "silver.loans", "order by loan_id")
-    assert silver.schema["amount"] == pl.Float64 and silver.schema["term_months"] == pl.Int16 and silver.schema["region"] == pl.String
+    assert (
+        silver.schema["amount"] == pl.Float64
+        and silver.schema["term_months"] == pl.Int16
+        and silver.schema["region"] == pl.String
+    )
     assert silver.select("loan_id", "amount", "term_months", "region").rows() == [
         (1, 1000.5, 12, "north"),
         (2, 250.0, 24, None),
@@ -88,7 +113,11 @@ def test_toy_gold_features_are_the_numeric_non_key_columns_as_float(toy_run):
     features = table(toy_run[0], "gold.loan_features", "order by loan_id")
     assert features.columns == ["partition_date", "loan_id", "amount", "term_months", "feature_set_version"]
     assert features.schema["amount"] == pl.Float64 and features.schema["term_months"] == pl.Float64
-    assert features.select("loan_id", "amount", "term_months").rows() == [(1, 1000.5, 12.0), (2, 250.0, 24.0), (4, 80.0, 36.0)]
+    assert features.select("loan_id", "amount", "term_months").rows() == [
+        (1, 1000.5, 12.0),
+        (2, 250.0, 24.0),
+        (4, 80.0, 36.0),
+    ]
     assert features["feature_set_version"].unique().to_list()[0].startswith("toy_loans-identity-")
 
 
@@ -120,7 +149,9 @@ def test_both_contracts_build_one_definitions_without_clashes(tmp_path, referenc
     result = run_etl(defs, DAY1)
     assert result.success
     checks = checks_by_name(result)
-    assert checks[("silver/applications", "rows_conserved")].passed and checks[("silver/loans", "rows_conserved")].passed
+    assert (
+        checks[("silver/applications", "rows_conserved")].passed and checks[("silver/loans", "rows_conserved")].passed
+    )
     assert table(home, "silver.applications").height == 20
     assert table(home, "silver.loans").height == 3
     assert table(home, "silver.quarantine").height == 0  # the toy's rejected row goes to its own quarantine

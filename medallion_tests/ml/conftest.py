@@ -30,12 +30,18 @@ def build_world(home: Settings, reference) -> dg.Definitions:
 
 def train(defs: dg.Definitions, instance: dg.DagsterInstance, day: date = AS_OF, run_config: dict | None = None):
     return defs.resolve_job_def("training_job").execute_in_process(
-        instance=instance, partition_key=day.isoformat(), run_config=FAST if run_config is None else run_config, raise_on_error=False
+        instance=instance,
+        partition_key=day.isoformat(),
+        run_config=FAST if run_config is None else run_config,
+        raise_on_error=False,
     )
 
 
 def predict(defs: dg.Definitions, instance: dg.DagsterInstance, first: date, last: date):
-    tags = {"dagster/asset_partition_range_start": first.isoformat(), "dagster/asset_partition_range_end": last.isoformat()}
+    tags = {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
     return defs.resolve_job_def("inference_job").execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 

@@ -5,9 +5,9 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from medallion.tools.score import ScoringInputError, score_file
 from medallion.contract import load_contracts
 from medallion.resources.mlflow_tracking import ModelNotFoundError
+from medallion.tools.score import ScoringInputError, score_file
 from medallion_tests.conftest import DAY1, checks_by_name, table, table_exists
 from medallion_tests.ml.conftest import LAST_APP_DAY, mlflow_of, predict, train
 
@@ -37,7 +37,10 @@ def test_predictions_use_the_champion_and_cover_every_gold_row(fresh_world):
     threshold = float(champion.tags["threshold"])
     assert predictions.filter((pl.col("probability") >= threshold) != (pl.col("predicted_label") == 1)).is_empty()
     checks = checks_by_name(result)
-    assert all(checks[("ml/predictions", name)].passed for name in ("one_prediction_per_gold_row", "probabilities_in_unit_interval", "no_nulls"))
+    assert all(
+        checks[("ml/predictions", name)].passed
+        for name in ("one_prediction_per_gold_row", "probabilities_in_unit_interval", "no_nulls")
+    )
 
 
 def test_adhoc_scoring_equals_partition_scoring_row_for_row(fresh_world, tmp_path):
@@ -90,11 +93,25 @@ def test_score_command_line(fresh_world, tmp_path):
     home, defs, instance = fresh_world
     assert train(defs, instance).success
     landed = next((home.landing_dir / "applications" / DAY1.isoformat()).glob("*.csv"))
-    command = [sys.executable, "-m", "medallion", "score", "--model", "models:/credit_default@champion", "--input", str(landed),
-               "--output", str(tmp_path / "out.parquet"), "--home", str(home.home)]
+    command = [
+        sys.executable,
+        "-m",
+        "medallion",
+        "score",
+        "--model",
+        "models:/credit_default@champion",
+        "--input",
+        str(landed),
+        "--output",
+        str(tmp_path / "out.parquet"),
+        "--home",
+        str(home.home),
+    ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert "scored 300 row(s)" in done.stdout
     assert pl.read_parquet(tmp_path / "out.parquet").height == 300
-    missing = subprocess.run([*command[:5], "models:/credit_default@nobody", *command[6:]], capture_output=True, text=True, timeout=120)
+    missing = subprocess.run(
+        [*command[:5], "models:/credit_default@nobody", *command[6:]], capture_output=True, text=True, timeout=120
+    )
     assert missing.returncode == 1 and "models:/credit_default@nobody" in missing.stderr

@@ -33,11 +33,19 @@ def register_poor_champion(home) -> str:
     pipeline = build_pipeline("logistic_regression", FEATURE_NAMES, 0).fit(feature_matrix(rows, FEATURE_NAMES), labels)
     with tracking.start_run("tests", "poor champion", tags={}):
         info = mlflow.sklearn.log_model(
-            pipeline, name="model", registered_model_name="credit_default", pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
+            pipeline,
+            name="model",
+            registered_model_name="credit_default",
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
             skops_trusted_types=skops_io.get_untrusted_types(data=skops_io.dumps(pipeline)),
         )
     version = str(info.registered_model_version)
-    tags = {"threshold": "0.5", "feature_set_version": FEATURE_SET_VERSION, "train_dates": "2024-12-01..2024-12-31", "as_of": str(AS_OF)}
+    tags = {
+        "threshold": "0.5",
+        "feature_set_version": FEATURE_SET_VERSION,
+        "train_dates": "2024-12-01..2024-12-31",
+        "as_of": str(AS_OF),
+    }
     for key, value in tags.items():
         tracking.client().set_model_version_tag("credit_default", version, key, value)
     tracking.set_alias("champion", version)

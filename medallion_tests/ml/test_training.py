@@ -10,7 +10,11 @@ from medallion_tests.ml.conftest import AS_OF, DELAY, ROWS_PER_DAY, mlflow_of, t
 
 def failure_message(result) -> str:
     failure = next(e for e in result.all_events if e.is_step_failure)
-    return failure.step_failure_data.user_failure_data.description if failure.step_failure_data.user_failure_data else str(failure.step_failure_data.error)
+    return (
+        failure.step_failure_data.user_failure_data.description
+        if failure.step_failure_data.user_failure_data
+        else str(failure.step_failure_data.error)
+    )
 
 
 def test_training_set_uses_only_labels_known_on_the_day(world):
@@ -46,8 +50,15 @@ def test_same_seed_gives_same_metrics_and_registers_versions(world):
     run = client.get_run(version.run_id)
     assert run.data.tags["dagster.run_id"] == second.run_id
     assert run.data.metrics["roc_auc"] == models["roc_auc"][1]
-    artifacts = {a.path for a in client.list_artifacts(version.run_id, "plots")} | {a.path for a in client.list_artifacts(version.run_id, "reference")}
-    assert {"plots/confusion_matrix.png", "plots/roc_curve.png", "plots/calibration.png", "reference/feature_bins.json"} <= artifacts
+    artifacts = {a.path for a in client.list_artifacts(version.run_id, "plots")} | {
+        a.path for a in client.list_artifacts(version.run_id, "reference")
+    }
+    assert {
+        "plots/confusion_matrix.png",
+        "plots/roc_curve.png",
+        "plots/calibration.png",
+        "reference/feature_bins.json",
+    } <= artifacts
 
 
 def test_quality_floor_blocks_evaluation(world):

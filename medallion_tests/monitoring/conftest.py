@@ -28,12 +28,35 @@ def measurement_rows(
     if predictions:
         rows.append({"kind": "predictions", "subject": "count", "model_version": champion, "n": predictions})
     if live_auc is not None:
-        rows.append({"kind": "performance", "subject": "roc_auc", "model_version": champion, "value": live_auc, "n": matured})
+        rows.append(
+            {"kind": "performance", "subject": "roc_auc", "model_version": champion, "value": live_auc, "n": matured}
+        )
     if prediction_psi is not None:
-        rows.append({"kind": "prediction_psi", "subject": "probability", "model_version": champion, "value": prediction_psi, "n": predictions})
-    rows += [{"kind": "feature_psi", "subject": f, "model_version": champion, "value": v} for f, v in (feature_psi or {}).items()]
-    frame = pl.DataFrame(rows, schema={k: t for k, t in MEASUREMENT_SCHEMA.items() if k not in ("partition_date", "window_start", "window_end")})
-    return frame.select(pl.lit(day).alias("partition_date"), pl.lit(day - timedelta(days=6)).alias("window_start"), pl.lit(day).alias("window_end"), pl.all())
+        rows.append(
+            {
+                "kind": "prediction_psi",
+                "subject": "probability",
+                "model_version": champion,
+                "value": prediction_psi,
+                "n": predictions,
+            }
+        )
+    rows += [
+        {"kind": "feature_psi", "subject": f, "model_version": champion, "value": v}
+        for f, v in (feature_psi or {}).items()
+    ]
+    frame = pl.DataFrame(
+        rows,
+        schema={
+            k: t for k, t in MEASUREMENT_SCHEMA.items() if k not in ("partition_date", "window_start", "window_end")
+        },
+    )
+    return frame.select(
+        pl.lit(day).alias("partition_date"),
+        pl.lit(day - timedelta(days=6)).alias("window_start"),
+        pl.lit(day).alias("window_end"),
+        pl.all(),
+    )
 
 
 def write_monitoring(home: Settings, frame: pl.DataFrame) -> None:
@@ -46,13 +69,23 @@ def write_monitoring(home: Settings, frame: pl.DataFrame) -> None:
         connection.execute("insert into ml.monitoring by name select * from frame")
 
 
-def run_decision(defs: dg.Definitions, day: date, instance: dg.DagsterInstance | None = None, rules: dict | None = None):
+def run_decision(
+    defs: dg.Definitions, day: date, instance: dg.DagsterInstance | None = None, rules: dict | None = None
+):
     run_config = {"ops": {"ml__retrain_decision": {"config": rules}}} if rules else None
     return defs.resolve_job_def("monitoring_job").execute_in_process(
-        asset_selection=[DECISION_KEY], partition_key=str(day), instance=instance, run_config=run_config, raise_on_error=False
+        asset_selection=[DECISION_KEY],
+        partition_key=str(day),
+        instance=instance,
+        run_config=run_config,
+        raise_on_error=False,
     )
 
 
 def decision_row(home: Settings, day: date) -> dict:
     with duckdb.connect(str(home.warehouse_path), read_only=True) as connection:
-        return connection.execute("select * from ml.retrain_decision where partition_date = ?", [day]).pl().row(0, named=True)
+        return (
+            connection.execute("select * from ml.retrain_decision where partition_date = ?", [day])
+            .pl()
+            .row(0, named=True)
+        )

@@ -51,7 +51,11 @@ def failed_run(home):
 
 def evaluate(defs, name, instance, result, event, resources):
     context = dg.build_run_status_sensor_context(
-        sensor_name=name, dagster_event=event, dagster_instance=instance, dagster_run=result.dagster_run, resources=resources
+        sensor_name=name,
+        dagster_event=event,
+        dagster_instance=instance,
+        dagster_run=result.dagster_run,
+        resources=resources,
     )
     sensor = defs.get_repository_def().get_sensor_def(name)
     return sensor(context.for_run_failure() if name == "run_failure_alert_sensor" else context)
@@ -62,9 +66,16 @@ def test_a_failed_run_is_recorded_logged_and_posted(failed_run, webhook, monkeyp
     url, received = webhook
     monkeypatch.setenv(WEBHOOK_ENV, url)
     with caplog.at_level("ERROR", logger="medallion.alerts"):
-        evaluate(defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), build_resources(home))
+        evaluate(
+            defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), build_resources(home)
+        )
     [alert] = read_alerts(home.home / "alerts" / "alerts.jsonl")
-    assert (alert["kind"], alert["job"], alert["partition"], alert["run_id"]) == ("run_failure", "monitoring_job", str(DAY), result.run_id)
+    assert (alert["kind"], alert["job"], alert["partition"], alert["run_id"]) == (
+        "run_failure",
+        "monitoring_job",
+        str(DAY),
+        result.run_id,
+    )
     assert "ml__monitoring" in alert["message"]
     assert any("ALERT run_failure job=monitoring_job" in r.getMessage() for r in caplog.records)
     [(content_type, posted)] = received
@@ -102,18 +113,29 @@ def _run_with_checks(instance, passed: bool, severity: dg.AssetCheckSeverity):
     return result
 
 
-@pytest.mark.parametrize(("passed", "severity", "alerts"), [(False, dg.AssetCheckSeverity.ERROR, 1), (False, dg.AssetCheckSeverity.WARN, 0), (True, dg.AssetCheckSeverity.ERROR, 0)])
+@pytest.mark.parametrize(
+    ("passed", "severity", "alerts"),
+    [
+        (False, dg.AssetCheckSeverity.ERROR, 1),
+        (False, dg.AssetCheckSeverity.WARN, 0),
+        (True, dg.AssetCheckSeverity.ERROR, 0),
+    ],
+)
 def test_a_failed_error_check_in_a_successful_run_is_an_alert(home, webhook, monkeypatch, passed, severity, alerts):
     url, received = webhook
     monkeypatch.setenv(WEBHOOK_ENV, url)
     defs = build_definitions(home)
     with dg.instance_for_test() as instance:
         result = _run_with_checks(instance, passed, severity)
-        outcome = evaluate(defs, "check_failure_alert_sensor", instance, result, result.get_run_success_event(), build_resources(home))
+        outcome = evaluate(
+            defs, "check_failure_alert_sensor", instance, result, result.get_run_success_event(), build_resources(home)
+        )
     recorded = read_alerts(home.home / "alerts" / "alerts.jsonl")
     assert len(recorded) == len(received) == alerts
     if alerts:
         assert recorded[0]["kind"] == "check_failure"
-        assert recorded[0]["details"]["failed_checks"] == [{"asset": "scored", "check": "scores_in_range", "partition": None, "description": "2 scores above 1"}]
+        assert recorded[0]["details"]["failed_checks"] == [
+            {"asset": "scored", "check": "scores_in_range", "partition": None, "description": "2 scores above 1"}
+        ]
     else:
         assert "no failed ERROR check" in outcome.skip_message

@@ -16,9 +16,17 @@ CASES = {
     "auc_floor": (dict(validation_auc=0.68, live_auc=0.65, prediction_psi=0.05, **ENOUGH), "retrain", "auc_floor"),
     "auc_drop": (dict(live_auc=0.72, prediction_psi=0.05, **ENOUGH), "retrain", "auc_drop"),
     "prediction_drift": (dict(live_auc=0.79, prediction_psi=0.40, **ENOUGH), "retrain", "prediction_drift"),
-    "feature_drift": (dict(live_auc=0.79, feature_psi={"a": 0.5, "b": 0.4, "c": 0.3, "d": 0.1}, **ENOUGH), "retrain", "feature_drift"),
+    "feature_drift": (
+        dict(live_auc=0.79, feature_psi={"a": 0.5, "b": 0.4, "c": 0.3, "d": 0.1}, **ENOUGH),
+        "retrain",
+        "feature_drift",
+    ),
     "no_predictions": (dict(live_auc=0.79, matured=500, predictions=0), "insufficient_data", ""),
-    "no_matured_labels": (dict(predictions=1000, prediction_psi=0.05, feature_psi={"a": 0.01}), "insufficient_data", ""),
+    "no_matured_labels": (
+        dict(predictions=1000, prediction_psi=0.05, feature_psi={"a": 0.01}),
+        "insufficient_data",
+        "",
+    ),
     "no_champion": (dict(champion=None, validation_auc=None), "insufficient_data", ""),
 }
 

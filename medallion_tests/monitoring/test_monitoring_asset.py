@@ -1,6 +1,6 @@
 """ml/monitoring on the real definitions: an empty warehouse, predictions without labels, and the quality trend of landed days."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
@@ -39,11 +39,18 @@ def test_an_empty_warehouse_gives_insufficient_data_not_a_crash(home):
 
 
 def test_predictions_without_matured_labels_are_insufficient_data(home):
-    scored = pl.DataFrame({
-        "partition_date": [DAY] * 300, "ID": range(300), "probability": [0.3] * 300, "predicted_label": pl.Series([0] * 300, dtype=pl.Int8),
-        "model_name": ["credit_default"] * 300, "model_version": ["1"] * 300, "feature_set_version": ["credit-v1"] * 300,
-        "scored_at": [datetime(2025, 3, 8, tzinfo=timezone.utc)] * 300,
-    })
+    scored = pl.DataFrame(
+        {
+            "partition_date": [DAY] * 300,
+            "ID": range(300),
+            "probability": [0.3] * 300,
+            "predicted_label": pl.Series([0] * 300, dtype=pl.Int8),
+            "model_name": ["credit_default"] * 300,
+            "model_version": ["1"] * 300,
+            "feature_set_version": ["credit-v1"] * 300,
+            "scored_at": [datetime(2025, 3, 8, tzinfo=UTC)] * 300,
+        }
+    )
     home.home.mkdir(parents=True)
     with duckdb.connect(str(home.warehouse_path)) as connection:
         connection.execute("create schema ml")
@@ -61,8 +68,20 @@ def landed(tmp_path_factory):
     from medallion.settings import Settings
 
     home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
-    land(home, "applications", DAY1, "a.csv", "\n".join([HEADER, *[application(i) for i in range(1, 20)], application(20, age="250")]) + "\n")
-    land(home, "applications", DAY1.replace(day=2), "a.csv", "\n".join([HEADER, application(21, bill2="0"), *[application(i) for i in range(22, 31)]]) + "\n")
+    land(
+        home,
+        "applications",
+        DAY1,
+        "a.csv",
+        "\n".join([HEADER, *[application(i) for i in range(1, 20)], application(20, age="250")]) + "\n",
+    )
+    land(
+        home,
+        "applications",
+        DAY1.replace(day=2),
+        "a.csv",
+        "\n".join([HEADER, application(21, bill2="0"), *[application(i) for i in range(22, 31)]]) + "\n",
+    )
     defs = build_definitions(home)
     assert run_etl(defs, DAY1, DAY1.replace(day=2)).success
     assert monitor(defs, DAY1.replace(day=2)).success

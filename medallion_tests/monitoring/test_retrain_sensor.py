@@ -34,7 +34,11 @@ def decide(loop, day: date, numbers: dict) -> None:
 def tick(loop, cursor: str | None = None) -> dg.SensorResult:
     home, defs, instance = loop
     sensor = defs.get_repository_def().get_sensor_def("retrain_sensor")
-    return sensor(dg.build_sensor_context(instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=build_resources(home)))
+    return sensor(
+        dg.build_sensor_context(
+            instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=build_resources(home)
+        )
+    )
 
 
 def test_skips_with_a_reason_when_no_decision_was_ever_materialized(loop):

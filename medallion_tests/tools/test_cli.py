@@ -4,14 +4,13 @@ import sys
 from datetime import date, timedelta
 
 import duckdb
-
 import polars as pl
 import pytest
 
-from medallion.tools.cli import main
 from medallion.definitions import build_definitions
 from medallion.settings import PROJECT_DIR, Settings
 from medallion.sources.landing import APPLICATIONS, OUTCOMES, landed_days
+from medallion.tools.cli import main
 from medallion_tests.conftest import DAY1, land_outcomes, land_reference_rows, run_etl
 
 VENV_PYTHON = PROJECT_DIR / ".venv" / "bin" / "python"
@@ -26,7 +25,10 @@ def run_module(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_replay_via_main_writes_under_home(tmp_path, capsys):
-    assert main(["replay", "--start", "2024-01-01", "--days", "3", "--label-delay-days", "5", "--home", str(tmp_path)]) == 0
+    assert (
+        main(["replay", "--start", "2024-01-01", "--days", "3", "--label-delay-days", "5", "--home", str(tmp_path)])
+        == 0
+    )
     landing = tmp_path / "landing"
     assert landed_days(landing, APPLICATIONS) == [date(2024, 1, d) for d in (1, 2, 3)]
     assert landed_days(landing, OUTCOMES) == [date(2024, 1, d) for d in (6, 7, 8)]
@@ -38,7 +40,9 @@ def test_generate_via_main_defaults_home_to_settings(tmp_path, monkeypatch, caps
     monkeypatch.setenv("MEDALLION_HOME", str(tmp_path))
     argv = ["generate", "--start", "2024-02-01", "--days", "2", "--rows-per-day", "50"]
     assert main([*argv, "--drift-from", "2024-02-02", "--faults", "0.1", "--seed", "3"]) == 0
-    frame = pl.read_csv(tmp_path / "landing" / APPLICATIONS / "2024-02-01" / "applications_2024-02-01.csv", infer_schema=False)
+    frame = pl.read_csv(
+        tmp_path / "landing" / APPLICATIONS / "2024-02-01" / "applications_2024-02-01.csv", infer_schema=False
+    )
     assert frame.height == 50
     assert "100 rows over 2 day(s)" in capsys.readouterr().out
 
@@ -57,7 +61,10 @@ def test_conflicting_rerun_fails_with_a_message(tmp_path, capsys):
         (["replay", "--start", "01/02/2024", "--days", "2"], "--start"),
         (["replay", "--start", "2024-01-01", "--days", "0"], "--days"),
         (["generate", "--start", "2024-01-01", "--days", "1", "--rows-per-day", "5", "--faults", "1.5"], "--faults"),
-        (["generate", "--start", "2024-01-01", "--days", "1", "--rows-per-day", "5", "--drift-from", "soon"], "--drift-from"),
+        (
+            ["generate", "--start", "2024-01-01", "--days", "1", "--rows-per-day", "5", "--drift-from", "soon"],
+            "--drift-from",
+        ),
     ],
 )
 def test_bad_arguments_exit_2_naming_the_option(argv, option, tmp_path, capsys):

@@ -137,4 +137,3 @@ def quarantine_rows(rejected: pl.DataFrame, feed: FeedSpec) -> pl.DataFrame:
         pl.col("_raw_line").alias("raw_line"),
         pl.struct(feed.column_names).struct.json_encode().alias("raw_values"),
     ).sort(["partition_date", "source_file", "line_number"])
-

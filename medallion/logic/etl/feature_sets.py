@@ -28,7 +28,9 @@ def feature_set_for(contract: Contract) -> FeatureSet:
         try:
             module = importlib.import_module(contract.features_module)
         except ImportError as error:
-            raise ContractError(f"{contract.source}: `features: {contract.features_module}` cannot be imported: {error}") from error
+            raise ContractError(
+                f"{contract.source}: `features: {contract.features_module}` cannot be imported: {error}"
+            ) from error
         missing = [n for n in ("engineer_features", "FEATURE_SET_VERSION", "FEATURE_SPECS") if not hasattr(module, n)]
         if missing:
             raise ContractError(f"{contract.source}: features module {contract.features_module} lacks {missing}")
@@ -39,7 +41,14 @@ def feature_set_for(contract: Contract) -> FeatureSet:
 def _identity_features(contract: Contract) -> FeatureSet:
     """Without a features module, the entity's numeric non-key columns are the features, bounded as the contract says."""
     columns = [c for c in contract.entity.columns if c.is_numeric and c.name != contract.key]
-    specs = {c.name: (c.min if c.min is not None else float("-inf"), c.max if c.max is not None else float("inf"), c.max_null_rate) for c in columns}
+    specs = {
+        c.name: (
+            c.min if c.min is not None else float("-inf"),
+            c.max if c.max is not None else float("inf"),
+            c.max_null_rate,
+        )
+        for c in columns
+    }
     digest = hashlib.sha1(repr(sorted(specs.items())).encode()).hexdigest()[:8]
 
     def engineer(frame: pl.DataFrame) -> pl.DataFrame:

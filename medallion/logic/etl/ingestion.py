@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -111,11 +111,13 @@ def _split_quoted(text: str) -> tuple[list[str], list[str], list[int], list[list
     return header, raw, numbers, fields
 
 
-def read_landing_file(path: Path, columns: list[str], day: date, ingested_at: datetime) -> tuple[pl.DataFrame, HeaderReport]:
+def read_landing_file(
+    path: Path, columns: list[str], day: date, ingested_at: datetime
+) -> tuple[pl.DataFrame, HeaderReport]:
     """Read one landed CSV into bronze rows for `columns` (the contract's, in order)."""
     path = Path(path)
     data = path.read_bytes()
-    delivered_at = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc)
+    delivered_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
     text = _decode(path, data)
     if not text.strip():
         return empty_bronze(columns), HeaderReport((), ())
@@ -165,7 +167,9 @@ def _fields_frame(header: list[str], raw: list[str], quoted_fields: list[list[st
         ok = [len(r) == width for r in records]
         data = {h: [r[i] if good else None for r, good in zip(records, ok)] for i, h in enumerate(header)}
         errors = [None if good else f"expected {width} fields, found {len(r)}" for r, good in zip(records, ok)]
-        return pl.DataFrame({**data, "_parse_error": errors}, schema={**{h: pl.String for h in header}, "_parse_error": pl.String})
+        return pl.DataFrame(
+            {**data, "_parse_error": errors}, schema={**{h: pl.String for h in header}, "_parse_error": pl.String}
+        )
     lines = pl.Series("line", raw, dtype=pl.String).to_frame()
     n_fields = pl.col("line").str.count_matches(",", literal=True) + 1
     return lines.select(
@@ -182,7 +186,9 @@ def _fields_frame(header: list[str], raw: list[str], quoted_fields: list[list[st
     ).unnest("fields")
 
 
-def read_landing_day(files: list[Path], columns: list[str], day: date, ingested_at: datetime) -> tuple[pl.DataFrame, dict[str, HeaderReport]]:
+def read_landing_day(
+    files: list[Path], columns: list[str], day: date, ingested_at: datetime
+) -> tuple[pl.DataFrame, dict[str, HeaderReport]]:
     frames, reports = [], {}
     for path in files:
         frame, report = read_landing_file(path, columns, day, ingested_at)
@@ -192,7 +198,9 @@ def read_landing_day(files: list[Path], columns: list[str], day: date, ingested_
     return frame, reports
 
 
-def bronze_from_frame(frame: pl.DataFrame, columns: list[str], source: Path, day: date, ingested_at: datetime) -> pl.DataFrame:
+def bronze_from_frame(
+    frame: pl.DataFrame, columns: list[str], source: Path, day: date, ingested_at: datetime
+) -> pl.DataFrame:
     """Bronze rows from an already-tabular input (e.g. parquet): values as text, row numbers as lines."""
     text = frame.select(pl.col(c).cast(pl.String) for c in columns)
     raw = text.select(pl.concat_str(pl.all().fill_null(""), separator=",").alias("_raw_line"))["_raw_line"]

@@ -13,7 +13,9 @@ class LabelResult:
     unmatched: pl.DataFrame
 
 
-def build_labels(outcomes: pl.DataFrame, applications: pl.DataFrame, key: str, label: str, label_time: str) -> LabelResult:
+def build_labels(
+    outcomes: pl.DataFrame, applications: pl.DataFrame, key: str, label: str, label_time: str
+) -> LabelResult:
     """Join each outcome (landed on `partition_date`, the day it became known) to the latest application of its key
     on or before that day. Outcomes with no such application are returned as `unmatched`, never guessed."""
     known = outcomes.select(
@@ -33,6 +35,8 @@ def build_labels(outcomes: pl.DataFrame, applications: pl.DataFrame, key: str, l
         .group_by(["partition_date", key], maintain_order=True)
         .last()
     )
-    labels = matched.select("partition_date", key, "application_date", "label_date", label, label_time).sort(["partition_date", key])
+    labels = matched.select("partition_date", key, "application_date", "label_date", label, label_time).sort(
+        ["partition_date", key]
+    )
     unmatched = known.join(labels.select("partition_date", key), on=["partition_date", key], how="anti")
     return LabelResult(labels=labels, unmatched=unmatched)

@@ -9,7 +9,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from medallion.logic.ml.evaluation import METRICS, PromotionDecision, PromotionRule, auc_difference_pvalue, decide_promotion, paired_bootstrap
+from medallion.logic.ml.evaluation import (
+    METRICS,
+    PromotionDecision,
+    PromotionRule,
+    auc_difference_pvalue,
+    decide_promotion,
+    paired_bootstrap,
+)
 from medallion.logic.ml.training import feature_matrix
 
 MIN_EVALUATION_ROWS = 100
@@ -63,13 +70,35 @@ class ChampionComparison:
             return f"**{self.decision.branch}**: {self.decision.reason}"
         lines = ["| metric | new | champion | difference | 95% CI |", "|---|---|---|---|---|"]
         for name, c in self.comparisons.items():
-            lines.append(f"| {name} | {c.new:.4f} | {c.champion:.4f} | {c.difference:+.4f} | [{c.ci_low:+.4f}, {c.ci_high:+.4f}] |")
-        return "\n".join(lines + ["", f"**{self.decision.branch}** on {self.n_rows} rows ({self.evaluation_window}): {self.decision.reason}"])
+            lines.append(
+                f"| {name} | {c.new:.4f} | {c.champion:.4f} | {c.difference:+.4f} | [{c.ci_low:+.4f}, {c.ci_high:+.4f}] |"
+            )
+        return "\n".join(
+            lines
+            + [
+                "",
+                f"**{self.decision.branch}** on {self.n_rows} rows ({self.evaluation_window}): {self.decision.reason}",
+            ]
+        )
 
 
 def _fixed(promote: bool, branch: str, reason: str, rule: PromotionRule) -> PromotionDecision:
-    return PromotionDecision(promote, "champion" if promote else "challenger", branch, reason, None, None, None, None, None, None, None,
-                             rule.alpha, rule.max_champion_age_days, rule.non_inferiority_margin)
+    return PromotionDecision(
+        promote,
+        "champion" if promote else "challenger",
+        branch,
+        reason,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        None,
+        rule.alpha,
+        rule.max_champion_age_days,
+        rule.non_inferiority_margin,
+    )
 
 
 def compare_with_champion(
@@ -91,12 +120,24 @@ def compare_with_champion(
     if champion is None:
         return ChampionComparison(decide_promotion(None, None, None, rule), None, 0, "")
     if champion.version == new.version:
-        return ChampionComparison(_fixed(True, "already_champion", f"version {new.version} already holds the champion alias", rule), champion.version, 0, "")
+        return ChampionComparison(
+            _fixed(True, "already_champion", f"version {new.version} already holds the champion alias", rule),
+            champion.version,
+            0,
+            "",
+        )
     if champion.feature_set_version != new.feature_set_version:
         return ChampionComparison(
-            _fixed(True, "feature_set_changed", f"the champion (v{champion.version}) was trained on feature set {champion.feature_set_version}, "
-                   f"which gold no longer produces ({new.feature_set_version}); it cannot score today's features, so the new version replaces it", rule),
-            champion.version, 0, "",
+            _fixed(
+                True,
+                "feature_set_changed",
+                f"the champion (v{champion.version}) was trained on feature set {champion.feature_set_version}, "
+                f"which gold no longer produces ({new.feature_set_version}); it cannot score today's features, so the new version replaces it",
+                rule,
+            ),
+            champion.version,
+            0,
+            "",
         )
     first = max(valid_window[0], champion.train_end + timedelta(days=1))
     rows = training_set.filter(pl.col("application_date").is_between(first, valid_window[1]))
@@ -104,13 +145,24 @@ def compare_with_champion(
     y = rows[label].cast(pl.Int64).to_numpy()
     if rows.height < MIN_EVALUATION_ROWS or len(np.unique(y)) < 2:
         return ChampionComparison(
-            _fixed(False, "insufficient_evaluation_data", f"only {rows.height} labelled rows in {window} were seen by neither model "
-                   f"(at least {MIN_EVALUATION_ROWS} with both classes are needed); kept as challenger", rule),
-            champion.version, rows.height, window,
+            _fixed(
+                False,
+                "insufficient_evaluation_data",
+                f"only {rows.height} labelled rows in {window} were seen by neither model "
+                f"(at least {MIN_EVALUATION_ROWS} with both classes are needed); kept as challenger",
+                rule,
+            ),
+            champion.version,
+            rows.height,
+            window,
         )
     x = feature_matrix(rows, feature_names)
     proba_new, proba_champion = new.pipeline.predict_proba(x)[:, 1], champion.pipeline.predict_proba(x)[:, 1]
-    comparisons = paired_bootstrap(y, proba_new, proba_champion, new.threshold, champion.threshold, n_resamples=n_resamples, seed=seed)
+    comparisons = paired_bootstrap(
+        y, proba_new, proba_champion, new.threshold, champion.threshold, n_resamples=n_resamples, seed=seed
+    )
     p_value = auc_difference_pvalue(y, proba_new, proba_champion)
     age = float((as_of - champion.trained_as_of).days)
-    return ChampionComparison(decide_promotion(comparisons, p_value, age, rule), champion.version, rows.height, window, comparisons)
+    return ChampionComparison(
+        decide_promotion(comparisons, p_value, age, rule), champion.version, rows.height, window, comparisons
+    )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -108,7 +108,9 @@ def _draw_counts(rng: np.random.Generator, n_draws: int, y: np.ndarray) -> np.nd
         pending = pending[(n_pos == 0) | (n_pos == n)]
         if pending.size == 0:
             return counts
-    raise ValueError(f"resamples kept holding a single class after {_MAX_REDRAWS} redraws; too few positives or negatives")
+    raise ValueError(
+        f"resamples kept holding a single class after {_MAX_REDRAWS} redraws; too few positives or negatives"
+    )
 
 
 def paired_bootstrap(
@@ -235,6 +237,7 @@ def decide_promotion(
     `comparison` is the paired_bootstrap result (its "roc_auc" entry is used) or that entry itself;
     `p_value` is DeLong's. An unknown champion age never counts as stale.
     """
+
     def decision(promote: bool, branch: str, reason: str, auc: MetricComparison | None = None) -> PromotionDecision:
         return PromotionDecision(
             promote=promote,

@@ -33,12 +33,16 @@ def score_features(
     scored_at: datetime,
 ) -> pl.DataFrame:
     probability = pipeline.predict_proba(feature_matrix(features, feature_names))[:, 1] if features.height else []
-    return features.select("partition_date", key).with_columns(
-        pl.Series("probability", probability, dtype=pl.Float64),
-    ).with_columns(
-        (pl.col("probability") >= threshold).cast(pl.Int8).alias("predicted_label"),
-        pl.lit(model_name).alias("model_name"),
-        pl.lit(str(model_version)).alias("model_version"),
-        pl.lit(feature_set_version).alias("feature_set_version"),
-        pl.lit(scored_at, PREDICTION_SCHEMA["scored_at"]).alias("scored_at"),
+    return (
+        features.select("partition_date", key)
+        .with_columns(
+            pl.Series("probability", probability, dtype=pl.Float64),
+        )
+        .with_columns(
+            (pl.col("probability") >= threshold).cast(pl.Int8).alias("predicted_label"),
+            pl.lit(model_name).alias("model_name"),
+            pl.lit(str(model_version)).alias("model_version"),
+            pl.lit(feature_set_version).alias("feature_set_version"),
+            pl.lit(scored_at, PREDICTION_SCHEMA["scored_at"]).alias("scored_at"),
+        )
     )

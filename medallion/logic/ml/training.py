@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -29,13 +30,13 @@ def build_pipeline(name: str, feature_names: Sequence[str], seed: int) -> Any:
     if name == "logistic_regression":
         from sklearn.linear_model import LogisticRegression
 
-        return Pipeline([imputer, ("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000, random_state=seed))])
+        return Pipeline(
+            [imputer, ("scale", StandardScaler()), ("model", LogisticRegression(max_iter=1000, random_state=seed))]
+        )
     if name == "random_forest":
         from sklearn.ensemble import RandomForestClassifier
 
-        model = RandomForestClassifier(
-            n_estimators=200, max_depth=8, min_samples_leaf=20, n_jobs=-1, random_state=seed
-        )
+        model = RandomForestClassifier(n_estimators=200, max_depth=8, min_samples_leaf=20, n_jobs=-1, random_state=seed)
         return Pipeline([imputer, ("model", model)])
     if name == "hist_gradient_boosting":
         from sklearn.ensemble import HistGradientBoostingClassifier
@@ -99,7 +100,10 @@ def time_based_split(
     train = frame.filter(pl.col(date_col) < first_valid_day)
     valid = frame.filter(pl.col(date_col) >= first_valid_day)
     if label_col is not None:
-        for side, part, side_days in (("train", train, days[:-n_valid_days]), ("validation", valid, days[-n_valid_days:])):
+        for side, part, side_days in (
+            ("train", train, days[:-n_valid_days]),
+            ("validation", valid, days[-n_valid_days:]),
+        ):
             classes = part[label_col].drop_nulls().unique().sort().to_list()
             if len(classes) < 2:
                 raise ValueError(
@@ -193,7 +197,9 @@ def train_candidates(
     if label_col not in frame.columns:
         raise ValueError(f"frame has no label column {label_col!r}")
     if frame[label_col].null_count():
-        raise ValueError(f"{frame[label_col].null_count()} rows have a null {label_col!r}; train on matured labels only")
+        raise ValueError(
+            f"{frame[label_col].null_count()} rows have a null {label_col!r}; train on matured labels only"
+        )
     order = [date_col] + ([KEY_COLUMN] if KEY_COLUMN in frame.columns else [])
     # Row order feeds the forests' bootstrap, so a fixed order makes a seed reproduce the same model.
     train, valid = time_based_split(frame.sort(order, maintain_order=True), date_col, validation_fraction, label_col)

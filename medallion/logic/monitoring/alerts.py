@@ -11,7 +11,7 @@ import json
 import urllib.error
 import urllib.request
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ class Alert:
     partition: str | None = None
     severity: str = "error"
     details: dict[str, Any] = field(default_factory=dict)
-    raised_at: str = field(default_factory=lambda: datetime.now(timezone.utc).isoformat())
+    raised_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,7 +69,12 @@ def post_webhook(url: str, alert: Alert, timeout: float = 5.0) -> int:
 def failed_check_summary(evaluations: list[Any]) -> list[dict[str, Any]]:
     """Failed ERROR-severity checks of AssetCheckEvaluation-like objects, as plain dicts."""
     return [
-        {"asset": e.asset_key.to_user_string(), "check": e.check_name, "partition": e.partition, "description": e.description}
+        {
+            "asset": e.asset_key.to_user_string(),
+            "check": e.check_name,
+            "partition": e.partition,
+            "description": e.description,
+        }
         for e in evaluations
         if not e.passed and getattr(e.severity, "value", str(e.severity)) == "ERROR"
     ]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,9 @@ def decide_retrain(
     live_auc, validation_auc, prediction_psi = _known(live_auc), _known(validation_auc), _known(prediction_psi)
     feature_psi = {name: float(value) for name, value in feature_psi.items() if not math.isnan(value)}
     top_feature = max(feature_psi, key=lambda name: (feature_psi[name], name), default=None)
-    drift_candidates = [v for v in (prediction_psi, feature_psi.get(top_feature) if top_feature else None) if v is not None]
+    drift_candidates = [
+        v for v in (prediction_psi, feature_psi.get(top_feature) if top_feature else None) if v is not None
+    ]
     drift_score = max(drift_candidates) if drift_candidates else None
     drifting = sorted(
         (name for name, value in feature_psi.items() if value > rules.feature_psi_threshold),

@@ -74,15 +74,26 @@ def performance_by_version(matured: pl.DataFrame) -> pl.DataFrame:
                 "mean_probability": float(p.mean()),
             }
         )
-    schema = {"model_version": pl.String, "matured_labels": pl.Int64, "roc_auc": pl.Float64, "brier": pl.Float64,
-              "positive_rate": pl.Float64, "mean_probability": pl.Float64}
+    schema = {
+        "model_version": pl.String,
+        "matured_labels": pl.Int64,
+        "roc_auc": pl.Float64,
+        "brier": pl.Float64,
+        "positive_rate": pl.Float64,
+        "mean_probability": pl.Float64,
+    }
     return pl.DataFrame(rows, schema=schema).sort("model_version")
 
 
 def auc_by_day(matured: pl.DataFrame) -> pl.DataFrame:
     """ROC AUC per prediction day and version: how ranking quality moves over time."""
     rows = [
-        {"day": day, "model_version": version, "roc_auc": roc_auc(g["label"].to_numpy(), g["probability"].to_numpy()), "n": g.height}
+        {
+            "day": day,
+            "model_version": version,
+            "roc_auc": roc_auc(g["label"].to_numpy(), g["probability"].to_numpy()),
+            "n": g.height,
+        }
         for (day, version), g in matured.group_by(["partition_date", "model_version"])
     ]
     schema = {"day": pl.Date, "model_version": pl.String, "roc_auc": pl.Float64, "n": pl.Int64}
@@ -92,12 +103,24 @@ def auc_by_day(matured: pl.DataFrame) -> pl.DataFrame:
 def calibration_table(matured: pl.DataFrame, n_bins: int = 10) -> pl.DataFrame:
     """Mean predicted probability against the observed default rate, in equal-count bins (deciles) per version."""
     if matured.is_empty():
-        return pl.DataFrame(schema={"model_version": pl.String, "bin": pl.Int64, "mean_predicted": pl.Float64, "observed_rate": pl.Float64, "n": pl.Int64})
+        return pl.DataFrame(
+            schema={
+                "model_version": pl.String,
+                "bin": pl.Int64,
+                "mean_predicted": pl.Float64,
+                "observed_rate": pl.Float64,
+                "n": pl.Int64,
+            }
+        )
     rank = pl.col("probability").rank("ordinal").over("model_version") - 1
     binned = matured.with_columns((rank * n_bins // pl.len().over("model_version")).cast(pl.Int64).alias("bin"))
     return (
         binned.group_by(["model_version", "bin"])
-        .agg(pl.col("probability").mean().alias("mean_predicted"), pl.col("label").cast(pl.Float64).mean().alias("observed_rate"), pl.len().cast(pl.Int64).alias("n"))
+        .agg(
+            pl.col("probability").mean().alias("mean_predicted"),
+            pl.col("label").cast(pl.Float64).mean().alias("observed_rate"),
+            pl.len().cast(pl.Int64).alias("n"),
+        )
         .sort(["model_version", "bin"])
     )
 
@@ -111,7 +134,9 @@ def prediction_drift(predictions: pl.DataFrame, references: Mapping[str, Feature
             continue
         value = reference.psi(group["probability"].cast(pl.Float64).to_numpy())
         rows.append({"model_version": str(version), "psi": value, "level": psi_level(value), "n": group.height})
-    return pl.DataFrame(rows, schema={"model_version": pl.String, "psi": pl.Float64, "level": pl.String, "n": pl.Int64}).sort("model_version")
+    return pl.DataFrame(
+        rows, schema={"model_version": pl.String, "psi": pl.Float64, "level": pl.String, "n": pl.Int64}
+    ).sort("model_version")
 
 
 def quarantine_trend(bronze_counts: pl.DataFrame, quarantine_counts: pl.DataFrame) -> pl.DataFrame:
@@ -120,19 +145,26 @@ def quarantine_trend(bronze_counts: pl.DataFrame, quarantine_counts: pl.DataFram
         quarantine_counts.rename({"rows": "quarantined"}), on=["partition_date", "feed"], how="full", coalesce=True
     ).with_columns(pl.col("rows").fill_null(0), pl.col("quarantined").fill_null(0))
     return joined.with_columns(
-        pl.when(pl.col("rows") > 0).then(pl.col("quarantined") / pl.col("rows")).otherwise(None).alias("quarantine_rate")
+        pl.when(pl.col("rows") > 0)
+        .then(pl.col("quarantined") / pl.col("rows"))
+        .otherwise(None)
+        .alias("quarantine_rate")
     ).sort(["partition_date", "feed"])
 
 
 def null_rate_trend(features: pl.DataFrame, feature_names: Sequence[str]) -> pl.DataFrame:
     """Per day and feature: the share of null values."""
     if features.is_empty():
-        return pl.DataFrame(schema={"partition_date": pl.Date, "feature": pl.String, "rows": pl.Int64, "null_rate": pl.Float64})
+        return pl.DataFrame(
+            schema={"partition_date": pl.Date, "feature": pl.String, "rows": pl.Int64, "null_rate": pl.Float64}
+        )
     per_day = features.group_by("partition_date").agg(
         pl.len().cast(pl.Int64).alias("rows"), *[pl.col(name).null_count().alias(name) for name in feature_names]
     )
     return (
-        per_day.unpivot(index=["partition_date", "rows"], on=list(feature_names), variable_name="feature", value_name="nulls")
+        per_day.unpivot(
+            index=["partition_date", "rows"], on=list(feature_names), variable_name="feature", value_name="nulls"
+        )
         .with_columns((pl.col("nulls") / pl.col("rows")).alias("null_rate"))
         .select("partition_date", "feature", "rows", "null_rate")
         .sort(["partition_date", "feature"])
@@ -157,24 +189,82 @@ class WindowMeasures:
     null_rates: pl.DataFrame
 
     def to_frame(self) -> pl.DataFrame:
-        rows: list[dict] = [{"kind": "champion", "subject": "validation_auc", "model_version": self.champion_version, "value": self.validation_auc}]
-        rows += [{"kind": "predictions", "subject": "count", "model_version": v, "n": n} for v, n in self.predictions_per_version.iter_rows()]
-        rows += [{"kind": "feature_psi", "subject": f, "model_version": self.champion_version, "value": psi, "level": level}
-                 for f, psi, level in self.feature_drift.select("feature", "psi", "level").iter_rows()]
-        rows += [{"kind": "prediction_psi", "subject": "probability", "model_version": v, "value": psi, "level": level, "n": n}
-                 for v, psi, level, n in self.prediction_drift.iter_rows()]
+        rows: list[dict] = [
+            {
+                "kind": "champion",
+                "subject": "validation_auc",
+                "model_version": self.champion_version,
+                "value": self.validation_auc,
+            }
+        ]
+        rows += [
+            {"kind": "predictions", "subject": "count", "model_version": v, "n": n}
+            for v, n in self.predictions_per_version.iter_rows()
+        ]
+        rows += [
+            {"kind": "feature_psi", "subject": f, "model_version": self.champion_version, "value": psi, "level": level}
+            for f, psi, level in self.feature_drift.select("feature", "psi", "level").iter_rows()
+        ]
+        rows += [
+            {
+                "kind": "prediction_psi",
+                "subject": "probability",
+                "model_version": v,
+                "value": psi,
+                "level": level,
+                "n": n,
+            }
+            for v, psi, level, n in self.prediction_drift.iter_rows()
+        ]
         for r in self.performance.iter_rows(named=True):
-            rows += [{"kind": "performance", "subject": metric, "model_version": r["model_version"], "value": r[metric], "n": r["matured_labels"]}
-                     for metric in ("roc_auc", "brier", "positive_rate", "mean_probability")]
-        rows += [{"kind": "daily_auc", "subject": "roc_auc", "model_version": v, "day": d, "value": auc, "n": n} for d, v, auc, n in self.daily_auc.iter_rows()]
-        rows += [{"kind": "calibration", "subject": f"bin {b}", "model_version": v, "value": observed, "reference_value": predicted, "n": n}
-                 for v, b, predicted, observed, n in self.calibration.select("model_version", "bin", "mean_predicted", "observed_rate", "n").iter_rows()]
-        rows += [{"kind": "quarantine_rate", "subject": feed, "day": d, "value": rate, "n": total}
-                 for d, feed, total, rate in self.quarantine.select("partition_date", "feed", "rows", "quarantine_rate").iter_rows()]
-        rows += [{"kind": "null_rate", "subject": f, "day": d, "value": rate, "n": total} for d, f, total, rate in self.null_rates.iter_rows()]
-        frame = pl.DataFrame(rows, schema={k: v for k, v in MEASUREMENT_SCHEMA.items() if k not in ("partition_date", "window_start", "window_end")})
+            rows += [
+                {
+                    "kind": "performance",
+                    "subject": metric,
+                    "model_version": r["model_version"],
+                    "value": r[metric],
+                    "n": r["matured_labels"],
+                }
+                for metric in ("roc_auc", "brier", "positive_rate", "mean_probability")
+            ]
+        rows += [
+            {"kind": "daily_auc", "subject": "roc_auc", "model_version": v, "day": d, "value": auc, "n": n}
+            for d, v, auc, n in self.daily_auc.iter_rows()
+        ]
+        rows += [
+            {
+                "kind": "calibration",
+                "subject": f"bin {b}",
+                "model_version": v,
+                "value": observed,
+                "reference_value": predicted,
+                "n": n,
+            }
+            for v, b, predicted, observed, n in self.calibration.select(
+                "model_version", "bin", "mean_predicted", "observed_rate", "n"
+            ).iter_rows()
+        ]
+        rows += [
+            {"kind": "quarantine_rate", "subject": feed, "day": d, "value": rate, "n": total}
+            for d, feed, total, rate in self.quarantine.select(
+                "partition_date", "feed", "rows", "quarantine_rate"
+            ).iter_rows()
+        ]
+        rows += [
+            {"kind": "null_rate", "subject": f, "day": d, "value": rate, "n": total}
+            for d, f, total, rate in self.null_rates.iter_rows()
+        ]
+        frame = pl.DataFrame(
+            rows,
+            schema={
+                k: v for k, v in MEASUREMENT_SCHEMA.items() if k not in ("partition_date", "window_start", "window_end")
+            },
+        )
         return frame.select(
-            pl.lit(self.day).alias("partition_date"), pl.lit(self.window[0]).alias("window_start"), pl.lit(self.window[1]).alias("window_end"), pl.all()
+            pl.lit(self.day).alias("partition_date"),
+            pl.lit(self.window[0]).alias("window_start"),
+            pl.lit(self.window[1]).alias("window_end"),
+            pl.all(),
         )
 
 
@@ -191,6 +281,7 @@ class DecisionInputs:
 
 def decision_inputs(measurements: pl.DataFrame) -> DecisionInputs:
     """What decide_retrain needs, read back from a window's measurement rows: the champion's numbers."""
+
     def rows(kind: str, version: str | None = None) -> pl.DataFrame:
         found = measurements.filter(pl.col("kind") == kind)
         return found.filter(pl.col("model_version") == version) if version is not None else found
@@ -231,7 +322,11 @@ def measure_window(
 
     no_drift = pl.DataFrame(schema={"feature": pl.String, "psi": pl.Float64, "level": pl.String})
     drift = feature_drift(feature_reference, features) if feature_reference and not features.is_empty() else no_drift
-    counts = predictions.group_by(pl.col("model_version").cast(pl.String)).agg(pl.len().cast(pl.Int64).alias("n")).sort("model_version")
+    counts = (
+        predictions.group_by(pl.col("model_version").cast(pl.String))
+        .agg(pl.len().cast(pl.Int64).alias("n"))
+        .sort("model_version")
+    )
     return WindowMeasures(
         day=day,
         window=window,

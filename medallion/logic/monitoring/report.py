@@ -19,7 +19,11 @@ def _number(value: float | None, digits: int = 4) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *["| " + " | ".join(row) + " |" for row in rows]]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *["| " + " | ".join(row) + " |" for row in rows],
+    ]
 
 
 def monitoring_markdown(measures: WindowMeasures, top: int = TOP_FEATURES) -> str:
@@ -36,25 +40,46 @@ def monitoring_markdown(measures: WindowMeasures, top: int = TOP_FEATURES) -> st
     for version, psi, level, n in measures.prediction_drift.iter_rows():
         rows.append([f"prediction PSI v{version}", f"{psi:.3f} ({level}, {n} rows)"])
     for r in measures.performance.iter_rows(named=True):
-        rows.append([f"live AUC v{r['model_version']}", f"{_number(r['roc_auc'])} on {r['matured_labels']} matured labels"])
+        rows.append(
+            [f"live AUC v{r['model_version']}", f"{_number(r['roc_auc'])} on {r['matured_labels']} matured labels"]
+        )
         rows.append([f"Brier v{r['model_version']}", _number(r["brier"])])
     if not measures.performance.height:
         rows.append(["live AUC", "no matured labels in the window"])
-    quarantine = measures.quarantine.group_by("feed").agg(pl.col("quarantined").sum(), pl.col("rows").sum()).sort("feed")
+    quarantine = (
+        measures.quarantine.group_by("feed").agg(pl.col("quarantined").sum(), pl.col("rows").sum()).sort("feed")
+    )
     for feed, quarantined, total in quarantine.iter_rows():
-        rows.append([f"quarantine rate {feed}", f"{quarantined / total:.2%} ({quarantined}/{total})" if total else "no rows landed"])
+        rows.append(
+            [
+                f"quarantine rate {feed}",
+                f"{quarantined / total:.2%} ({quarantined}/{total})" if total else "no rows landed",
+            ]
+        )
     if measures.null_rates.height:
-        worst = measures.null_rates.group_by("feature").agg(pl.col("null_rate").mean()).sort("null_rate", descending=True).row(0)
+        worst = (
+            measures.null_rates.group_by("feature")
+            .agg(pl.col("null_rate").mean())
+            .sort("null_rate", descending=True)
+            .row(0)
+        )
         rows.append(["highest mean null rate", f"{worst[0]} {worst[1]:.2%}"])
     lines += _table(["measure", "value"], rows)
     if measures.feature_drift.height:
         lines += ["", f"**Top drifting features** (PSI against v{champion}'s training reference)", ""]
-        lines += _table(["feature", "PSI", "level"], [[f, f"{psi:.3f}", level] for f, psi, level in measures.feature_drift.head(top).iter_rows()])
-    calibration = measures.calibration.filter(pl.col("model_version") == champion) if champion else measures.calibration.clear()
+        lines += _table(
+            ["feature", "PSI", "level"],
+            [[f, f"{psi:.3f}", level] for f, psi, level in measures.feature_drift.head(top).iter_rows()],
+        )
+    calibration = (
+        measures.calibration.filter(pl.col("model_version") == champion) if champion else measures.calibration.clear()
+    )
     if calibration.height:
         lines += ["", f"**Calibration v{champion}** (equal-count bins)", ""]
-        lines += _table(["bin", "mean predicted", "observed", "rows"],
-                        [[str(b), f"{p:.3f}", f"{o:.3f}", str(n)] for _, b, p, o, n in calibration.iter_rows()])
+        lines += _table(
+            ["bin", "mean predicted", "observed", "rows"],
+            [[str(b), f"{p:.3f}", f"{o:.3f}", str(n)] for _, b, p, o, n in calibration.iter_rows()],
+        )
     return "\n".join(lines)
 
 
@@ -68,18 +93,24 @@ def plot_monitoring(measures: WindowMeasures, path: str | Path) -> Path:
     fig, (drift_ax, auc_ax) = plt.subplots(1, 2, figsize=(11, 4.5))
     drift = measures.feature_drift.head(CHART_FEATURES).reverse()
     if drift.height:
-        drift_ax.barh(drift["feature"].to_list(), drift["psi"].to_list(), color=[LEVEL_COLOURS[level] for level in drift["level"]])
+        drift_ax.barh(
+            drift["feature"].to_list(), drift["psi"].to_list(), color=[LEVEL_COLOURS[level] for level in drift["level"]]
+        )
         for edge in (STABLE_BELOW, MODERATE_BELOW):
             drift_ax.axvline(edge, color="grey", linestyle="--", linewidth=0.8)
     else:
-        drift_ax.text(0.5, 0.5, "no drift reference or no features", ha="center", va="center", transform=drift_ax.transAxes)
+        drift_ax.text(
+            0.5, 0.5, "no drift reference or no features", ha="center", va="center", transform=drift_ax.transAxes
+        )
     drift_ax.set_xlabel("PSI")
     drift_ax.set_title(f"Feature drift {measures.window[0]}..{measures.window[1]}")
     if measures.daily_auc.height:
         for (version,), group in measures.daily_auc.group_by("model_version", maintain_order=True):
             auc_ax.plot(group["day"].to_list(), group["roc_auc"].to_list(), marker="o", label=f"v{version}")
         if measures.validation_auc is not None:
-            auc_ax.axhline(measures.validation_auc, color="grey", linestyle="--", label=f"validation v{measures.champion_version}")
+            auc_ax.axhline(
+                measures.validation_auc, color="grey", linestyle="--", label=f"validation v{measures.champion_version}"
+            )
         auc_ax.legend(loc="lower left")
         auc_ax.tick_params(axis="x", labelrotation=30)
     else:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
-from typing import Any, Mapping
+from typing import Any
 
 DEFAULT_MIN_DAYS_BETWEEN_RETRAINS = 7
 
@@ -79,4 +80,6 @@ def gate_retrain(
             f"per {min_days} days is allowed: next retrain allowed from {allowed}",
             consumed,
         )
-    return GateOutcome(True, f"decision for {day} says retrain: {decision['reason']}", replace(consumed, last_retrain_day=day))
+    return GateOutcome(
+        True, f"decision for {day} says retrain: {decision['reason']}", replace(consumed, last_retrain_day=day)
+    )

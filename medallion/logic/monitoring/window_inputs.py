@@ -30,20 +30,37 @@ class WindowInputs:
     quarantine_counts: pl.DataFrame
 
 
-def load_window(warehouse: Warehouse, contract: Contract, window: tuple[date, date], feature_set_version: str) -> WindowInputs:
+def load_window(
+    warehouse: Warehouse, contract: Contract, window: tuple[date, date], feature_set_version: str
+) -> WindowInputs:
     key = f'"{contract.key}"'
     between = "partition_date between ? and ?"
-    prediction_schema = {"partition_date": pl.Date, contract.key: pl.Int64, "probability": pl.Float64, "model_version": pl.String}
+    prediction_schema = {
+        "partition_date": pl.Date,
+        contract.key: pl.Int64,
+        "probability": pl.Float64,
+        "model_version": pl.String,
+    }
     labels_table, features_table = f"gold.{contract.labels_table}", f"gold.{contract.features_table}"
 
     def read(table: str, sql: str, params: list, empty_schema: dict) -> pl.DataFrame:
         schema, name = table.split(".")
-        return warehouse.query(sql, params) if warehouse.table_exists(schema, name) else pl.DataFrame(schema=empty_schema)
+        return (
+            warehouse.query(sql, params) if warehouse.table_exists(schema, name) else pl.DataFrame(schema=empty_schema)
+        )
 
-    predictions = read("ml.predictions", f"select partition_date, {key}, probability, model_version from ml.predictions where {between}",
-                       list(window), prediction_schema)
-    labels = read(labels_table, f"select * from {labels_table} where {between}", list(window),
-                  {contract.key: pl.Int64, "application_date": pl.Date, "label_date": pl.Date, contract.label: pl.Int8})
+    predictions = read(
+        "ml.predictions",
+        f"select partition_date, {key}, probability, model_version from ml.predictions where {between}",
+        list(window),
+        prediction_schema,
+    )
+    labels = read(
+        labels_table,
+        f"select * from {labels_table} where {between}",
+        list(window),
+        {contract.key: pl.Int64, "application_date": pl.Date, "label_date": pl.Date, contract.label: pl.Int8},
+    )
     matured = pl.DataFrame(schema=prediction_schema)
     if not labels.is_empty():
         matured = read(
@@ -51,36 +68,57 @@ def load_window(warehouse: Warehouse, contract: Contract, window: tuple[date, da
             f"select p.partition_date, p.{key}, p.probability, p.model_version from ml.predictions p "
             f"join (select distinct {key}, application_date from {labels_table} where {between}) l "
             f"on p.{key} = l.{key} and p.partition_date = l.application_date",
-            list(window), prediction_schema,
+            list(window),
+            prediction_schema,
         )
-    features = read(features_table, f"select * from {features_table} where {between} and feature_set_version = ?",
-                    [*window, feature_set_version], {"partition_date": pl.Date})
+    features = read(
+        features_table,
+        f"select * from {features_table} where {between} and feature_set_version = ?",
+        [*window, feature_set_version],
+        {"partition_date": pl.Date},
+    )
     bronze = [
-        read(f"bronze.{feed.name}", f"select partition_date, '{feed.name}' as feed, count(*) as rows from bronze.{feed.name} where {between} group by all",
-             list(window), COUNTS_SCHEMA)
+        read(
+            f"bronze.{feed.name}",
+            f"select partition_date, '{feed.name}' as feed, count(*) as rows from bronze.{feed.name} where {between} group by all",
+            list(window),
+            COUNTS_SCHEMA,
+        )
         for feed in contract.feeds
     ]
     quarantine_table = f"silver.{contract.quarantine_table}"
-    quarantine = read(quarantine_table, f"select partition_date, feed, count(*) as rows from {quarantine_table} where {between} group by all",
-                      list(window), COUNTS_SCHEMA)
+    quarantine = read(
+        quarantine_table,
+        f"select partition_date, feed, count(*) as rows from {quarantine_table} where {between} group by all",
+        list(window),
+        COUNTS_SCHEMA,
+    )
     return WindowInputs(
         predictions=predictions.with_columns(pl.col("model_version").cast(pl.String)),
         labels=labels,
         matured_predictions=matured.with_columns(pl.col("model_version").cast(pl.String)),
         features=features,
-        bronze_counts=pl.concat([b.cast(COUNTS_SCHEMA) for b in bronze]) if bronze else pl.DataFrame(schema=COUNTS_SCHEMA),
+        bronze_counts=pl.concat([b.cast(COUNTS_SCHEMA) for b in bronze])
+        if bronze
+        else pl.DataFrame(schema=COUNTS_SCHEMA),
         quarantine_counts=quarantine.cast(COUNTS_SCHEMA),
     )
 
 
-def version_references(mlflow: MlflowTracking, champion, versions: set[str]) -> tuple[dict[str, FeatureReference] | None, dict[str, FeatureReference]]:
+def version_references(
+    mlflow: MlflowTracking, champion, versions: set[str]
+) -> tuple[dict[str, FeatureReference] | None, dict[str, FeatureReference]]:
     """The champion's feature reference and each version's prediction reference; a missing one is logged and left out."""
     feature_reference = None
     predictions: dict[str, FeatureReference] = {}
     client = mlflow.client() if versions else None
     for version in sorted(versions):
         try:
-            run_id = champion.run_id if champion and str(champion.version) == version else client.get_model_version(mlflow.registered_model_name, version).run_id
+            run_id = (
+                champion.run_id
+                if champion and str(champion.version) == version
+                else client.get_model_version(mlflow.registered_model_name, version).run_id
+            )
             if champion and str(champion.version) == version:
                 feature_reference = load_reference(mlflow.load_run_dict(run_id, FEATURE_REFERENCE))
             predictions[version] = load_reference(mlflow.load_run_dict(run_id, PREDICTION_REFERENCE))["probability"]

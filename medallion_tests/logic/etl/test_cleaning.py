@@ -2,7 +2,7 @@
 
 import json
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
@@ -33,10 +33,17 @@ SILVER_SCHEMA = {
 }
 HEADER = "id,amount,kind,note,seen,flag"
 DAY = date(2025, 1, 1)
-INGESTED = datetime(2025, 1, 2, tzinfo=timezone.utc)
+INGESTED = datetime(2025, 1, 2, tzinfo=UTC)
 
 
-def bronze(tmp_path: Path, lines: list[str], name: str = "a.csv", day: date = DAY, header: str = HEADER, mtime: int | None = None) -> pl.DataFrame:
+def bronze(
+    tmp_path: Path,
+    lines: list[str],
+    name: str = "a.csv",
+    day: date = DAY,
+    header: str = HEADER,
+    mtime: int | None = None,
+) -> pl.DataFrame:
     path = tmp_path / day.isoformat() / name
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join([header, *lines]) + "\n", encoding="utf-8")
@@ -109,9 +116,22 @@ def test_each_reason_code(tmp_path, line, reasons):
 def test_several_reasons_on_one_row_in_column_order(tmp_path):
     result = validate_feed(bronze(tmp_path, ["abc,-1,9,,soon,maybe"]), FEED)
     row = result.quarantine.row(0, named=True)
-    assert row["reasons"] == ["invalid_type:id", "out_of_range:amount", "not_allowed:kind", "invalid_type:seen", "invalid_type:flag"]
+    assert row["reasons"] == [
+        "invalid_type:id",
+        "out_of_range:amount",
+        "not_allowed:kind",
+        "invalid_type:seen",
+        "invalid_type:flag",
+    ]
     assert row["reason"] == "invalid_type"
-    assert json.loads(row["raw_values"]) == {"id": "abc", "amount": "-1", "kind": "9", "note": "", "seen": "soon", "flag": "maybe"}
+    assert json.loads(row["raw_values"]) == {
+        "id": "abc",
+        "amount": "-1",
+        "kind": "9",
+        "note": "",
+        "seen": "soon",
+        "flag": "maybe",
+    }
 
 
 def test_column_missing_from_the_header(tmp_path):
@@ -122,7 +142,9 @@ def test_column_missing_from_the_header(tmp_path):
 
 
 def test_missing_column_whose_name_is_a_prefix_of_another(tmp_path):
-    feed = FeedSpec("f", "id", (ColumnSpec("id", "int64"), ColumnSpec("amt", "int64"), ColumnSpec("amt_total", "int64")))
+    feed = FeedSpec(
+        "f", "id", (ColumnSpec("id", "int64"), ColumnSpec("amt", "int64"), ColumnSpec("amt_total", "int64"))
+    )
     path = tmp_path / "p.csv"
     path.write_text("id,amt\n1,5\n", encoding="utf-8")
     frame = read_landing_file(path, feed.column_names, DAY, INGESTED)[0]
@@ -153,7 +175,9 @@ def test_the_latest_delivered_file_wins_even_if_its_name_sorts_first(tmp_path):
     result = validate_feed(frame, FEED)
     assert_conserved(frame, result)
     assert result.valid.filter(pl.col("id") == 1)["amount"].to_list() == [100.0]
-    assert result.quarantine.select("source_file", "reasons").rows() == [(str(tmp_path / DAY.isoformat() / "b_early.csv"), ["superseded"])]
+    assert result.quarantine.select("source_file", "reasons").rows() == [
+        (str(tmp_path / DAY.isoformat() / "b_early.csv"), ["superseded"])
+    ]
 
 
 def test_same_delivery_time_then_file_name_then_line_decides(tmp_path):
@@ -189,7 +213,12 @@ def test_reason_counts_and_conservation_on_a_mixed_day(tmp_path):
     frame = bronze(tmp_path, lines)
     result = validate_feed(frame, FEED)
     assert_conserved(frame, result)
-    assert result.reason_counts() == {"duplicate_row": 1, "invalid_type:amount": 1, "malformed_line": 1, "not_allowed:kind": 1}
+    assert result.reason_counts() == {
+        "duplicate_row": 1,
+        "invalid_type:amount": 1,
+        "malformed_line": 1,
+        "not_allowed:kind": 1,
+    }
 
 
 def test_empty_bronze_gives_empty_typed_outputs():

@@ -7,7 +7,14 @@ import pytest
 
 from medallion.contract import load_contract
 from medallion.contract.model import CONTRACTS_DIR
-from medallion.logic.etl.features import AGE_BAND_EDGES, FEATURE_NAMES, FEATURE_SET_VERSION, FEATURE_SPECS, PASSTHROUGH, engineer_features
+from medallion.logic.etl.features import (
+    AGE_BAND_EDGES,
+    FEATURE_NAMES,
+    FEATURE_SET_VERSION,
+    FEATURE_SPECS,
+    PASSTHROUGH,
+    engineer_features,
+)
 from medallion.settings import REFERENCE_DATASET
 
 CONTRACT = load_contract(CONTRACTS_DIR / "credit_default.yaml")
@@ -20,7 +27,9 @@ def silver(rows: list[dict]) -> pl.DataFrame:
     return pl.DataFrame([{"partition_date": DAY, **row} for row in rows], schema=schema)
 
 
-def application(id_: int, limit=100_000, sex=1, education=2, marriage=2, age=40, pay=(0,) * 6, bills=(0,) * 6, paid=(0,) * 6) -> dict:
+def application(
+    id_: int, limit=100_000, sex=1, education=2, marriage=2, age=40, pay=(0,) * 6, bills=(0,) * 6, paid=(0,) * 6
+) -> dict:
     row = {"ID": id_, "LIMIT_BAL": limit, "SEX": sex, "EDUCATION": education, "MARRIAGE": marriage, "AGE": age}
     row.update({c: v for c, v in zip(["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"], pay)})
     row.update({f"BILL_AMT{i}": v for i, v in enumerate(bills, start=1)})
@@ -71,9 +80,24 @@ def test_delay_counts(hand_made):
 
 def test_categorical_indicators(hand_made):
     first, second, third, fourth = (hand_made[i] for i in (1, 2, 3, 4))
-    assert (first["is_female"], first["education_graduate"], first["education_other"], first["is_married"], first["is_single"]) == (1.0, 1.0, 0.0, 1.0, 0.0)
-    assert (second["is_female"], second["education_other"], second["is_married"], second["is_single"]) == (0.0, 1.0, 0.0, 1.0)
-    assert (third["education_other"], third["is_married"], third["is_single"]) == (1.0, 0.0, 0.0)  # EDUCATION 0, MARRIAGE 3
+    assert (
+        first["is_female"],
+        first["education_graduate"],
+        first["education_other"],
+        first["is_married"],
+        first["is_single"],
+    ) == (1.0, 1.0, 0.0, 1.0, 0.0)
+    assert (second["is_female"], second["education_other"], second["is_married"], second["is_single"]) == (
+        0.0,
+        1.0,
+        0.0,
+        1.0,
+    )
+    assert (third["education_other"], third["is_married"], third["is_single"]) == (
+        1.0,
+        0.0,
+        0.0,
+    )  # EDUCATION 0, MARRIAGE 3
     assert (fourth["education_high_school"], fourth["education_university"]) == (1.0, 0.0)
 
 
@@ -107,7 +131,9 @@ def test_empty_input_gives_empty_output_with_every_column():
 @pytest.fixture(scope="module")
 def reference_features() -> pl.DataFrame:
     frame = pl.read_csv(REFERENCE_DATASET)
-    typed = frame.select(pl.lit(DAY).alias("partition_date"), *[pl.col(c.name).cast(c.dtype) for c in CONTRACT.entity.columns])
+    typed = frame.select(
+        pl.lit(DAY).alias("partition_date"), *[pl.col(c.name).cast(c.dtype) for c in CONTRACT.entity.columns]
+    )
     return engineer_features(typed)
 
 

@@ -1,17 +1,23 @@
 """read_landing_file: every landed line becomes a bronze row (text + lineage) or fails naming file, line and rule."""
 
 import os
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from medallion.logic.etl.ingestion import LINEAGE_COLUMNS, LandingFileError, bronze_schema, read_landing_day, read_landing_file
+from medallion.logic.etl.ingestion import (
+    LINEAGE_COLUMNS,
+    LandingFileError,
+    bronze_schema,
+    read_landing_day,
+    read_landing_file,
+)
 
 COLUMNS = ["ID", "NAME", "AMT"]
 DAY = date(2025, 1, 1)
-INGESTED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+INGESTED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def write(tmp_path: Path, content: str | bytes, name: str = "f.csv") -> Path:
@@ -37,7 +43,7 @@ def test_plain_file_gives_text_rows_with_lineage(tmp_path):
     assert frame["partition_date"].to_list() == [DAY, DAY]
     assert frame["_source_file"].to_list() == [str(path)] * 2
     assert frame["_raw_line"].to_list() == ["1,a,5", "2,b,6"]
-    assert frame["_delivered_at"].to_list() == [datetime.fromtimestamp(1_700_000_000, tz=timezone.utc)] * 2
+    assert frame["_delivered_at"].to_list() == [datetime.fromtimestamp(1_700_000_000, tz=UTC)] * 2
     assert frame["_ingested_at"].to_list() == [INGESTED] * 2
     assert frame["_parse_error"].null_count() == 2 and frame["_header_issue"].null_count() == 2
     assert frame["_row_hash"].n_unique() == 2
@@ -148,7 +154,9 @@ def test_empty_file_gives_no_rows_and_no_header_issue(tmp_path, content):
     assert report.issue is None
 
 
-@pytest.mark.parametrize("content", ["ID,NAME,AMT\n", "ID,NAME,AMT", '"ID","NAME","AMT"\r\n'], ids=["lf", "no-newline", "quoted-crlf"])
+@pytest.mark.parametrize(
+    "content", ["ID,NAME,AMT\n", "ID,NAME,AMT", '"ID","NAME","AMT"\r\n'], ids=["lf", "no-newline", "quoted-crlf"]
+)
 def test_header_only_file_gives_no_rows(tmp_path, content):
     frame, report = read(tmp_path, content)
     assert frame.height == 0 and frame.schema == pl.Schema(bronze_schema(COLUMNS))

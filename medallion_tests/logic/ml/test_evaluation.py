@@ -111,7 +111,9 @@ def test_delong_by_hand():
 
 def test_delong_pvalue_by_hand():
     # AUC 0.75 vs 1.0; the perfect model has zero-variance components, so var = 0.125/2 + 0.125/2.
-    p_value = auc_difference_pvalue(np.array([1, 1, 0, 0]), np.array([0.9, 0.6, 0.7, 0.1]), np.array([0.9, 0.8, 0.7, 0.1]))
+    p_value = auc_difference_pvalue(
+        np.array([1, 1, 0, 0]), np.array([0.9, 0.6, 0.7, 0.1]), np.array([0.9, 0.8, 0.7, 0.1])
+    )
     assert p_value == pytest.approx(2 * norm.sf(0.25 / np.sqrt(0.125)))
     assert p_value == pytest.approx(0.4795, abs=1e-4)
 

@@ -45,7 +45,12 @@ def frame_with_days(rows_per_day: list[int], labels: list[int] | None = None) ->
     dates = [START + dt.timedelta(days=i) for i, count in enumerate(rows_per_day) for _ in range(count)]
     n = len(dates)
     return pl.DataFrame(
-        {"ID": range(n), "application_date": dates, "f0": [float(i) for i in range(n)], LABEL: labels or [i % 2 for i in range(n)]}
+        {
+            "ID": range(n),
+            "application_date": dates,
+            "f0": [float(i) for i in range(n)],
+            LABEL: labels or [i % 2 for i in range(n)],
+        }
     )
 
 
@@ -147,7 +152,9 @@ def test_train_candidates_picks_the_best_validated_model():
     assert result.threshold == result.best_metrics["threshold"]
     _, valid = time_based_split(frame.sort("application_date", "ID"))
     assert np.array_equal(result.y_valid, valid[LABEL].to_numpy())
-    np.testing.assert_allclose(result.best_pipeline.predict_proba(feature_matrix(valid, FEATURES))[:, 1], result.proba_valid)
+    np.testing.assert_allclose(
+        result.best_pipeline.predict_proba(feature_matrix(valid, FEATURES))[:, 1], result.proba_valid
+    )
 
 
 def test_same_seed_gives_identical_metrics_whatever_the_row_order():
@@ -182,7 +189,11 @@ def test_train_candidates_rejects_unknown_candidates_and_null_labels():
     with pytest.raises(ValueError, match=r"unknown or no candidates \['svm'\]; allowed: logistic_regression"):
         train_candidates(frame, FEATURES, LABEL, candidates=("svm",))
     with pytest.raises(ValueError, match="1 rows have a null"):
-        train_candidates(frame.with_columns(pl.when(pl.col("ID") == 1).then(None).otherwise(pl.col(LABEL)).alias(LABEL)), FEATURES, LABEL)
+        train_candidates(
+            frame.with_columns(pl.when(pl.col("ID") == 1).then(None).otherwise(pl.col(LABEL)).alias(LABEL)),
+            FEATURES,
+            LABEL,
+        )
 
 
 def test_plots_write_png_files(tmp_path):

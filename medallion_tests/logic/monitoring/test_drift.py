@@ -76,7 +76,12 @@ def test_a_reference_separates_same_and_shifted_distributions():
 
 def test_levels():
     assert [psi_level(v) for v in (0.0, 0.0999, 0.1, 0.2499, 0.25, 3.0)] == [
-        "stable", "stable", "moderate", "moderate", "major", "major"
+        "stable",
+        "stable",
+        "moderate",
+        "moderate",
+        "major",
+        "major",
     ]
 
 

@@ -25,25 +25,51 @@ D1, D2, D3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
 
 
 def predictions(rows) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"partition_date": pl.Date, "ID": pl.Int64, "probability": pl.Float64, "model_version": pl.String}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={"partition_date": pl.Date, "ID": pl.Int64, "probability": pl.Float64, "model_version": pl.String},
+        orient="row",
+    )
 
 
 def labels(rows) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema={"ID": pl.Int64, "application_date": pl.Date, "label_date": pl.Date, "default_payment_next_month": pl.Int8}, orient="row")
+    return pl.DataFrame(
+        rows,
+        schema={
+            "ID": pl.Int64,
+            "application_date": pl.Date,
+            "label_date": pl.Date,
+            "default_payment_next_month": pl.Int8,
+        },
+        orient="row",
+    )
 
 
 @pytest.fixture
 def matured() -> pl.DataFrame:
-    scored = predictions([
-        (D1, 1, 0.10, "1"), (D1, 2, 0.40, "1"), (D1, 3, 0.35, "1"), (D2, 4, 0.80, "1"),
-        (D2, 5, 0.20, "2"), (D2, 6, 0.90, "2"), (D3, 7, 0.30, "2"),
-    ])
-    known = labels([
-        (1, D1, D3, 0), (2, D1, D3, 0), (3, D1, D3, 1), (4, D2, D3, 1),
-        (5, D2, D3, 0), (6, D2, D3, 1),
-        (7, D1, D3, 1),  # ID 7 applied on D1 by this label, but was scored on D3: not the same application
-        (99, D1, D3, 1),  # never scored
-    ])
+    scored = predictions(
+        [
+            (D1, 1, 0.10, "1"),
+            (D1, 2, 0.40, "1"),
+            (D1, 3, 0.35, "1"),
+            (D2, 4, 0.80, "1"),
+            (D2, 5, 0.20, "2"),
+            (D2, 6, 0.90, "2"),
+            (D3, 7, 0.30, "2"),
+        ]
+    )
+    known = labels(
+        [
+            (1, D1, D3, 0),
+            (2, D1, D3, 0),
+            (3, D1, D3, 1),
+            (4, D2, D3, 1),
+            (5, D2, D3, 0),
+            (6, D2, D3, 1),
+            (7, D1, D3, 1),  # ID 7 applied on D1 by this label, but was scored on D3: not the same application
+            (99, D1, D3, 1),  # never scored
+        ]
+    )
     return join_matured(scored, known, "ID", "default_payment_next_month")
 
 
@@ -69,7 +95,12 @@ def test_late_label_auc_and_brier_per_version(matured):
 
 
 def test_auc_is_undefined_with_one_class():
-    one_class = join_matured(predictions([(D1, 1, 0.2, "1"), (D1, 2, 0.3, "1")]), labels([(1, D1, D2, 0), (2, D1, D2, 0)]), "ID", "default_payment_next_month")
+    one_class = join_matured(
+        predictions([(D1, 1, 0.2, "1"), (D1, 2, 0.3, "1")]),
+        labels([(1, D1, D2, 0), (2, D1, D2, 0)]),
+        "ID",
+        "default_payment_next_month",
+    )
     assert performance_by_version(one_class)["roc_auc"].to_list() == [None]
 
 
@@ -82,8 +113,14 @@ def test_auc_by_day_splits_versions_and_days(matured):
 
 def test_calibration_deciles_compare_mean_prediction_with_observed_rate():
     probability = np.linspace(0.05, 0.95, 20)
-    frame = pl.DataFrame({"partition_date": [D1] * 20, "model_version": ["1"] * 20, "probability": probability,
-                          "label": pl.Series([0] * 10 + [1] * 10, dtype=pl.Int8)})
+    frame = pl.DataFrame(
+        {
+            "partition_date": [D1] * 20,
+            "model_version": ["1"] * 20,
+            "probability": probability,
+            "label": pl.Series([0] * 10 + [1] * 10, dtype=pl.Int8),
+        }
+    )
     table = calibration_table(frame, n_bins=2)
     assert table["n"].to_list() == [10, 10]
     assert table["observed_rate"].to_list() == [0.0, 1.0]
@@ -94,18 +131,31 @@ def test_quarantine_rate_per_day_and_feed():
     bronze = pl.DataFrame({"partition_date": [D1, D2], "feed": ["applications"] * 2, "rows": [100, 50]})
     quarantined = pl.DataFrame({"partition_date": [D1, D3], "feed": ["applications"] * 2, "rows": [5, 2]})
     trend = quarantine_trend(bronze, quarantined)
-    assert trend.select("partition_date", "rows", "quarantined", "quarantine_rate").rows() == [(D1, 100, 5, 0.05), (D2, 50, 0, 0.0), (D3, 0, 2, None)]
+    assert trend.select("partition_date", "rows", "quarantined", "quarantine_rate").rows() == [
+        (D1, 100, 5, 0.05),
+        (D2, 50, 0, 0.0),
+        (D3, 0, 2, None),
+    ]
 
 
 def test_null_rates_per_day_and_feature():
-    features = pl.DataFrame({"partition_date": [D1, D1, D1, D1, D2], "a": [1.0, None, None, 2.0, 3.0], "b": [1.0, 1.0, 1.0, 1.0, None]})
+    features = pl.DataFrame(
+        {"partition_date": [D1, D1, D1, D1, D2], "a": [1.0, None, None, 2.0, 3.0], "b": [1.0, 1.0, 1.0, 1.0, None]}
+    )
     trend = null_rate_trend(features, ["a", "b"])
-    assert trend.select("partition_date", "feature", "null_rate").rows() == [(D1, "a", 0.5), (D1, "b", 0.0), (D2, "a", 0.0), (D2, "b", 1.0)]
+    assert trend.select("partition_date", "feature", "null_rate").rows() == [
+        (D1, "a", 0.5),
+        (D1, "b", 0.0),
+        (D2, "a", 0.0),
+        (D2, "b", 1.0),
+    ]
 
 
 def test_prediction_psi_per_version_against_its_own_reference():
     rng = np.random.default_rng(0)
-    reference = load_reference(build_reference(pl.DataFrame({"probability": rng.uniform(0, 0.5, 2000)}), ["probability"]))["probability"]
+    reference = load_reference(
+        build_reference(pl.DataFrame({"probability": rng.uniform(0, 0.5, 2000)}), ["probability"])
+    )["probability"]
     same = [(D1, i, float(p), "1") for i, p in enumerate(rng.uniform(0, 0.5, 1000))]
     shifted = [(D1, 5000 + i, float(p), "2") for i, p in enumerate(rng.uniform(0.4, 0.9, 1000))]
     drift = prediction_drift(predictions(same + shifted), {"1": reference, "2": reference, "3": reference})
@@ -115,7 +165,9 @@ def test_prediction_psi_per_version_against_its_own_reference():
     assert drift.filter(pl.col("model_version") == "2")["level"][0] == "major"
 
 
-def _window(matured: pl.DataFrame, scored: pl.DataFrame, features: pl.DataFrame, reference: dict[str, FeatureReference] | None):
+def _window(
+    matured: pl.DataFrame, scored: pl.DataFrame, features: pl.DataFrame, reference: dict[str, FeatureReference] | None
+):
     counts = pl.DataFrame(schema={"partition_date": pl.Date, "feed": pl.String, "rows": pl.Int64})
     return measure_window(D3, (D1, D3), scored, matured, features, ["x"], reference, {}, "1", 0.8, counts, counts)
 
@@ -127,10 +179,23 @@ def test_measurements_round_trip_into_the_decision_inputs(matured, tmp_path):
     scored = predictions([(D1, i, 0.3, "1") for i in range(250)] + [(D1, 1000 + i, 0.3, "2") for i in range(50)])
     measures = _window(matured, scored, features, reference)
     frame = measures.to_frame()
-    assert set(frame["kind"]) >= {"champion", "predictions", "feature_psi", "performance", "daily_auc", "calibration", "null_rate"}
+    assert set(frame["kind"]) >= {
+        "champion",
+        "predictions",
+        "feature_psi",
+        "performance",
+        "daily_auc",
+        "calibration",
+        "null_rate",
+    }
     assert frame["partition_date"].unique().to_list() == [D3] and frame["window_start"].unique().to_list() == [D1]
     inputs = decision_inputs(frame)
-    assert (inputs.model_version, inputs.validation_auc, inputs.n_predictions, inputs.matured_labels) == ("1", 0.8, 300, 4)
+    assert (inputs.model_version, inputs.validation_auc, inputs.n_predictions, inputs.matured_labels) == (
+        "1",
+        0.8,
+        300,
+        4,
+    )
     assert inputs.live_auc == pytest.approx(0.75)
     assert inputs.feature_psi["x"] > 1.0 and inputs.prediction_psi is None
     markdown = monitoring_markdown(measures)
@@ -141,7 +206,9 @@ def test_measurements_round_trip_into_the_decision_inputs(matured, tmp_path):
 
 def test_an_empty_window_measures_nothing_and_does_not_fail(tmp_path):
     empty_matured = join_matured(predictions([]), labels([]), "ID", "default_payment_next_month")
-    measures = _window(empty_matured, predictions([]), pl.DataFrame(schema={"partition_date": pl.Date, "x": pl.Float64}), None)
+    measures = _window(
+        empty_matured, predictions([]), pl.DataFrame(schema={"partition_date": pl.Date, "x": pl.Float64}), None
+    )
     inputs = decision_inputs(measures.to_frame())
     assert (inputs.n_predictions, inputs.matured_labels, inputs.live_auc, inputs.feature_psi) == (0, 0, None, {})
     assert "no matured labels" in monitoring_markdown(measures)
