@@ -129,7 +129,8 @@ def write(rows: list[dict]) -> None:
             if k not in ("benchmark", "variant", "rows", "seconds", "rows_per_second", "peak_rss_mb")
         )
         lines.append(
-            f"| {r['benchmark']} | {r['variant']} | {r['rows']:,} | {r['seconds']} | {r['rows_per_second'] or ''} | {r['peak_rss_mb']} | {notes} |"
+            f"| {r['benchmark']} | {r['variant']} | {r['rows']:,} | {r['seconds']} | "
+            f"{r['rows_per_second'] or ''} | {r['peak_rss_mb']} | {notes} |"
         )
     (HERE / "results.md").write_text("\n".join(lines) + "\n")
     (HERE / "results.json").write_text(json.dumps(rows, indent=2, default=str) + "\n")

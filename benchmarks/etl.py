@@ -23,7 +23,8 @@ def medallion_path(files: list[Path]) -> dict:
 
 
 def pandas_baseline(files: list[Path]) -> dict:
-    """What pipelines are commonly written as: read as text, coerce per column, mask the invalid rows, drop duplicates."""
+    """What pipelines are commonly written as: read as text, coerce per column, mask the invalid rows,
+    drop duplicates."""
     import pandas as pd
 
     contract = load_contracts()[0]

@@ -43,7 +43,7 @@ class SilverResult:
         if self.quarantine.is_empty():
             return {}
         counts = self.quarantine.select(pl.col("reasons").explode().alias("r")).group_by("r").len().sort("r")
-        return dict(zip(counts["r"].to_list(), counts["len"].to_list()))
+        return dict(zip(counts["r"].to_list(), counts["len"].to_list(), strict=True))
 
 
 def _typed(column: ColumnSpec) -> pl.Expr:

@@ -39,7 +39,8 @@ def feature_set_for(contract: Contract) -> FeatureSet:
 
 
 def _identity_features(contract: Contract) -> FeatureSet:
-    """Without a features module, the entity's numeric non-key columns are the features, bounded as the contract says."""
+    """Without a features module, the entity's numeric non-key columns are the features,
+    bounded as the contract says."""
     columns = [c for c in contract.entity.columns if c.is_numeric and c.name != contract.key]
     specs = {
         c.name: (

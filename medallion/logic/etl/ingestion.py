@@ -160,13 +160,16 @@ def read_landing_file(
 
 
 def _fields_frame(header: list[str], raw: list[str], quoted_fields: list[list[str]]) -> pl.DataFrame:
-    """Split records into one text column per header field; records with the wrong field count get nulls and an error."""
+    """Split records into one text column per header field; records with the wrong field count
+    get nulls and an error."""
     width = len(header)
     if quoted_fields or not raw:
         records = quoted_fields if quoted_fields else []
         ok = [len(r) == width for r in records]
-        data = {h: [r[i] if good else None for r, good in zip(records, ok)] for i, h in enumerate(header)}
-        errors = [None if good else f"expected {width} fields, found {len(r)}" for r, good in zip(records, ok)]
+        data = {h: [r[i] if good else None for r, good in zip(records, ok, strict=True)] for i, h in enumerate(header)}
+        errors = [
+            None if good else f"expected {width} fields, found {len(r)}" for r, good in zip(records, ok, strict=True)
+        ]
         return pl.DataFrame(
             {**data, "_parse_error": errors}, schema={**{h: pl.String for h in header}, "_parse_error": pl.String}
         )

@@ -71,7 +71,8 @@ class ChampionComparison:
         lines = ["| metric | new | champion | difference | 95% CI |", "|---|---|---|---|---|"]
         for name, c in self.comparisons.items():
             lines.append(
-                f"| {name} | {c.new:.4f} | {c.champion:.4f} | {c.difference:+.4f} | [{c.ci_low:+.4f}, {c.ci_high:+.4f}] |"
+                f"| {name} | {c.new:.4f} | {c.champion:.4f} | {c.difference:+.4f} | "
+                f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] |"
             )
         return "\n".join(
             lines
@@ -132,7 +133,8 @@ def compare_with_champion(
                 True,
                 "feature_set_changed",
                 f"the champion (v{champion.version}) was trained on feature set {champion.feature_set_version}, "
-                f"which gold no longer produces ({new.feature_set_version}); it cannot score today's features, so the new version replaces it",
+                f"which gold no longer produces ({new.feature_set_version}); it cannot score today's features, "
+                "so the new version replaces it",
                 rule,
             ),
             champion.version,

@@ -56,7 +56,9 @@ def read_alerts(path: Path) -> list[dict[str, Any]]:
 
 
 def post_webhook(url: str, alert: Alert, timeout: float = 5.0) -> int:
-    """POST the alert as JSON; returns the HTTP status. Raises OSError (URLError, timeouts) when it cannot be delivered."""
+    """POST the alert as JSON; returns the HTTP status.
+
+    Raises OSError (URLError, timeouts) when it cannot be delivered."""
     body = json.dumps(alert.to_dict(), default=str).encode()
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
     try:

@@ -76,7 +76,8 @@ def gate_retrain(
         allowed = last + timedelta(days=min_days)
         return GateOutcome(
             False,
-            f"decision for {day} says retrain ({decision.get('triggered_rules') or decision['reason']}), but the last retrain was for {last} and at most one retrain "
+            f"decision for {day} says retrain ({decision.get('triggered_rules') or decision['reason']}), "
+            f"but the last retrain was for {last} and at most one retrain "
             f"per {min_days} days is allowed: next retrain allowed from {allowed}",
             consumed,
         )

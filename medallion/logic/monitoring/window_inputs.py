@@ -80,7 +80,8 @@ def load_window(
     bronze = [
         read(
             f"bronze.{feed.name}",
-            f"select partition_date, '{feed.name}' as feed, count(*) as rows from bronze.{feed.name} where {between} group by all",
+            f"select partition_date, '{feed.name}' as feed, count(*) as rows "
+            f"from bronze.{feed.name} where {between} group by all",
             list(window),
             COUNTS_SCHEMA,
         )
@@ -108,7 +109,8 @@ def load_window(
 def version_references(
     mlflow: MlflowTracking, champion, versions: set[str]
 ) -> tuple[dict[str, FeatureReference] | None, dict[str, FeatureReference]]:
-    """The champion's feature reference and each version's prediction reference; a missing one is logged and left out."""
+    """The champion's feature reference and each version's prediction reference;
+    a missing one is logged and left out."""
     feature_reference = None
     predictions: dict[str, FeatureReference] = {}
     client = mlflow.client() if versions else None

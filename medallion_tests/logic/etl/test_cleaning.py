@@ -1,4 +1,5 @@
-"""validate_feed: typed valid rows, one per key and day (latest delivery wins), every other row quarantined with reasons."""
+"""validate_feed: typed valid rows, one per key and day (latest delivery wins),
+every other row quarantined with reasons."""
 
 import json
 import os

@@ -31,7 +31,7 @@ def application(
     id_: int, limit=100_000, sex=1, education=2, marriage=2, age=40, pay=(0,) * 6, bills=(0,) * 6, paid=(0,) * 6
 ) -> dict:
     row = {"ID": id_, "LIMIT_BAL": limit, "SEX": sex, "EDUCATION": education, "MARRIAGE": marriage, "AGE": age}
-    row.update({c: v for c, v in zip(["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"], pay)})
+    row.update({c: v for c, v in zip(["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"], pay, strict=False)})
     row.update({f"BILL_AMT{i}": v for i, v in enumerate(bills, start=1)})
     row.update({f"PAY_AMT{i}": v for i, v in enumerate(paid, start=1)})
     return row
@@ -43,8 +43,10 @@ def hand_made() -> dict[int, dict]:
         application(1, limit=100_000, sex=2, education=1, marriage=1, age=25, pay=(2, 0, -1, -1, 3, -2),
                     bills=(50_000, 40_000, 30_000, 20_000, 10_000, 10_000), paid=(4_000, 3_000, 2_000, 1_000, 0, 0)),
         application(2, limit=20_000, sex=1, education=4, marriage=2, age=26, paid=(100, 0, 0, 0, 0, 0)),
-        application(3, limit=10_000, education=0, marriage=3, age=35, bills=(-500, -1_000, -200, 0, 0, 0), paid=(50, 0, 0, 0, 0, 0)),
-        application(4, limit=1, education=3, age=36, bills=(10_000_000, 1_000, 1_000, 1_000, 1_000, 1_000), paid=(1_000_000,) * 6),
+        application(3, limit=10_000, education=0, marriage=3, age=35,
+                    bills=(-500, -1_000, -200, 0, 0, 0), paid=(50, 0, 0, 0, 0, 0)),
+        application(4, limit=1, education=3, age=36,
+                    bills=(10_000_000, 1_000, 1_000, 1_000, 1_000, 1_000), paid=(1_000_000,) * 6),
     ]  # fmt: skip
     features = engineer_features(silver(rows))
     return {row["ID"]: row for row in features.iter_rows(named=True)}
