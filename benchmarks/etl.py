@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from medallion.contract import load_contracts
+from medallion.components import project_datasets
 
 DAY = date(2025, 6, 1)
 
@@ -15,7 +15,7 @@ def medallion_path(files: list[Path]) -> dict:
     from medallion.logic.etl.features import engineer_features
     from medallion.logic.etl.ingestion import read_landing_day
 
-    contract = load_contracts()[0]
+    contract = project_datasets()["credit_default"].loaded_contract
     bronze, _ = read_landing_day(files, contract.entity.column_names, DAY, datetime.now(UTC))
     silver = validate_feed(bronze, contract.entity)
     features = engineer_features(silver.valid)
@@ -27,7 +27,7 @@ def pandas_baseline(files: list[Path]) -> dict:
     drop duplicates."""
     import pandas as pd
 
-    contract = load_contracts()[0]
+    contract = project_datasets()["credit_default"].loaded_contract
     frame = pd.concat(
         [pd.read_csv(f, dtype=str, keep_default_na=False, on_bad_lines="skip") for f in files], ignore_index=True
     )

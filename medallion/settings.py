@@ -1,26 +1,74 @@
-"""Paths and knobs read from the environment, in one place."""
+"""Settings: the only reader of the environment. Every knob is here, read once when the definitions load.
+
+Tests, the drift demo and the CLI build a `Settings` directly (or with `Settings.from_env(environ)`) and hand it
+to `build_definitions`; the defs tree reads the active one with `current_settings()`.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+
+from medallion.logic.monitoring.retrain_gate import DEFAULT_MIN_DAYS_BETWEEN_RETRAINS
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_DIR = PACKAGE_DIR.parent
 REFERENCE_DATASET = PROJECT_DIR / "data" / "reference" / "uci_credit_default.csv"
 
 ENVIRONMENTS = ("local", "prod")
+# Read at run time by the resources through dg.EnvVar, so their values never enter the definitions' snapshot.
+MLFLOW_TRACKING_URI_VAR = "MEDALLION_MLFLOW_TRACKING_URI"
+ALERT_WEBHOOK_URL_VAR = "MEDALLION_ALERT_WEBHOOK_URL"
+# Telemetry reaches for the internet; every process that loads the definitions or runs a tool turns it off.
+TELEMETRY_OFF = {"DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 class SettingsError(ValueError):
-    """A configuration value is missing or not one of the allowed values."""
+    """A configuration value is missing or not one of the allowed values; the message names the variable."""
 
 
 @dataclass(frozen=True)
 class Settings:
     home: Path
-    env: str
+    env: str = "local"
+    start_date: date = date(2025, 1, 1)
+    model_name: str = "credit_default"
+    retrain_min_days: int = DEFAULT_MIN_DAYS_BETWEEN_RETRAINS
+    mlflow_server: bool = False
+    alert_webhook: bool = False
+
+    def __post_init__(self) -> None:
+        if self.env not in ENVIRONMENTS:
+            raise SettingsError(f"MEDALLION_ENV={self.env!r} is not allowed; use one of {', '.join(ENVIRONMENTS)}")
+        if self.retrain_min_days < 0:
+            raise SettingsError(f"MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got {self.retrain_min_days}")
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.model_name):
+            raise SettingsError(
+                f"MEDALLION_MODEL_NAME={self.model_name!r} is not allowed; use letters, digits, '_', '.' or '-'"
+            )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        environ = os.environ if environ is None else environ
+
+        def value(name: str) -> str | None:
+            return environ.get(name) or None
+
+        return cls(
+            home=Path(value("MEDALLION_HOME") or PROJECT_DIR / "data").resolve(),
+            env=value("MEDALLION_ENV") or "local",
+            start_date=_iso_date("MEDALLION_START_DATE", value("MEDALLION_START_DATE")) or cls.start_date,
+            model_name=value("MEDALLION_MODEL_NAME") or cls.model_name,
+            retrain_min_days=_whole_days("MEDALLION_RETRAIN_MIN_DAYS", value("MEDALLION_RETRAIN_MIN_DAYS")),
+            mlflow_server=value(MLFLOW_TRACKING_URI_VAR) is not None,
+            alert_webhook=value(ALERT_WEBHOOK_URL_VAR) is not None,
+        )
 
     @property
     def landing_dir(self) -> Path:
@@ -35,14 +83,60 @@ class Settings:
         return self.home / "mlflow"
 
     @property
+    def local_mlflow_uri(self) -> str:
+        return f"sqlite:///{self.mlflow_dir / 'mlflow.db'}"
+
+    @property
     def decisions_dir(self) -> Path:
         return self.home / "decisions"
 
+    @property
+    def reports_dir(self) -> Path:
+        return self.home / "monitoring"
 
-def get_settings() -> Settings:
-    """Read settings at call time so tests can point MEDALLION_HOME at a temporary folder."""
-    env = os.environ.get("MEDALLION_ENV", "local")
-    if env not in ENVIRONMENTS:
-        raise SettingsError(f"MEDALLION_ENV={env!r} is not allowed; use one of {', '.join(ENVIRONMENTS)}")
-    home = Path(os.environ.get("MEDALLION_HOME") or PROJECT_DIR / "data").resolve()
-    return Settings(home=home, env=env)
+    @property
+    def alerts_dir(self) -> Path:
+        return self.home / "alerts"
+
+
+def _iso_date(name: str, raw: str | None) -> date | None:
+    if raw is None:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a date; use YYYY-MM-DD, e.g. 2025-01-01") from None
+
+
+def _whole_days(name: str, raw: str | None) -> int:
+    if raw is None:
+        return Settings.retrain_min_days
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} must be a whole number of days (0 disables the limit)") from None
+
+
+_active: ContextVar[Settings | None] = ContextVar("medallion_settings", default=None)
+
+
+def current_settings() -> Settings:
+    """The settings the definitions are being built with: those given to `build_definitions`, else the environment."""
+    return _active.get() or Settings.from_env()
+
+
+@contextmanager
+def active_settings(settings: Settings) -> Iterator[Settings]:
+    token = _active.set(settings)
+    try:
+        yield settings
+    finally:
+        _active.reset(token)
+
+
+def set_process_defaults(overrides: Mapping[str, str] | None = None) -> None:
+    """Telemetry off unless the environment says otherwise, then `overrides`; called explicitly by the definitions
+    and the tools, never as an import side effect."""
+    for name, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(name, value)
+    os.environ.update(overrides or {})

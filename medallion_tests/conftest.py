@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -10,14 +14,18 @@ import dagster as dg
 import duckdb
 import polars as pl
 import pytest
+import yaml
+from dagster.components.testing import create_defs_folder_sandbox
 
 os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
+from medallion.components import Dataset  # noqa: E402
 from medallion.definitions import build_definitions  # noqa: E402
-from medallion.settings import REFERENCE_DATASET, Settings, get_settings  # noqa: E402
+from medallion.settings import PACKAGE_DIR, REFERENCE_DATASET, Settings  # noqa: E402
 
 LABEL = "default payment next month"
+CREDIT_CONTRACT = PACKAGE_DIR / "defs" / "credit_default" / "contract.yaml"
 DAY1 = date(2025, 1, 1)
 
 
@@ -29,7 +37,7 @@ def reference() -> pl.DataFrame:
 @pytest.fixture
 def home(tmp_path, monkeypatch) -> Settings:
     monkeypatch.setenv("MEDALLION_HOME", str(tmp_path / "home"))
-    return get_settings()
+    return Settings.from_env()
 
 
 def land(home: Settings, feed: str, day: date, name: str, content: str | bytes) -> Path:
@@ -96,3 +104,27 @@ def days(first: date, n: int) -> list[date]:
 @pytest.fixture
 def defs(home) -> dg.Definitions:
     return build_definitions(home)
+
+
+@contextmanager
+def scaffolded_project(datasets: dict[str, tuple[Path, bool]] | None = None) -> Iterator[tuple[Path, Path]]:
+    """A temporary project with the real defs/automation and each dataset scaffolded through the Dataset component
+    (name → (contract file, ml)); yields (project root, defs folder) for `build_definitions(..., project_root=...)`."""
+    with create_defs_folder_sandbox() as sandbox:
+        shutil.copytree(
+            PACKAGE_DIR / "defs" / "automation",
+            sandbox.defs_folder_path / "automation",
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+        for name, (contract, ml) in (datasets or {}).items():
+            path = sandbox.scaffold_component(component_cls=Dataset, defs_path=name)
+            shutil.copy(contract, path / "contract.yaml")
+            defs_yaml = yaml.safe_load((path / "defs.yaml").read_text())
+            defs_yaml["attributes"]["ml"] = ml
+            (path / "defs.yaml").write_text(yaml.safe_dump(defs_yaml))
+        source = str(sandbox.project_root / "src")
+        sys.path.insert(0, source)
+        try:
+            yield sandbox.project_root, sandbox.defs_folder_path
+        finally:
+            sys.path.remove(source)

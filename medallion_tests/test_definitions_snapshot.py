@@ -60,7 +60,7 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
             s.name: {"cron": s.cron_schedule, "timezone": s.execution_timezone, "job": s.job_name}
             for s in repository.schedule_defs
         },
-        "sensors": {s.name: {"job": s.job_name if s.has_jobs else None} for s in repository.sensor_defs},
+        "sensors": {s.name: {"job": s.job_name if s.targets else None} for s in repository.sensor_defs},
     }
 
 
@@ -112,7 +112,7 @@ def test_etl_assets_carry_their_layer_as_group_and_tag():
 
 def test_the_code_location_loads_and_resolves_every_job():
     module = importlib.import_module("medallion.definitions")
-    defs = module.defs
+    defs = module.defs()
     assert isinstance(defs, dg.Definitions)
     dg.Definitions.validate_loadable(defs)
     repository = defs.get_repository_def()

@@ -2,37 +2,34 @@
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
 
 from medallion.contract import FeedSpec
 from medallion.logic.etl.ingestion import read_landing_day
-from medallion.partitions import daily_partitions, days_in, partition_metadata, single_run_backfill
+from medallion.names import BRONZE, table_key
+from medallion.policies import op_policy
 from medallion.resources.landing import LandingZone
+from medallion.utils.dates import days_in
 from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.etl")
 
 
-def build_bronze_asset(feed: FeedSpec) -> dg.AssetsDefinition:
+def build_bronze_asset(feed: FeedSpec, start: date) -> dg.AssetsDefinition:
     @dg.asset(
-        key=["bronze", feed.name],
+        key=table_key(BRONZE, feed.name),
         description=f"Rows of landing/{feed.name}/<day>/*.csv exactly as landed (all text), with lineage columns.",
-        group_name="bronze",
-        partitions_def=daily_partitions,
-        backfill_policy=single_run_backfill,
-        metadata=partition_metadata(),
-        kinds={"duckdb", "polars"},
-        tags={"layer": "bronze", "feed": feed.name},
-        pool="warehouse",
+        tags={"feed": feed.name},
+        **op_policy(BRONZE, start),
     )
     def bronze(context: dg.AssetExecutionContext, landing: LandingZone) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
         ingested_at = datetime.now(UTC)
         frames, files, header_issues = [], [], {}
-        for day in days_in(context.partition_time_window):
+        for day in days_in(*context.partition_time_window):
             day_files = landing.files(feed.name, day)
             if not day_files:
                 log.warning("no %s file landed for %s", feed.name, day)

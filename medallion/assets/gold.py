@@ -2,40 +2,29 @@
 
 import logging
 import time
-from datetime import timedelta
+from datetime import date
 
 import dagster as dg
 import polars as pl
 
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
-from medallion.logic.etl.labels import build_labels
-from medallion.partitions import LABEL_MATCH_WINDOW_DAYS, daily_partitions, partition_metadata, single_run_backfill
+from medallion.logic.etl.labels import LABEL_MATCH_WINDOW_DAYS, build_labels
+from medallion.names import GOLD, SILVER, table_key
+from medallion.policies import op_policy
 from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.etl")
 
-# Gold is built daily for the day before; a day and a half without a new materialization means the chain stalled.
-GOLD_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36), warn_window=timedelta(hours=26))
 
-
-def build_gold_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetsDefinition]:
-    common = dict(
-        group_name="gold",
-        partitions_def=daily_partitions,
-        backfill_policy=single_run_backfill,
-        kinds={"duckdb", "polars"},
-        tags={"layer": "gold"},
-        pool="warehouse",
-        freshness_policy=GOLD_FRESHNESS,
-    )
+def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
-        key=["gold", contract.features_table],
-        ins={"applications": dg.AssetIn(key=["silver", contract.entity.name])},
+        key=table_key(GOLD, contract.features_table),
+        ins={"applications": dg.AssetIn(key=table_key(SILVER, contract.entity.name))},
         description=f"Model features of each {contract.entity.name} row, feature set {feature_set.version}.",
-        metadata={**partition_metadata(), "feature_set_version": feature_set.version},
-        **common,
+        metadata={"feature_set_version": feature_set.version},
+        **op_policy(GOLD, start),
     )
     def features(context: dg.AssetExecutionContext, applications: pl.DataFrame) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
@@ -55,11 +44,11 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.As
         )
 
     @dg.asset(
-        key=["gold", contract.labels_table],
+        key=table_key(GOLD, contract.labels_table),
         ins={
-            "outcomes": dg.AssetIn(key=["silver", contract.outcome.name]),
+            "outcomes": dg.AssetIn(key=table_key(SILVER, contract.outcome.name)),
             "applications": dg.AssetIn(
-                key=["silver", contract.entity.name],
+                key=table_key(SILVER, contract.entity.name),
                 partition_mapping=dg.TimeWindowPartitionMapping(
                     start_offset=-LABEL_MATCH_WINDOW_DAYS, end_offset=0, allow_nonexistent_upstream_partitions=True
                 ),
@@ -69,8 +58,7 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.As
             f"One row per {contract.entity.name} row whose outcome is known, partitioned by label_date, the day the "
             f"outcome landed; matched to applications up to {LABEL_MATCH_WINDOW_DAYS} days back."
         ),
-        metadata=partition_metadata(),
-        **common,
+        **op_policy(GOLD, start),
     )
     def labels(
         context: dg.AssetExecutionContext, outcomes: pl.DataFrame, applications: pl.DataFrame

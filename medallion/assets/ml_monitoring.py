@@ -11,28 +11,29 @@ import dataclasses
 import json
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
 
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
 from medallion.logic.monitoring.measures import decision_inputs, join_matured, measure_window, trailing_window
 from medallion.logic.monitoring.report import monitoring_markdown, plot_monitoring
 from medallion.logic.monitoring.window_inputs import WindowInputs, load_window, version_references
-from medallion.partitions import as_date, daily_partitions, partition_metadata
+from medallion.names import CHAMPION, GOLD, ML, MONITORING, PREDICTIONS, RETRAIN_DECISION, SILVER, table_key
+from medallion.policies import op_policy
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.resources.monitoring_files import MonitoringFiles
 from medallion.resources.warehouse import Warehouse
+from medallion.utils.dates import as_date
 from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.ml")
 
 DEFAULT_WINDOW_DAYS = 7
-MONITORING_KEY = dg.AssetKey(["ml", "monitoring"])
-DECISION_KEY = dg.AssetKey(["ml", "retrain_decision"])
 
 
 class MonitoringConfig(dg.Config):
@@ -51,11 +52,11 @@ class RetrainRulesConfig(dg.Config):
     min_predictions: int = RetrainRules.min_predictions
 
 
-def _window_dep(key: list[str]) -> dg.AssetDep:
+def _window_dep(key: dg.AssetKey) -> dg.AssetDep:
     mapping = dg.TimeWindowPartitionMapping(
         start_offset=-(DEFAULT_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
     )
-    return dg.AssetDep(dg.AssetKey(key), partition_mapping=mapping)
+    return dg.AssetDep(key, partition_mapping=mapping)
 
 
 def _embedded_png(path) -> dg.MetadataValue:
@@ -64,33 +65,22 @@ def _embedded_png(path) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![monitoring chart](data:image/png;base64,{encoded})")
 
 
-def _validation_auc(champion) -> float | None:
-    value = champion.tags.get("validation_auc") if champion else None
-    return float(value) if value is not None else None
-
-
-def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetsDefinition]:
-    common = dict(
-        group_name="ml",
-        partitions_def=daily_partitions,
-        tags={"layer": "ml"},
-        metadata=partition_metadata(),
-        pool="warehouse",
-    )
+def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
     upstream = [
-        ["ml", "predictions"],
-        ["gold", contract.labels_table],
-        ["gold", contract.features_table],
-        ["silver", contract.quarantine_table],
+        PREDICTIONS,
+        table_key(GOLD, contract.labels_table),
+        table_key(GOLD, contract.features_table),
+        table_key(SILVER, contract.quarantine_table),
     ]
 
     @dg.asset(
-        key=MONITORING_KEY,
+        key=MONITORING,
         deps=[_window_dep(key) for key in upstream],
-        description="Over the trailing window up to D: feature PSI against the champion's training reference, prediction PSI "
-        "per version, late-label ROC AUC / Brier / calibration per version, quarantine and null-rate trends. One row per measurement.",
+        description="Over the trailing window up to D: feature PSI against the champion's training reference, "
+        "prediction PSI per version, late-label ROC AUC / Brier / calibration per version, quarantine and null-rate "
+        "trends. One row per measurement.",
         kinds={"duckdb", "polars", "mlflow"},
-        **common,
+        **op_policy(ML, start),
     )
     def monitoring(
         context: dg.AssetExecutionContext,
@@ -102,10 +92,9 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list
         started = time.perf_counter()
         day = as_date(context.partition_key)
         window = trailing_window(day, config.window_days)
-        champion = mlflow.version_by_alias("champion")
-        feature_set_version = (
-            champion.tags.get("feature_set_version", feature_set.version) if champion else feature_set.version
-        )
+        champion = mlflow.version_by_alias(CHAMPION)
+        tags = ModelTags.from_mlflow(champion.tags, champion.version) if champion else None
+        feature_set_version = tags.feature_set_version if tags else feature_set.version
         inputs: WindowInputs = load_window(warehouse, contract, window, feature_set_version)
         versions = {str(v) for v in inputs.predictions["model_version"].unique()} | (
             {str(champion.version)} if champion else set()
@@ -121,7 +110,7 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list
             feature_reference,
             prediction_references,
             str(champion.version) if champion else None,
-            _validation_auc(champion),
+            tags.validation_auc if tags else None,
             inputs.bronze_counts,
             inputs.quarantine_counts,
             config.calibration_bins,
@@ -161,12 +150,13 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet) -> list
         )
 
     @dg.asset(
-        key=DECISION_KEY,
-        ins={"monitoring": dg.AssetIn(key=MONITORING_KEY)},
-        description="Whether to retrain, from the window's measurements and configurable rules (AUC floor, AUC drop from validation, "
-        "prediction PSI, PSI on k features). A history table, plus decisions/<date>.json as the audit trail.",
+        key=RETRAIN_DECISION,
+        ins={"monitoring": dg.AssetIn(key=MONITORING)},
+        description="Whether to retrain, from the window's measurements and configurable rules (AUC floor, AUC drop "
+        "from validation, prediction PSI, PSI on k features). A history table, plus decisions/<date>.json as the "
+        "audit trail.",
         kinds={"duckdb", "python"},
-        **common,
+        **op_policy(ML, start),
     )
     def retrain_decision(
         context: dg.AssetExecutionContext,

@@ -2,42 +2,38 @@
 
 import logging
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 import polars as pl
 
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.ml.scoring import score_features
-from medallion.partitions import daily_partitions, partition_metadata, single_run_backfill
+from medallion.names import CHAMPION, GOLD, ML, PREDICTIONS, TRAINING_JOB, table_key
+from medallion.policies import op_policy
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.ml")
 
 
-def build_predictions_asset(contract: Contract, feature_set: FeatureSet) -> dg.AssetsDefinition:
+def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: date) -> dg.AssetsDefinition:
     @dg.asset(
-        key=["ml", "predictions"],
-        ins={"features": dg.AssetIn(key=["gold", contract.features_table])},
-        description="One prediction per gold feature row: probability, the model's thresholded label, and which model made it.",
-        group_name="ml",
-        partitions_def=daily_partitions,
-        backfill_policy=single_run_backfill,
-        metadata=partition_metadata(),
+        key=PREDICTIONS,
+        ins={"features": dg.AssetIn(key=table_key(GOLD, contract.features_table))},
+        description="One prediction per gold feature row: probability, the model's thresholded label, and which "
+        "model made it.",
         kinds={"duckdb", "scikitlearn", "mlflow"},
-        tags={"layer": "ml"},
-        pool="warehouse",
+        **op_policy(ML, start, single_run_backfill=True),
         output_required=False,
     )
     def predictions(context: dg.AssetExecutionContext, features: pl.DataFrame, mlflow: MlflowTracking):
         started = time.perf_counter()
-        champion = mlflow.version_by_alias("champion")
+        champion = mlflow.version_by_alias(CHAMPION)
         if champion is None:
-            reason = (
-                f"no version of {mlflow.registered_model_name!r} holds the champion alias yet: run training_job first"
-            )
+            reason = f"no version of {mlflow.registered_model_name!r} holds the {CHAMPION} alias yet: run {TRAINING_JOB} first"
             log.warning("predictions skipped: %s", reason)
             context.log_event(
                 dg.AssetObservation(
@@ -45,13 +41,13 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet) -> dg.A
                 )
             )
             return
-        model_features = champion.tags.get("feature_set_version")
-        if model_features != feature_set.version:
+        tags = ModelTags.from_mlflow(champion.tags, champion.version)
+        if tags.feature_set_version != feature_set.version:
             raise dg.Failure(
-                description=f"champion v{champion.version} was trained on feature set {model_features}, gold holds {feature_set.version}: "
-                "retrain (training_job) before scoring"
+                description=f"champion v{champion.version} was trained on feature set {tags.feature_set_version}, "
+                f"gold holds {feature_set.version}: retrain ({TRAINING_JOB}) before scoring"
             )
-        threshold = float(champion.tags["threshold"])
+        threshold = tags.threshold
         frame = score_features(
             mlflow.load_pipeline(str(champion.version)),
             features,

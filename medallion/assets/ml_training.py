@@ -11,9 +11,12 @@ import polars as pl
 
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.ml.training_set import TrainingSetError, build_training_set, require_trainable
-from medallion.partitions import as_date, daily_partitions, partition_metadata
+from medallion.names import CHAMPION, GOLD, ML, MODEL, MODEL_EVALUATION, TRAINING_SET, table_key
+from medallion.policies import op_policy
 from medallion.resources.mlflow_tracking import MlflowTracking
+from medallion.utils.dates import as_date
 from medallion.utils.table_metadata import markdown_table, table_metadata
 
 log = logging.getLogger("medallion.ml")
@@ -56,21 +59,18 @@ def dagster_tags(context) -> dict[str, str]:
     }
 
 
-def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetsDefinition]:
+def build_training_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
     label, key = contract.label, contract.key
-    common = dict(group_name="ml", partitions_def=daily_partitions, tags={"layer": "ml"})
 
     @dg.asset(
-        key=["ml", "training_set"],
+        key=TRAINING_SET,
         ins={
-            "features": dg.AssetIn(key=["gold", contract.features_table], partition_mapping=window_mapping()),
-            "labels": dg.AssetIn(key=["gold", contract.labels_table], partition_mapping=window_mapping()),
+            "features": dg.AssetIn(key=table_key(GOLD, contract.features_table), partition_mapping=window_mapping()),
+            "labels": dg.AssetIn(key=table_key(GOLD, contract.labels_table), partition_mapping=window_mapping()),
         },
-        description=f"Gold features of the {TRAINING_WINDOW_DAYS} days up to D joined to the labels known on D (label_date <= D).",
-        metadata=partition_metadata(),
-        kinds={"duckdb", "polars"},
-        pool="warehouse",
-        **common,
+        description=f"Gold features of the {TRAINING_WINDOW_DAYS} days up to D joined to the labels known on D "
+        "(label_date <= D).",
+        **op_policy(ML, start),
     )
     def training_set(
         context: dg.AssetExecutionContext, features: pl.DataFrame, labels: pl.DataFrame
@@ -100,13 +100,12 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         )
 
     @dg.asset(
-        key=["ml", "model"],
-        ins={"training_set": dg.AssetIn(key=["ml", "training_set"])},
+        key=MODEL,
+        ins={"training_set": dg.AssetIn(key=TRAINING_SET)},
         description="Trains the candidate pipelines on the older days of the training set, validates on the newest, "
         "and registers the best as a new version of the registered model in MLflow.",
-        metadata=partition_metadata(),
         kinds=ML_KINDS,
-        **common,
+        **op_policy(ML, start),
     )
     def model(
         context: dg.AssetExecutionContext, config: TrainingConfig, training_set: pl.DataFrame, mlflow: MlflowTracking
@@ -119,20 +118,22 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
             training_set, feature_set.names, label, config.seed, config.candidates, config.validation_fraction
         )
         best = result.best_metrics
-        window = f"{training_set['application_date'].min()}..{training_set['application_date'].max()}"
-        version_tags = {
-            "feature_set_version": feature_set.version,
-            "training_window": window,
-            "train_dates": f"{result.train_dates[0]}..{result.train_dates[1]}",
-            "valid_dates": f"{result.valid_dates[0]}..{result.valid_dates[1]}",
-            "threshold": repr(result.threshold),
-            "candidate": result.best_name,
-            "validation_auc": repr(best["roc_auc"]),
-            "as_of": str(as_of),
-            **dagster_tags(context),
-        }
+        version_tags = ModelTags(
+            feature_set_version=feature_set.version,
+            candidate=result.best_name,
+            threshold=float(result.threshold),
+            validation_auc=float(best["roc_auc"]),
+            as_of=as_of,
+            window_start=training_set["application_date"].min(),
+            window_end=training_set["application_date"].max(),
+            train_start=result.train_dates[0],
+            train_end=result.train_dates[1],
+            valid_start=result.valid_dates[0],
+            valid_end=result.valid_dates[1],
+        )
         with mlflow.start_run(experiment_name(context), f"train {as_of}", tags=dagster_tags(context)) as run:
-            version = _log_and_register(mlflow, run, result, training_set, feature_set, version_tags, config)
+            tags = {**version_tags.to_mlflow(), **dagster_tags(context)}
+            version = _log_and_register(mlflow, run, result, training_set, feature_set, tags, config)
         log.info(
             "model %s v%s (%s): validation AUC %.4f",
             mlflow.registered_model_name,
@@ -184,13 +185,12 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         )
 
     @dg.asset(
-        key=["ml", "model_evaluation"],
-        ins={"model": dg.AssetIn(key=["ml", "model"]), "training_set": dg.AssetIn(key=["ml", "training_set"])},
-        description="Champion/challenger: the new version and the current champion scored on the same newest labelled rows; "
-        "paired bootstrap CIs, DeLong p-value, and the promotion decision applied to the registry aliases.",
-        metadata=partition_metadata(),
+        key=MODEL_EVALUATION,
+        ins={"model": dg.AssetIn(key=MODEL), "training_set": dg.AssetIn(key=TRAINING_SET)},
+        description="Champion/challenger: the new version and the current champion scored on the same newest "
+        "labelled rows; paired bootstrap CIs, DeLong p-value, and the promotion decision applied to the registry aliases.",
         kinds=ML_KINDS,
-        **common,
+        **op_policy(ML, start),
     )
     def model_evaluation(
         context: dg.AssetExecutionContext,
@@ -205,7 +205,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
         new = model.row(0, named=True)
-        champion = mlflow.version_by_alias("champion")
+        champion = mlflow.version_by_alias(CHAMPION)
         outcome = compare_with_champion(
             training_set,
             new=contender(
@@ -246,14 +246,14 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet) -> list[d
 def contender(mlflow: MlflowTracking, version):
     from medallion.logic.ml.champion import Contender
 
-    tags = version.tags
+    tags = ModelTags.from_mlflow(version.tags, version.version)
     return Contender(
         version=str(version.version),
         pipeline=mlflow.load_pipeline(str(version.version)),
-        threshold=float(tags["threshold"]),
-        feature_set_version=tags["feature_set_version"],
-        train_end=date.fromisoformat(tags["train_dates"].split("..")[1]),
-        trained_as_of=date.fromisoformat(tags["as_of"]),
+        threshold=tags.threshold,
+        feature_set_version=tags.feature_set_version,
+        train_end=tags.train_end,
+        trained_as_of=tags.as_of,
     )
 
 
@@ -263,7 +263,7 @@ def _log_and_register(
     result,
     training_set: pl.DataFrame,
     feature_set: FeatureSet,
-    version_tags: dict,
+    version_tags: dict[str, str],
     config: TrainingConfig,
 ) -> str:
     import mlflow as ml
@@ -283,8 +283,8 @@ def _log_and_register(
             "n_features": len(feature_set.names),
             "best_candidate": result.best_name,
             "threshold": result.threshold,
-            "train_dates": version_tags["train_dates"],
-            "valid_dates": version_tags["valid_dates"],
+            "train_dates": f"{version_tags['train_start']}..{version_tags['train_end']}",
+            "valid_dates": f"{version_tags['valid_start']}..{version_tags['valid_end']}",
         }
     )
     for name, metrics in result.metrics.items():

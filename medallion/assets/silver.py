@@ -2,34 +2,29 @@
 
 import logging
 import time
+from datetime import date
 
 import dagster as dg
 import polars as pl
 
 from medallion.contract import Contract
 from medallion.logic.etl.cleaning import validate_feed
-from medallion.partitions import daily_partitions, partition_metadata, single_run_backfill
+from medallion.names import BRONZE, SILVER, table_key
+from medallion.policies import op_policy
 from medallion.utils.table_metadata import table_metadata
 
 log = logging.getLogger("medallion.etl")
 
 
-def build_silver_assets(contract: Contract) -> dg.AssetsDefinition:
+def build_silver_assets(contract: Contract, start: date) -> dg.AssetsDefinition:
     def out(table: str, description: str) -> dg.AssetOut:
-        return dg.AssetOut(
-            key=["silver", table],
-            description=description,
-            group_name="silver",
-            metadata=partition_metadata(),
-            kinds={"duckdb", "polars"},
-            tags={"layer": "silver"},
-            is_required=True,
-        )
+        return dg.AssetOut(key=table_key(SILVER, table), description=description, is_required=True)
 
     outs = {
         feed.name: out(
             feed.name,
-            f"{feed.name} typed per the {contract.name} contract, valid rows only, one per {feed.key} and day (latest delivery wins).",
+            f"{feed.name} typed per the {contract.name} contract, valid rows only, one per {feed.key} and day "
+            "(latest delivery wins).",
         )
         for feed in contract.feeds
     }
@@ -41,10 +36,8 @@ def build_silver_assets(contract: Contract) -> dg.AssetsDefinition:
     @dg.multi_asset(
         name=f"{contract.name}_silver",
         outs=outs,
-        ins={f"bronze_{feed.name}": dg.AssetIn(key=["bronze", feed.name]) for feed in contract.feeds},
-        partitions_def=daily_partitions,
-        backfill_policy=single_run_backfill,
-        pool="warehouse",
+        ins={f"bronze_{feed.name}": dg.AssetIn(key=table_key(BRONZE, feed.name)) for feed in contract.feeds},
+        **op_policy(SILVER, start),
     )
     def silver(context: dg.AssetExecutionContext, **bronze_frames: pl.DataFrame):
         started = time.perf_counter()

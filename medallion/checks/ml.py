@@ -4,13 +4,23 @@ import dagster as dg
 
 from medallion.checks.windows import ERROR, SHOWN, per_day_counts, where_clause
 from medallion.contract import Contract
+from medallion.names import (
+    LABELS_NOT_FROM_FUTURE,
+    MODEL,
+    MODEL_QUALITY_FLOOR,
+    NO_NULLS,
+    ONE_PREDICTION_PER_GOLD_ROW,
+    PREDICTIONS,
+    PROBABILITIES_IN_UNIT_INTERVAL,
+    TRAINING_SET,
+)
 from medallion.resources.warehouse import Warehouse
 
 
 def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     @dg.asset_check(
-        asset=dg.AssetKey(["ml", "training_set"]),
-        name="labels_not_from_future",
+        asset=TRAINING_SET,
+        name=LABELS_NOT_FROM_FUTURE,
         blocking=True,
         description="No training row of day D uses a label that became known after D (label_date <= partition_date).",
     )
@@ -32,8 +42,8 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
-        asset=dg.AssetKey(["ml", "model"]),
-        name="model_quality_floor",
+        asset=MODEL,
+        name=MODEL_QUALITY_FLOOR,
         blocking=True,
         description="The registered version's validation ROC AUC is at least the configured floor (TrainingConfig.auc_floor, default 0.70).",
     )
@@ -56,8 +66,8 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
-        asset=dg.AssetKey(["ml", "predictions"]),
-        name="one_prediction_per_gold_row",
+        asset=PREDICTIONS,
+        name=ONE_PREDICTION_PER_GOLD_ROW,
         blocking=True,
         description="Each day has exactly one prediction per gold feature row, keyed the same.",
     )
@@ -88,8 +98,8 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
-        asset=dg.AssetKey(["ml", "predictions"]),
-        name="probabilities_in_unit_interval",
+        asset=PREDICTIONS,
+        name=PROBABILITIES_IN_UNIT_INTERVAL,
         description="Every probability lies in [0, 1].",
     )
     def probabilities_in_unit_interval(
@@ -100,8 +110,8 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         return dg.AssetCheckResult(passed=bad == 0, severity=ERROR, metadata={"out_of_range": int(bad)})
 
     @dg.asset_check(
-        asset=dg.AssetKey(["ml", "predictions"]),
-        name="no_nulls",
+        asset=PREDICTIONS,
+        name=NO_NULLS,
         blocking=True,
         description="No prediction column is null.",
     )

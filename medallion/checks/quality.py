@@ -4,20 +4,37 @@ from datetime import date
 
 import dagster as dg
 
-from medallion.checks.windows import ERROR, SHOWN, WARN, per_day_counts, where_clause
+from medallion.checks.windows import ERROR, SHOWN, WARN, per_day_counts, run_window, where_clause
 from medallion.contract import Contract, FeedSpec
 from medallion.logic.etl.feature_sets import FeatureSet
-from medallion.partitions import date_range, run_window
+from medallion.names import (
+    BRONZE,
+    COMPLETENESS,
+    FEATURE_NULL_RATES,
+    FEATURE_RANGES,
+    FILES_ARRIVED,
+    GOLD,
+    HEADER_MATCHES_CONTRACT,
+    KEY_UNIQUE,
+    LABELS_NOT_BEFORE_APPLICATION,
+    OUTCOMES_MATCHED,
+    QUARANTINE_RATE,
+    ROWS_CONSERVED,
+    SILVER,
+    VALIDITY,
+    table_key,
+)
 from medallion.resources.landing import LandingZone
 from medallion.resources.warehouse import Warehouse
+from medallion.utils.dates import date_range
 
 
 def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
     table = f"bronze.{feed.name}"
 
     @dg.asset_check(
-        asset=dg.AssetKey(["bronze", feed.name]),
-        name="files_arrived",
+        asset=table_key(BRONZE, feed.name),
+        name=FILES_ARRIVED,
         description=f"Each day of the run has at least one non-empty file in landing/{feed.name}/<day>/.",
     )
     def files_arrived(
@@ -41,8 +58,8 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
-        asset=dg.AssetKey(["bronze", feed.name]),
-        name="header_matches_contract",
+        asset=table_key(BRONZE, feed.name),
+        name=HEADER_MATCHES_CONTRACT,
         blocking=True,
         description="Every file's header has the contract's columns: a missing column is an error (blocks silver), an extra one a warning (its values are kept in _extra_values).",
     )
@@ -62,12 +79,12 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
 
 
 def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
-    asset = dg.AssetKey(["silver", feed.name])
+    asset = table_key(SILVER, feed.name)
     table, quarantine = f"silver.{feed.name}", f"silver.{contract.quarantine_table}"
 
     @dg.asset_check(
         asset=asset,
-        name="rows_conserved",
+        name=ROWS_CONSERVED,
         blocking=True,
         description=f"Nothing is lost: for each day, bronze.{feed.name} rows = silver rows + quarantined rows of the feed.",
     )
@@ -93,9 +110,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
             },
         )
 
-    @dg.asset_check(
-        asset=asset, name="key_unique", blocking=True, description=f"`{feed.key}` is unique within each day."
-    )
+    @dg.asset_check(asset=asset, name=KEY_UNIQUE, blocking=True, description=f"`{feed.key}` is unique within each day.")
     def key_unique(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         dupes = warehouse.query(
@@ -112,7 +127,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
         )
 
     @dg.asset_check(
-        asset=asset, name="completeness", description="Each column's null rate is within the contract's max_null_rate."
+        asset=asset, name=COMPLETENESS, description="Each column's null rate is within the contract's max_null_rate."
     )
     def completeness(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
@@ -137,7 +152,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
 
     @dg.asset_check(
         asset=asset,
-        name="validity",
+        name=VALIDITY,
         blocking=True,
         description="Every stored value is within the contract's range or allowed values.",
     )
@@ -155,7 +170,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
 
     @dg.asset_check(
         asset=asset,
-        name="quarantine_rate",
+        name=QUARANTINE_RATE,
         description=f"At most {contract.max_quarantine_rate:.0%} of each day's bronze rows are quarantined (max_quarantine_rate).",
     )
     def quarantine_rate(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -194,8 +209,8 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
     features_table, labels_table = f"gold.{contract.features_table}", f"gold.{contract.labels_table}"
 
     @dg.asset_check(
-        asset=dg.AssetKey(["gold", contract.features_table]),
-        name="feature_null_rates",
+        asset=table_key(GOLD, contract.features_table),
+        name=FEATURE_NULL_RATES,
         description="Each feature's null rate is within its tolerance in the feature set.",
     )
     def feature_null_rates(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -210,8 +225,8 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
         )
 
     @dg.asset_check(
-        asset=dg.AssetKey(["gold", contract.features_table]),
-        name="feature_ranges",
+        asset=table_key(GOLD, contract.features_table),
+        name=FEATURE_RANGES,
         description="Each feature's values lie in the range the feature set declares.",
     )
     def feature_ranges(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -227,8 +242,8 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
         )
 
     @dg.asset_check(
-        asset=dg.AssetKey(["gold", contract.labels_table]),
-        name="labels_not_before_application",
+        asset=table_key(GOLD, contract.labels_table),
+        name=LABELS_NOT_BEFORE_APPLICATION,
         blocking=True,
         description="No label became known before its application was made (label_date >= application_date).",
     )
@@ -245,8 +260,8 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
         )
 
     @dg.asset_check(
-        asset=dg.AssetKey(["gold", contract.labels_table]),
-        name="outcomes_matched",
+        asset=table_key(GOLD, contract.labels_table),
+        name=OUTCOMES_MATCHED,
         description="Every outcome of the day resolves an application seen in the label-matching window.",
     )
     def outcomes_matched(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:

@@ -9,8 +9,6 @@ from typing import Any
 import polars as pl
 import yaml
 
-CONTRACTS_DIR = Path(__file__).resolve().parent / "contracts"
-
 POLARS_TYPES: dict[str, pl.DataType] = {
     "int8": pl.Int8,
     "int16": pl.Int16,
@@ -174,19 +172,16 @@ def load_contract(path: str | Path) -> Contract:
     return parse_contract(raw, source=path)
 
 
-def load_contracts(directory: Path = CONTRACTS_DIR) -> list[Contract]:
-    contracts = [load_contract(p) for p in sorted(directory.glob("*.yaml"))]
+def check_no_shared_tables(contracts: list[Contract]) -> None:
+    """Two datasets may not claim the same table; the message names both contract files."""
     owners: dict[tuple[str, str], list[str]] = {}
     for contract in contracts:
         for table in _tables(contract):
-            owners.setdefault(table, []).append(contract.source.name)
+            owners.setdefault(table, []).append(str(contract.source or contract.name))
     clashes = {table: files for table, files in sorted(owners.items()) if len(files) > 1}
     if clashes:
-        described = "; ".join(f"{table} by {', '.join(files)}" for table, files in clashes.items())
-        raise ContractError(
-            f"{directory}: two contracts claim the same table(s): {described}; rename a feed or set `tables:`"
-        )
-    return contracts
+        described = "; ".join(f"{'.'.join(table)} by {', '.join(files)}" for table, files in clashes.items())
+        raise ContractError(f"two contracts claim the same table(s): {described}; rename a feed or set `tables:`")
 
 
 def _tables(contract: Contract) -> list[tuple[str, str]]:

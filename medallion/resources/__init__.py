@@ -1,1 +1,2 @@
-"""Resources per environment: the one place that maps MEDALLION_ENV to storage and services."""
+"""Resources: the warehouse (DuckDB IO manager and queries), the landing zone, MLflow, monitoring files, alerting;
+`environments.py` maps MEDALLION_ENV to them."""

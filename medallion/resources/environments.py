@@ -1,32 +1,48 @@
-"""MEDALLION_ENV → resources. Local: files under MEDALLION_HOME. Prod overrides what is set in the environment."""
+"""MEDALLION_ENV → resources: each environment names every resource it provides, in one mapping."""
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 
+import dagster as dg
+
+from medallion.resources.alerting import Alerting
 from medallion.resources.landing import LandingZone
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.resources.monitoring_files import MonitoringFiles
 from medallion.resources.warehouse import Warehouse, WarehouseIOManager
-from medallion.settings import Settings
+from medallion.settings import ALERT_WEBHOOK_URL_VAR, MLFLOW_TRACKING_URI_VAR, Settings, SettingsError
 
 
-def build_resources(settings: Settings) -> dict:
-    # Not MLFLOW_TRACKING_URI: mlflow.set_tracking_uri() writes that variable, so it would leak between homes.
+def local_resources(settings: Settings) -> dict:
+    """Everything under MEDALLION_HOME: a DuckDB file, a sqlite MLflow store (or a server), files for monitoring."""
     database = str(settings.warehouse_path)
     return {
         "io_manager": WarehouseIOManager(database=database),
         "warehouse": Warehouse(database=database),
         "landing": LandingZone(root=str(settings.landing_dir)),
         "mlflow": MlflowTracking(
-            tracking_uri=os.environ.get("MEDALLION_MLFLOW_TRACKING_URI")
-            or f"sqlite:///{settings.mlflow_dir / 'mlflow.db'}",
+            tracking_uri=dg.EnvVar(MLFLOW_TRACKING_URI_VAR) if settings.mlflow_server else settings.local_mlflow_uri,
             artifact_root=str(settings.mlflow_dir / "artifacts"),
-            registered_model_name=os.environ.get("MEDALLION_MODEL_NAME", "credit_default"),
+            registered_model_name=settings.model_name,
         ),
-        "monitoring_files": MonitoringFiles(
-            decisions_dir=str(settings.decisions_dir),
-            reports_dir=str(settings.home / "monitoring"),
-            alerts_dir=str(settings.home / "alerts"),
+        "monitoring_files": MonitoringFiles(decisions_dir=str(settings.decisions_dir), reports_dir=str(settings.reports_dir)),
+        "alerting": Alerting(
+            alerts_dir=str(settings.alerts_dir),
+            webhook_url=dg.EnvVar(ALERT_WEBHOOK_URL_VAR) if settings.alert_webhook else None,
         ),
     }
+
+
+def prod_resources(settings: Settings) -> dict:
+    raise SettingsError(
+        "MEDALLION_ENV=prod is not configured in this version: its resources (a DuckLake warehouse on a PostgreSQL "
+        "catalog, an MLflow tracking server, PostgreSQL and Delta serving) are not built yet; use MEDALLION_ENV=local"
+    )
+
+
+RESOURCES_BY_ENV: dict[str, Callable[[Settings], dict]] = {"local": local_resources, "prod": prod_resources}
+
+
+def resources_for(settings: Settings) -> dict:
+    return RESOURCES_BY_ENV[settings.env](settings)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
-
-os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
 class ModelNotFoundError(LookupError):

@@ -17,11 +17,10 @@ def write_json_atomic(path: Path, data: Any) -> Path:
 
 
 class MonitoringFiles(dg.ConfigurableResource):
-    """Where decisions (`<date>.json`), monitoring charts (`<date>.png`) and alerts (`alerts.jsonl`) are written."""
+    """Where decisions (`<date>.json`) and monitoring charts (`<date>.png`) are written."""
 
     decisions_dir: str
     reports_dir: str
-    alerts_dir: str
 
     def decision_path(self, day: date | str) -> Path:
         return Path(self.decisions_dir) / f"{day}.json"
@@ -42,7 +41,3 @@ class MonitoringFiles(dg.ConfigurableResource):
 
     def chart_path(self, day: date | str) -> Path:
         return Path(self.reports_dir) / f"{day}.png"
-
-    @property
-    def alerts_path(self) -> Path:
-        return Path(self.alerts_dir) / "alerts.jsonl"

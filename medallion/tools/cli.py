@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from medallion.settings import Settings, get_settings
+from medallion.settings import Settings, set_process_defaults
 from medallion.sources.generate import generate
 from medallion.sources.replay import replay
 
@@ -103,9 +104,7 @@ def _add_status(subparsers: argparse._SubParsersAction) -> None:
 
 
 def landing_dir(args: argparse.Namespace) -> Path:
-    settings = get_settings()
-    home = args.home.resolve() if args.home is not None else settings.home
-    return Settings(home=home, env=settings.env).landing_dir
+    return _settings(args.home).landing_dir
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -132,11 +131,14 @@ def run_generate(args: argparse.Namespace) -> int:
 def run_status(args: argparse.Namespace) -> int:
     from medallion.tools.status import render_status
 
-    settings = get_settings()
-    print(
-        render_status(Settings(home=args.home.resolve() if args.home is not None else settings.home, env=settings.env))
-    )
+    print(render_status(_settings(args.home)))
     return 0
+
+
+def _settings(home: Path | None) -> Settings:
+    """The environment's settings, with --home taking the place of MEDALLION_HOME when given."""
+    settings = Settings.from_env()
+    return settings if home is None else replace(settings, home=home.resolve())
 
 
 def _add_score(subparsers: argparse._SubParsersAction) -> None:
@@ -156,23 +158,27 @@ def _add_score(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--home", type=Path, default=None, help="MEDALLION_HOME whose MLflow store to use (default: settings)"
     )
+    parser.add_argument(
+        "--dataset", default=None, help="the dataset whose contract the file follows (default: the one with ml: true)"
+    )
     parser.set_defaults(handler=run_score)
 
 
 def run_score(args: argparse.Namespace) -> int:
-    from medallion.contract import load_contracts
-    from medallion.resources.environments import build_resources
+    from medallion.components import project_datasets
+    from medallion.resources.environments import resources_for
     from medallion.resources.mlflow_tracking import ModelNotFoundError
     from medallion.tools.score import score_file
 
-    settings = get_settings()
-    if args.home is not None:
-        settings = Settings(home=args.home.resolve(), env=settings.env)
-    contract = next(c for c in load_contracts() if c.features_module)
+    settings = _settings(args.home)
+    datasets = project_datasets()
+    name = args.dataset or next((n for n, d in datasets.items() if d.ml), None)
+    if name not in datasets:
+        raise ValueError(f"--dataset {name!r} is not a dataset of this project; choose one of {', '.join(datasets)}")
+    contract = datasets[name].loaded_contract
+    mlflow = resources_for(settings)["mlflow"].process_config_and_initialize()
     try:
-        report = score_file(
-            args.model, args.input, args.output, contract, build_resources(settings)["mlflow"], args.date
-        )
+        report = score_file(args.model, args.input, args.output, contract, mlflow, args.date)
     except ModelNotFoundError as error:
         print(f"medallion score: error: {error}", file=sys.stderr)
         return 1
@@ -187,6 +193,7 @@ def run_score(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    set_process_defaults()
     try:
         return args.handler(args)
     except (ValueError, FileExistsError) as error:

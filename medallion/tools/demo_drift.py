@@ -12,14 +12,16 @@ import argparse
 import contextlib
 import io
 import logging
-import os
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
+
+from medallion.logic.monitoring.retrain_gate import DEFAULT_MIN_DAYS_BETWEEN_RETRAINS
+from medallion.settings import Settings, set_process_defaults
 
 MARKER = ".drift-demo"
 SATURDAY = 5
@@ -62,31 +64,22 @@ def prepare_home(home: Path) -> None:
     (home / "dagster").mkdir(parents=True)
     (home / MARKER).write_text("created by medallion.tools.demo_drift; deleted and rebuilt on every run\n")
     (home / "dagster" / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    os.environ.update(
-        {
-            "MEDALLION_HOME": str(home),
-            "DAGSTER_HOME": str(home / "dagster"),
-            "DAGSTER_DISABLE_TELEMETRY": "1",
-            "MLFLOW_DISABLE_TELEMETRY": "true",
-            "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
-        }
-    )
 
 
 class DriftDemo:
-    def __init__(self, home: Path, run_config: dict, echo):
+    def __init__(self, settings: Settings, run_config: dict, echo):
         import dagster as dg
 
         from medallion.definitions import build_definitions
-        from medallion.resources.environments import build_resources
-        from medallion.settings import Settings
+        from medallion.resources.environments import resources_for
 
-        self.dg, self.home, self.run_config, self.echo = dg, home, run_config, echo
-        self.settings = Settings(home=home, env="local")
-        self.defs = build_definitions(self.settings)
+        self.dg, self.home, self.run_config, self.echo = dg, settings.home, run_config, echo
+        self.settings = settings
+        self.defs = build_definitions(settings)
         self.repository = self.defs.get_repository_def()
-        self.resources = build_resources(self.settings)
-        self.instance = dg.DagsterInstance.get()
+        self.resources = resources_for(settings)
+        # The demo's own Dagster instance, beside its warehouse, not the one DAGSTER_HOME names.
+        self.instance = dg.DagsterInstance.from_config(str(settings.home / "dagster"))
         self.sensor_cursor: str | None = None
 
     def table(self, sql: str, params: list | None = None):
@@ -156,7 +149,7 @@ class DriftDemo:
             sensor(context)
         from medallion.logic.monitoring.alerts import read_alerts
 
-        last = read_alerts(self.resources["monitoring_files"].alerts_path)[-1]
+        last = read_alerts(self.resources["alerting"].log_path)[-1]
         checks = ", ".join(f"{c['asset']}:{c['check']}" for c in last["details"]["failed_checks"]) or "none"
         self.echo(
             f"  run_failure_alert_sensor → alerts/alerts.jsonl: {last['kind']} of {last['job']} {last['partition']}, failed checks: {checks}"
@@ -220,11 +213,14 @@ def run_story(
     first_training_day: int = 59,
     run_config: dict | None = None,
     echo=print,
+    retrain_min_days: int = DEFAULT_MIN_DAYS_BETWEEN_RETRAINS,
 ) -> Story:
     home = Path(home).resolve()
     prepare_home(home)
+    set_process_defaults({"MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"})
+    settings = replace(Settings.from_env(), home=home, env="local", retrain_min_days=retrain_min_days)
     with _quiet_loggers():
-        demo = DriftDemo(home, FAST_TRAINING if run_config is None else run_config, echo)
+        demo = DriftDemo(settings, FAST_TRAINING if run_config is None else run_config, echo)
         try:
             return _tell(demo, start, days, rows_per_day, drift_day, label_delay_days, first_training_day)
         finally:
@@ -284,7 +280,7 @@ def _tell(
     predicted_through = t0
     demo.run_range("inference_job", t0 - timedelta(days=label_delay_days - 1), t0)
     echo(
-        f"  champion v{story.champions[-1]}; retrain_sensor allows one retrain per {os.environ.get('MEDALLION_RETRAIN_MIN_DAYS', '7')} days\n"
+        f"  champion v{story.champions[-1]}; retrain_sensor allows one retrain per {demo.settings.retrain_min_days} days\n"
     )
     echo(f"{'week to':<11} {'pred PSI':>8}  {'top feature PSI':<26} {'>0.25':>5}  {'live AUC':<17} decision")
     for day in (t0 + timedelta(days=i) for i in range(1, (last_day - t0).days + 1)):
@@ -355,8 +351,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift-day", type=int, default=75, help="first drifted day, counted from the start")
     parser.add_argument("--label-delay-days", type=int, default=14)
     parser.add_argument("--first-training-day", type=int, default=59)
+    parser.add_argument(
+        "--retrain-min-days", type=int, default=14, help="retrain_sensor's limit (MEDALLION_RETRAIN_MIN_DAYS) here"
+    )
     args = parser.parse_args(argv)
-    os.environ.setdefault("MEDALLION_RETRAIN_MIN_DAYS", "14")
     run_story(
         args.home,
         days=args.days,
@@ -365,6 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         label_delay_days=args.label_delay_days,
         first_training_day=args.first_training_day,
         echo=lambda line: print(line, flush=True),
+        retrain_min_days=args.retrain_min_days,
     )
     return 0
 

@@ -4,7 +4,6 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from medallion.partitions import daily_partitions
 from medallion.resources.landing import LandingZone
 from medallion_tests.conftest import DAY1, land
 
@@ -79,7 +78,7 @@ def test_a_non_csv_file_or_a_folder_that_is_not_a_day_is_ignored(home, defs):
 
 
 def test_days_before_the_start_or_in_the_future_are_ignored(home, defs):
-    before_start = daily_partitions.start.date() - timedelta(days=1)
+    before_start = home.start_date - timedelta(days=1)
     future = datetime.now(UTC).date() + timedelta(days=3)
     land(home, "applications", before_start, "a.csv", "ID\n1\n")
     land(home, "outcomes", future, "o.csv", "ID\n1\n")

@@ -6,12 +6,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from medallion.contract import ContractError, load_contract, load_contracts
-from medallion.contract.model import CONTRACTS_DIR, POLARS_TYPES
+from medallion.components import project_datasets
+from medallion.contract import ContractError, check_no_shared_tables, load_contract
+from medallion.contract.model import POLARS_TYPES
 from medallion.logic.etl.feature_sets import feature_set_for
 from medallion.sources.landing import APPLICATION_COLUMNS
+from medallion_tests.conftest import CREDIT_CONTRACT
 
-SHIPPED = CONTRACTS_DIR / "credit_default.yaml"
+SHIPPED = CREDIT_CONTRACT
 
 
 @pytest.fixture(scope="module")
@@ -51,8 +53,10 @@ def test_shipped_contract_loads():
     assert contract.source == SHIPPED
 
 
-def test_load_contracts_defaults_to_the_shipped_folder():
-    assert [c.name for c in load_contracts()] == ["credit_default"]
+def test_the_project_loads_the_credit_dataset_from_its_defs_folder():
+    datasets = project_datasets()
+    assert list(datasets) == ["credit_default"]
+    assert datasets["credit_default"].ml and datasets["credit_default"].loaded_contract.source == SHIPPED
 
 
 def test_shipped_contract_uses_its_features_module():
@@ -140,18 +144,18 @@ def test_two_contracts_claiming_the_same_table(tmp_path, shipped_raw):
     second["tables"] = {"quarantine": "quarantine_copy", "features": "features_copy", "labels": "labels_copy"}
     write(tmp_path, second, "b_copy.yaml")  # same feeds → same bronze/silver tables
     with pytest.raises(ContractError) as error:
-        load_contracts(tmp_path)
+        check_no_shared_tables([load_contract(tmp_path / "a_credit.yaml"), load_contract(tmp_path / "b_copy.yaml")])
     message = str(error.value)
     assert str(tmp_path) in message
-    assert "('bronze', 'applications')" in message and "('silver', 'outcomes')" in message
-    assert "('silver', 'quarantine')" not in message
+    assert "bronze.applications" in message and "silver.outcomes" in message
+    assert "silver.quarantine " not in message
 
 
 def test_table_clash_names_the_clashing_files(tmp_path, shipped_raw):
     write(tmp_path, shipped_raw, "a_credit.yaml")
     write(tmp_path, {**shipped_raw, "name": "credit_copy"}, "b_copy.yaml")
     with pytest.raises(ContractError) as error:
-        load_contracts(tmp_path)
+        check_no_shared_tables([load_contract(tmp_path / "a_credit.yaml"), load_contract(tmp_path / "b_copy.yaml")])
     assert "a_credit.yaml" in str(error.value) and "b_copy.yaml" in str(error.value)
 
 

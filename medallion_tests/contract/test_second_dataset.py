@@ -1,24 +1,24 @@
 """A second dataset brought in by a contract alone (medallion_tests/fixtures/toy_loans.yaml), no asset edited."""
 
 import json
-import shutil
 from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from medallion.contract import load_contract, load_contracts
-from medallion.contract.model import CONTRACTS_DIR
+from medallion.contract import ContractError, load_contract
 from medallion.definitions import build_definitions
 from medallion.settings import Settings
 from medallion_tests.conftest import (
+    CREDIT_CONTRACT,
     DAY1,
     checks_by_name,
     land,
     land_outcomes,
     land_reference_rows,
     run_etl,
+    scaffolded_project,
     table,
     table_exists,
 )
@@ -40,11 +40,12 @@ OUTCOMES = "loan_id,repaid,observed_on\n1,1,2025-01-01\n2,0,2025-01-01\n"
 
 @pytest.fixture(scope="module")
 def toy_run(tmp_path_factory):
-    home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
+    home = Settings(home=tmp_path_factory.mktemp("home"))
     land(home, "loans", DAY1, "loans.csv", LOANS)
     land(home, "loan_outcomes", DAY1, "loan_outcomes.csv", OUTCOMES)
-    defs = build_definitions(home, contracts=[load_contract(TOY)])
-    return home, defs, run_etl(defs, DAY1)
+    with scaffolded_project({"toy_loans": (TOY, False)}) as (root, _):
+        defs = build_definitions(home, project_root=root)
+        yield home, defs, run_etl(defs, DAY1)
 
 
 def test_toy_contract_loads():
@@ -132,9 +133,9 @@ def test_toy_gold_labels_are_the_known_outcomes(toy_run):
 
 
 def test_both_contracts_build_one_definitions_without_clashes(tmp_path, reference):
-    home = Settings(home=tmp_path / "home", env="local")
-    credit, toy = load_contract(CONTRACTS_DIR / "credit_default.yaml"), load_contract(TOY)
-    defs = build_definitions(home, contracts=[credit, toy])
+    home = Settings(home=tmp_path / "home")
+    with scaffolded_project({"credit_default": (CREDIT_CONTRACT, True), "toy_loans": (TOY, False)}) as (root, _):
+        defs = build_definitions(home, project_root=root)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"bronze/applications", "silver/quarantine", "gold/features", "gold/labels"} <= keys
     assert {name.replace(".", "/") for name in TOY_TABLES} <= keys
@@ -158,10 +159,14 @@ def test_both_contracts_build_one_definitions_without_clashes(tmp_path, referenc
     assert table(home, "silver.loans_quarantine").height == 1
 
 
-def test_load_contracts_reads_a_folder_with_both(tmp_path):
-    shutil.copy(CONTRACTS_DIR / "credit_default.yaml", tmp_path)
-    shutil.copy(TOY, tmp_path)
-    assert [c.name for c in load_contracts(tmp_path)] == ["credit_default", "toy_loans"]
+def test_two_datasets_claiming_one_table_fail_at_load_naming_both_contracts(tmp_path):
+    with scaffolded_project({"one": (TOY, False), "two": (TOY, False)}) as (root, defs_folder):
+        with pytest.raises(Exception) as error:  # Dagster wraps it, naming the module that failed to build
+            build_definitions(Settings(home=tmp_path), project_root=root)
+    assert isinstance(error.value.__cause__, ContractError)
+    message = str(error.value.__cause__)
+    assert "bronze.loans" in message
+    assert str(defs_folder / "one" / "contract.yaml") in message and str(defs_folder / "two" / "contract.yaml") in message
 
 
 def test_toy_definitions_resolve_the_etl_job(toy_run):

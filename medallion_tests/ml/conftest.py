@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from medallion.definitions import build_definitions
-from medallion.resources.environments import build_resources
+from medallion.resources.environments import resources_for
 from medallion.settings import Settings
 from medallion_tests.conftest import DAY1, land_outcomes, land_reference_rows, run_etl
 
@@ -46,7 +46,7 @@ def predict(defs: dg.Definitions, instance: dg.DagsterInstance, first: date, las
 
 
 def mlflow_of(home: Settings):
-    return build_resources(home)["mlflow"]
+    return resources_for(home)["mlflow"]
 
 
 @pytest.fixture(scope="session")

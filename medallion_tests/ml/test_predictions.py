@@ -5,13 +5,13 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
-from medallion.contract import load_contracts
+from medallion.contract import load_contract
 from medallion.resources.mlflow_tracking import ModelNotFoundError
 from medallion.tools.score import ScoringInputError, score_file
-from medallion_tests.conftest import DAY1, checks_by_name, table, table_exists
+from medallion_tests.conftest import CREDIT_CONTRACT, DAY1, checks_by_name, table, table_exists
 from medallion_tests.ml.conftest import LAST_APP_DAY, mlflow_of, predict, train
 
-CONTRACT = load_contracts()[0]
+CONTRACT = load_contract(CREDIT_CONTRACT)
 
 
 def test_without_a_champion_predictions_are_skipped_with_a_reason(fresh_world):

@@ -1,9 +1,12 @@
 """The promotion rule in each branch, on real MLflow registry entries and aliases."""
 
+from datetime import date
+
 import numpy as np
 import polars as pl
 
 from medallion.logic.etl.features import FEATURE_NAMES, FEATURE_SET_VERSION
+from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.ml.training import build_pipeline, feature_matrix
 from medallion.logic.ml.training_set import build_training_set
 from medallion_tests.conftest import table
@@ -40,12 +43,19 @@ def register_poor_champion(home) -> str:
             skops_trusted_types=skops_io.get_untrusted_types(data=skops_io.dumps(pipeline)),
         )
     version = str(info.registered_model_version)
-    tags = {
-        "threshold": "0.5",
-        "feature_set_version": FEATURE_SET_VERSION,
-        "train_dates": "2024-12-01..2024-12-31",
-        "as_of": str(AS_OF),
-    }
+    tags = ModelTags(
+        feature_set_version=FEATURE_SET_VERSION,
+        candidate="logistic_regression",
+        threshold=0.5,
+        validation_auc=0.5,
+        as_of=AS_OF,
+        window_start=date(2024, 12, 1),
+        window_end=date(2024, 12, 31),
+        train_start=date(2024, 12, 1),
+        train_end=date(2024, 12, 31),
+        valid_start=date(2024, 12, 1),
+        valid_end=date(2024, 12, 31),
+    ).to_mlflow()
     for key, value in tags.items():
         tracking.client().set_model_version_tag("credit_default", version, key, value)
     tracking.set_alias("champion", version)

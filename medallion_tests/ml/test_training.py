@@ -4,6 +4,7 @@ from datetime import timedelta
 
 import polars as pl
 
+from medallion.logic.ml.model_tags import ModelTags
 from medallion_tests.conftest import DAY1, checks_by_name, table
 from medallion_tests.ml.conftest import AS_OF, DELAY, ROWS_PER_DAY, mlflow_of, train
 
@@ -46,7 +47,10 @@ def test_same_seed_gives_same_metrics_and_registers_versions(world):
     assert version.tags["feature_set_version"] == "credit-v1"
     assert version.tags["dagster.partition"] == str(AS_OF)
     assert version.tags["dagster.run_id"] == second.run_id
-    assert version.tags["training_window"].startswith(str(DAY1))
+    tags = ModelTags.from_mlflow(version.tags, version.version)
+    assert tags.window_start == DAY1 and tags.as_of == AS_OF
+    assert tags.window_start <= tags.train_start <= tags.train_end < tags.valid_start <= tags.valid_end <= tags.window_end
+    assert tags.validation_auc == models["roc_auc"][1] and tags.threshold == models["threshold"][1]
     run = client.get_run(version.run_id)
     assert run.data.tags["dagster.run_id"] == second.run_id
     assert run.data.metrics["roc_auc"] == models["roc_auc"][1]

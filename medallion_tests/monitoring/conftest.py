@@ -8,8 +8,8 @@ import dagster as dg
 import duckdb
 import polars as pl
 
-from medallion.assets.ml_monitoring import DECISION_KEY
 from medallion.logic.monitoring.measures import MEASUREMENT_SCHEMA
+from medallion.names import RETRAIN_DECISION
 from medallion.settings import Settings
 
 
@@ -74,7 +74,7 @@ def run_decision(
 ):
     run_config = {"ops": {"ml__retrain_decision": {"config": rules}}} if rules else None
     return defs.resolve_job_def("monitoring_job").execute_in_process(
-        asset_selection=[DECISION_KEY],
+        asset_selection=[RETRAIN_DECISION],
         partition_key=str(day),
         instance=instance,
         run_config=run_config,

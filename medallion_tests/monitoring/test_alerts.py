@@ -9,8 +9,9 @@ import dagster as dg
 import pytest
 
 from medallion.definitions import build_definitions
-from medallion.logic.monitoring.alerts import WEBHOOK_ENV, read_alerts
-from medallion.resources.environments import build_resources
+from medallion.logic.monitoring.alerts import read_alerts
+from medallion.resources.environments import resources_for
+from medallion.settings import ALERT_WEBHOOK_URL_VAR, Settings
 
 DAY = date(2025, 3, 8)
 
@@ -64,10 +65,10 @@ def evaluate(defs, name, instance, result, event, resources):
 def test_a_failed_run_is_recorded_logged_and_posted(failed_run, webhook, monkeypatch, caplog):
     home, defs, instance, result = failed_run
     url, received = webhook
-    monkeypatch.setenv(WEBHOOK_ENV, url)
+    monkeypatch.setenv(ALERT_WEBHOOK_URL_VAR, url)
     with caplog.at_level("ERROR", logger="medallion.alerts"):
         evaluate(
-            defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), build_resources(home)
+            defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), resources_for(Settings.from_env())
         )
     [alert] = read_alerts(home.home / "alerts" / "alerts.jsonl")
     assert (alert["kind"], alert["job"], alert["partition"], alert["run_id"]) == (
@@ -86,16 +87,19 @@ def test_a_failed_run_is_recorded_logged_and_posted(failed_run, webhook, monkeyp
 def test_without_a_webhook_nothing_is_posted(failed_run, webhook, monkeypatch):
     home, defs, instance, result = failed_run
     _, received = webhook
-    monkeypatch.delenv(WEBHOOK_ENV, raising=False)
-    evaluate(defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), build_resources(home))
+    monkeypatch.delenv(ALERT_WEBHOOK_URL_VAR, raising=False)
+    evaluate(defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), resources_for(Settings.from_env()))
     assert len(read_alerts(home.home / "alerts" / "alerts.jsonl")) == 1
     assert received == []
 
 
 def test_an_unreachable_webhook_does_not_lose_the_alert(failed_run, monkeypatch):
     home, defs, instance, result = failed_run
-    monkeypatch.setenv(WEBHOOK_ENV, "http://127.0.0.1:9/unreachable")
-    evaluate(defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), build_resources(home))
+    secret = "http://127.0.0.1:9/unreachable?token=s3cret"
+    monkeypatch.setenv(ALERT_WEBHOOK_URL_VAR, secret)
+    resources = resources_for(Settings.from_env())
+    assert "s3cret" not in repr(resources["alerting"])  # the resource holds the variable's name, not its value
+    evaluate(defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), resources)
     assert read_alerts(home.home / "alerts" / "alerts.jsonl")[0]["kind"] == "run_failure"
 
 
@@ -123,12 +127,12 @@ def _run_with_checks(instance, passed: bool, severity: dg.AssetCheckSeverity):
 )
 def test_a_failed_error_check_in_a_successful_run_is_an_alert(home, webhook, monkeypatch, passed, severity, alerts):
     url, received = webhook
-    monkeypatch.setenv(WEBHOOK_ENV, url)
+    monkeypatch.setenv(ALERT_WEBHOOK_URL_VAR, url)
     defs = build_definitions(home)
     with dg.instance_for_test() as instance:
         result = _run_with_checks(instance, passed, severity)
         outcome = evaluate(
-            defs, "check_failure_alert_sensor", instance, result, result.get_run_success_event(), build_resources(home)
+            defs, "check_failure_alert_sensor", instance, result, result.get_run_success_event(), resources_for(Settings.from_env())
         )
     recorded = read_alerts(home.home / "alerts" / "alerts.jsonl")
     assert len(recorded) == len(received) == alerts

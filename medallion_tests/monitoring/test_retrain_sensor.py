@@ -1,15 +1,16 @@
 """retrain_sensor with build_sensor_context on real decision materializations: act once per decision, at most once per N days."""
 
 import json
+from dataclasses import replace
 from datetime import date
 
 import dagster as dg
 import pytest
 
-from medallion.automation.retrain_sensor import MODEL_KEY
+from medallion.names import MODEL
 from medallion.definitions import build_definitions
-from medallion.logic.monitoring.retrain_gate import GateCursor, min_days_from
-from medallion.resources.environments import build_resources
+from medallion.logic.monitoring.retrain_gate import GateCursor
+from medallion.resources.environments import resources_for
 from medallion_tests.monitoring.conftest import measurement_rows, run_decision, write_monitoring
 
 D = date(2025, 3, 8)
@@ -36,7 +37,7 @@ def tick(loop, cursor: str | None = None) -> dg.SensorResult:
     sensor = defs.get_repository_def().get_sensor_def("retrain_sensor")
     return sensor(
         dg.build_sensor_context(
-            instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=build_resources(home)
+            instance=instance, cursor=cursor, repository_def=defs.get_repository_def(), resources=resources_for(home)
         )
     )
 
@@ -83,13 +84,14 @@ def test_inside_the_weekly_limit_the_skip_names_the_next_allowed_day(loop):
     assert result.skip_reason.skip_message.endswith("next retrain allowed from 2025-03-11")
 
 
-def test_the_limit_counts_the_last_trained_model_and_is_configurable(loop, monkeypatch):
+def test_the_limit_counts_the_last_trained_model_and_is_configurable(loop):
     _, _, instance = loop
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=MODEL_KEY, partition="2025-03-06"))
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key=MODEL, partition="2025-03-06"))
     decide(loop, D, RETRAIN)
     assert tick(loop).skip_reason.skip_message.endswith("next retrain allowed from 2025-03-13")
-    monkeypatch.setenv("MEDALLION_RETRAIN_MIN_DAYS", "2")
-    assert [r.partition_key for r in tick(loop).run_requests] == [str(D)]
+    home, _, instance = loop
+    relaxed = build_definitions(replace(home, retrain_min_days=2))
+    assert [r.partition_key for r in tick((home, relaxed, instance)).run_requests] == [str(D)]
 
 
 @pytest.mark.parametrize("audit", ["{not json", json.dumps({"retrain": False, "status": "healthy"}), "[]"])
@@ -105,10 +107,3 @@ def test_a_missing_decision_file_does_not_matter(loop):
     decide(loop, D, RETRAIN)
     (home.decisions_dir / f"{D}.json").unlink()
     assert len(tick(loop).run_requests) == 1
-
-
-def test_min_days_setting():
-    assert min_days_from(None) == 7 and min_days_from("0") == 0 and min_days_from(" 14 ") == 14
-    for bad in ("seven", "-1"):
-        with pytest.raises(ValueError, match="MEDALLION_RETRAIN_MIN_DAYS"):
-            min_days_from(bad)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+# How far back an outcome may point to its application; outcomes older than this are reported as unmatched.
+LABEL_MATCH_WINDOW_DAYS = 180
+
 
 @dataclass(frozen=True)
 class LabelResult:

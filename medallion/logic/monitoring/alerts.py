@@ -15,9 +15,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-WEBHOOK_ENV = "MEDALLION_ALERT_WEBHOOK_URL"
-
-
 @dataclass(frozen=True)
 class Alert:
     kind: str  # run_failure | check_failure

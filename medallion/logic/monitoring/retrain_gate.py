@@ -38,19 +38,6 @@ class GateOutcome:
     cursor: GateCursor
 
 
-def min_days_from(value: str | None) -> int:
-    """MEDALLION_RETRAIN_MIN_DAYS as a whole number of days (0 disables the limit); unset means the default."""
-    if value is None or value.strip() == "":
-        return DEFAULT_MIN_DAYS_BETWEEN_RETRAINS
-    try:
-        days = int(value)
-    except ValueError:
-        raise ValueError(f"MEDALLION_RETRAIN_MIN_DAYS must be a whole number of days, got {value!r}") from None
-    if days < 0:
-        raise ValueError(f"MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got {days}")
-    return days
-
-
 def gate_retrain(
     decision: Mapping[str, Any],
     storage_id: int,

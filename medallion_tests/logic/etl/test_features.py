@@ -6,7 +6,6 @@ import polars as pl
 import pytest
 
 from medallion.contract import load_contract
-from medallion.contract.model import CONTRACTS_DIR
 from medallion.logic.etl.features import (
     AGE_BAND_EDGES,
     FEATURE_NAMES,
@@ -16,8 +15,9 @@ from medallion.logic.etl.features import (
     engineer_features,
 )
 from medallion.settings import REFERENCE_DATASET
+from medallion_tests.conftest import CREDIT_CONTRACT
 
-CONTRACT = load_contract(CONTRACTS_DIR / "credit_default.yaml")
+CONTRACT = load_contract(CREDIT_CONTRACT)
 DAY = date(2025, 1, 1)
 
 

@@ -1,19 +1,18 @@
 """The retrain sensor: acts on the latest ml/retrain_decision, once per decision and at most once per N days."""
 
 import logging
-import os
 from datetime import date
 
 import dagster as dg
 import duckdb
 
-from medallion.logic.monitoring.retrain_gate import GateCursor, gate_retrain, min_days_from
+from medallion.components import datasets_in
+from medallion.logic.monitoring.retrain_gate import GateCursor, gate_retrain
+from medallion.names import MODEL, MONITORING_JOB, RETRAIN_DECISION, TRAINING_JOB, TRIGGER_TAG
 from medallion.resources.monitoring_files import MonitoringFiles
 from medallion.resources.warehouse import Warehouse
+from medallion.settings import current_settings
 
-RETRAIN_DECISION_KEY = dg.AssetKey(["ml", "retrain_decision"])
-MODEL_KEY = dg.AssetKey(["ml", "model"])
-RETRAIN_MIN_DAYS_ENV = "MEDALLION_RETRAIN_MIN_DAYS"
 ml_log = logging.getLogger("medallion.ml")
 
 
@@ -46,21 +45,21 @@ def _audit_matches(context, files: MonitoringFiles, day: str, decision: dict) ->
         )
 
 
-def build_retrain_sensor(training_job) -> dg.SensorDefinition:
+def build_retrain_sensor(min_days: int) -> dg.SensorDefinition:
     @dg.sensor(
         name="retrain_sensor",
-        job=training_job,
+        job_name=TRAINING_JOB,
         minimum_interval_seconds=300,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Requests training_job for the day of the latest ml/retrain_decision when it says retrain: once per decision "
-        f"(cursor: storage id) and at most once per {RETRAIN_MIN_DAYS_ENV} days (default 7).",
+        description=f"Requests {TRAINING_JOB} for the day of the latest ml/retrain_decision when it says retrain: "
+        f"once per decision (cursor: storage id) and at most once per {min_days} days (MEDALLION_RETRAIN_MIN_DAYS).",
     )
     def retrain_sensor(
         context: dg.SensorEvaluationContext, warehouse: Warehouse, monitoring_files: MonitoringFiles
     ) -> dg.SensorResult:
-        records = context.instance.fetch_materializations(RETRAIN_DECISION_KEY, limit=1).records
+        records = context.instance.fetch_materializations(RETRAIN_DECISION, limit=1).records
         if not records:
-            return _skip(context, "ml/retrain_decision has never been materialized: run monitoring_job first")
+            return _skip(context, f"ml/retrain_decision has never been materialized: run {MONITORING_JOB} first")
         record, cursor = records[0], _gate_cursor(context)
         day = record.partition_key
         if cursor.storage_id is not None and record.storage_id <= cursor.storage_id:
@@ -88,20 +87,18 @@ def build_retrain_sensor(training_job) -> dg.SensorDefinition:
             )
         decision = rows.row(0, named=True)
         _audit_matches(context, monitoring_files, day, decision)
-        models = context.instance.fetch_materializations(MODEL_KEY, limit=1).records
+        models = context.instance.fetch_materializations(MODEL, limit=1).records
         last_trained = date.fromisoformat(models[0].partition_key) if models and models[0].partition_key else None
-        outcome = gate_retrain(
-            decision, record.storage_id, cursor, last_trained, min_days_from(os.environ.get(RETRAIN_MIN_DAYS_ENV))
-        )
+        outcome = gate_retrain(decision, record.storage_id, cursor, last_trained, min_days)
         if not outcome.request:
             return _skip(context, outcome.reason, outcome.cursor)
-        context.log.info(f"retrain_sensor requests training_job for {day}: {outcome.reason}")
-        ml_log.info("retrain_sensor requests training_job for %s: %s", day, outcome.reason)
+        context.log.info(f"retrain_sensor requests {TRAINING_JOB} for {day}: {outcome.reason}")
+        ml_log.info("retrain_sensor requests %s for %s: %s", TRAINING_JOB, day, outcome.reason)
         request = dg.RunRequest(
             run_key=f"retrain:{day}:{record.storage_id}",
             partition_key=day,
             tags={
-                "medallion/trigger": "retrain_sensor",
+                TRIGGER_TAG: "retrain_sensor",
                 "medallion/decision_storage_id": str(record.storage_id),
                 "medallion/retrain_rules": decision["triggered_rules"] or "none",
             },
@@ -109,3 +106,10 @@ def build_retrain_sensor(training_job) -> dg.SensorDefinition:
         return dg.SensorResult(run_requests=[request], cursor=outcome.cursor.to_json())
 
     return retrain_sensor
+
+
+@dg.definitions
+def retrain(context: dg.ComponentLoadContext) -> dg.Definitions:
+    if not any(dataset.ml for dataset in datasets_in(context)):
+        return dg.Definitions()
+    return dg.Definitions(sensors=[build_retrain_sensor(current_settings().retrain_min_days)])

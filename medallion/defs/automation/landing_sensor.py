@@ -1,21 +1,21 @@
 """The landing sensor: a file dropped into the landing zone is all it takes to run the ETL for its day."""
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 
-from medallion.contract import Contract
-from medallion.partitions import daily_partitions
+from medallion.components import datasets_in
+from medallion.names import ETL_JOB, TRIGGER_TAG
 from medallion.resources.landing import LandingZone
+from medallion.settings import current_settings
 
 
-def landing_file_sets(landing: LandingZone, feeds: list[str]) -> dict[str, list[Path]]:
+def landing_file_sets(landing: LandingZone, feeds: list[str], first: date) -> dict[str, list[Path]]:
     """Landed files per partition day, over every feed; days outside the partitions definition are ignored.
 
     Today is among them: its partition exists from tomorrow on, so today's files are picked up on tomorrow's tick."""
-    first = daily_partitions.start.date()
     today = datetime.now(UTC).date()
     days: dict[str, list[Path]] = {}
     for feed in feeds:
@@ -34,23 +34,22 @@ def file_set_fingerprint(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_landing_sensor(contracts: list[Contract], job: dg.JobDefinition) -> dg.SensorDefinition:
-    feeds = [feed.name for contract in contracts for feed in contract.feeds]
-
+def build_landing_sensor(feeds: list[str], first: date) -> dg.SensorDefinition:
     @dg.sensor(
         name="landing_sensor",
-        job=job,
+        job_name=ETL_JOB,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description="Requests etl_job for a day once per new set of files landed for that day (run_key = day + file fingerprint).",
+        description=f"Requests {ETL_JOB} for a day once per new set of files landed for that day "
+        "(run_key = day + file fingerprint).",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-        file_sets = landing_file_sets(landing, feeds)
+        file_sets = landing_file_sets(landing, feeds, first)
         requests = [
             dg.RunRequest(
                 run_key=f"{day}:{file_set_fingerprint(files)}",
                 partition_key=day,
-                tags={"medallion/trigger": "landing", "medallion/files": str(len(files))},
+                tags={TRIGGER_TAG: "landing", "medallion/files": str(len(files))},
             )
             for day, files in sorted(file_sets.items())
         ]
@@ -61,4 +60,7 @@ def build_landing_sensor(contracts: list[Contract], job: dg.JobDefinition) -> dg
     return landing_sensor
 
 
-# Monitoring loop: the retrain sensor acts on ml/retrain_decision; the alert sensors record failures.
+@dg.definitions
+def landing(context: dg.ComponentLoadContext) -> dg.Definitions:
+    feeds = [feed for dataset in datasets_in(context) for feed in dataset.feeds]
+    return dg.Definitions(sensors=[build_landing_sensor(feeds, current_settings().start_date)])

@@ -1,0 +1,124 @@
+"""A dataset as a Dagster component: its contract gives it bronze, silver and gold, their checks and, with `ml`,
+the whole ML lifecycle. `dg scaffold defs medallion.components.Dataset <name>` writes a working skeleton."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from medallion.assets import build_etl_assets, build_ml_assets
+from medallion.checks.freshness import build_freshness_checks
+from medallion.checks.ml import build_ml_checks
+from medallion.checks.quality import build_quality_checks
+from medallion.contract import Contract, check_no_shared_tables, load_contract
+from medallion.logic.etl.feature_sets import feature_set_for
+from medallion.names import GOLD, table_key
+from medallion.policies import apply_layer_policies
+from medallion.settings import current_settings
+
+CONTRACT_FILE = "contract.yaml"
+SNAKE_CASE = re.compile(r"[a-z][a-z0-9_]*")
+
+
+class DatasetScaffolder(dg.Scaffolder):
+    """Writes defs.yaml and a small contract named after the folder, ready to land files for and run."""
+
+    def scaffold(self, request: dg.ScaffoldRequest) -> None:
+        name = Path(request.target_path).name
+        if not SNAKE_CASE.fullmatch(name):
+            raise ValueError(f"dataset name {name!r}: use lower-case letters, digits and '_' (it names tables)")
+        dg.scaffold_component(request, {"contract": CONTRACT_FILE, "ml": False})
+        (Path(request.target_path) / CONTRACT_FILE).write_text(contract_skeleton(name), encoding="utf-8")
+
+
+def contract_skeleton(name: str) -> str:
+    return f"""\
+# The {name} dataset: files land in $MEDALLION_HOME/landing/{name}/<YYYY-MM-DD>/*.csv and
+# $MEDALLION_HOME/landing/{name}_outcomes/<YYYY-MM-DD>/*.csv. Edit the columns to match your files;
+# the README's "Adding a dataset" section lists every setting.
+name: {name}
+description: Describe the dataset here.
+max_quarantine_rate: 0.05
+
+entity:
+  feed: {name}
+  key: id
+  columns:
+    - {{name: id, type: int64, min: 1, description: "the entity's key"}}
+    - {{name: amount, type: float64, min: 0, description: "a numeric feature"}}
+    - {{name: category, type: string, nullable: true, max_null_rate: 0.5, description: "an optional label"}}
+
+outcome:
+  feed: {name}_outcomes
+  key: id
+  columns:
+    - {{name: id, type: int64, min: 1}}
+    - {{name: outcome, type: int8, allowed: [0, 1], description: "what the model learns to predict"}}
+    - {{name: observed_on, type: date, description: "the day the outcome became known"}}
+label: outcome
+label_time: observed_on
+# features: my_package.my_features   (optional: engineer_features, FEATURE_SET_VERSION, FEATURE_SPECS)
+"""
+
+
+@dg.scaffold_with(DatasetScaffolder)
+class Dataset(dg.Component, dg.Model, dg.Resolvable):
+    """A dataset driven by its contract: bronze → silver (+ quarantine) → gold features and labels with their
+    quality and freshness checks; with `ml: true` also the training set, model, evaluation, predictions,
+    monitoring and retrain decision, with their checks."""
+
+    contract: str = Field(default=CONTRACT_FILE, description="The contract file, relative to this defs.yaml.")
+    ml: bool = Field(
+        default=False,
+        description="Build the ML lifecycle for this dataset. Its ml/* keys are not per dataset yet, so one "
+        "dataset at most may set it.",
+    )
+    _contract: Contract | None = PrivateAttr(default=None)
+
+    @classmethod
+    def load(cls, attributes, context: dg.ComponentLoadContext) -> Dataset:
+        dataset = super().load(attributes, context)
+        dataset._contract = load_contract(context.path / dataset.contract)
+        return dataset
+
+    @property
+    def loaded_contract(self) -> Contract:
+        if self._contract is None:
+            raise RuntimeError("Dataset.loaded_contract: the component was not loaded from its defs.yaml")
+        return self._contract
+
+    @property
+    def feeds(self) -> list[str]:
+        return [feed.name for feed in self.loaded_contract.feeds]
+
+    @property
+    def gold_keys(self) -> list[dg.AssetKey]:
+        contract = self.loaded_contract
+        return [table_key(GOLD, contract.features_table), table_key(GOLD, contract.labels_table)]
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        contract, start = self.loaded_contract, current_settings().start_date
+        feature_set = feature_set_for(contract)
+        assets = build_etl_assets(contract, feature_set, start)
+        checks = [*build_quality_checks(contract, feature_set), *build_freshness_checks(self.gold_keys)]
+        if self.ml:
+            assets += build_ml_assets(contract, feature_set, start)
+            checks += build_ml_checks(contract)
+        return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks))
+
+
+def datasets_in(context: dg.ComponentLoadContext) -> list[Dataset]:
+    """Every Dataset of the defs tree, for the definitions that span datasets (jobs, sensors)."""
+    datasets = context.component_tree.get_all_components(of_type=Dataset)
+    check_no_shared_tables([dataset.loaded_contract for dataset in datasets])
+    return datasets
+
+
+def project_datasets() -> dict[str, Dataset]:
+    """The project's datasets by contract name, loaded from medallion/defs as the code location loads them."""
+    tree = dg.ComponentTree.for_project(Path(__file__).resolve())
+    datasets = tree.get_all_components(of_type=Dataset)
+    return {dataset.loaded_contract.name: dataset for dataset in datasets}

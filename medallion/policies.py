@@ -1,0 +1,69 @@
+"""What every asset of a layer shares, in one table, applied once.
+
+Spec attributes (group, `layer` tag, kinds, freshness, the IO manager's partition column) are mapped over a
+dataset's assets by `apply_layer_policies`. Op attributes (partitions, backfill policy, pool) can only be given
+when an asset is declared, so the factories take them from `op_policy`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import dagster as dg
+
+from medallion.names import BRONZE, GOLD, ML, SILVER, WAREHOUSE_POOL
+
+PARTITION_COLUMN = "partition_date"
+ETL_KINDS = frozenset({"duckdb", "polars"})
+# Gold is built daily for the day before; a day and a half without a new materialization means the chain stalled.
+GOLD_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36), warn_window=timedelta(hours=26))
+
+
+@dataclass(frozen=True)
+class LayerPolicy:
+    kinds: frozenset[str]  # used where an asset declares none of its own
+    single_run_backfill: bool  # a ranged run is one step over the whole range, not one run per day
+    freshness: dg.FreshnessPolicy | None = None
+
+
+LAYER_POLICIES = {
+    BRONZE: LayerPolicy(ETL_KINDS, single_run_backfill=True),
+    SILVER: LayerPolicy(ETL_KINDS, single_run_backfill=True),
+    GOLD: LayerPolicy(ETL_KINDS, single_run_backfill=True, freshness=GOLD_FRESHNESS),
+    # Training and monitoring are per day; predictions opt in to single-run backfills (op_policy).
+    ML: LayerPolicy(ETL_KINDS, single_run_backfill=False),
+}
+
+
+@functools.cache
+def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:
+    """The one partitions definition every table shares: a calendar day (UTC), named by its date."""
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC")
+
+
+def op_policy(layer: str, start: date, single_run_backfill: bool | None = None) -> dict:
+    """Keyword arguments for `@dg.asset` / `@dg.multi_asset`: every asset is daily and writes the warehouse."""
+    backfill = LAYER_POLICIES[layer].single_run_backfill if single_run_backfill is None else single_run_backfill
+    return {
+        "partitions_def": daily_partitions(start),
+        "backfill_policy": dg.BackfillPolicy.single_run() if backfill else None,
+        "pool": WAREHOUSE_POOL,
+    }
+
+
+def _with_layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
+    layer = spec.key.path[0]
+    policy = LAYER_POLICIES[layer]
+    spec = spec.replace_attributes(
+        group_name=layer,
+        kinds=set(spec.kinds or policy.kinds),
+        freshness_policy=spec.freshness_policy or policy.freshness,
+    )
+    return spec.merge_attributes(tags={"layer": layer}, metadata={"partition_expr": PARTITION_COLUMN})
+
+
+def apply_layer_policies(defs: dg.Definitions) -> dg.Definitions:
+    """Group = layer = tag `layer`, the layer's kinds and freshness, and the partition column the IO manager uses."""
+    return defs.map_resolved_asset_specs(func=_with_layer_policy)

@@ -1,0 +1,18 @@
+"""Calendar days: partition keys are ISO dates, windows are inclusive ranges of days."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+
+def date_range(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=i) for i in range((last - first).days + 1)]
+
+
+def days_in(start: datetime, end: datetime) -> list[date]:
+    """The days of a half-open time window [start, end), such as a partition time window."""
+    return date_range(start.date(), end.date() - timedelta(days=1))
+
+
+def as_date(partition_key: str) -> date:
+    return datetime.strptime(partition_key, "%Y-%m-%d").date()
