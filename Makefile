@@ -20,7 +20,7 @@ DEMO_LAST_APPLICATION_DAY := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_DAY
 PORT ?= 3000
 MLFLOW_PORT ?= 5000
 
-.PHONY: install demo demo-drift test dev mlflow bench clean
+.PHONY: install demo demo-drift test lint dev mlflow bench clean
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -44,6 +44,10 @@ demo: install
 
 test: install
 	$(BIN)/pytest -q -p no:cacheprovider
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 dev: install
 	$(BIN)/dagster dev -h 127.0.0.1 -p $(PORT)

@@ -107,17 +107,21 @@ def defs(home) -> dg.Definitions:
 
 
 @contextmanager
-def scaffolded_project(datasets: dict[str, tuple[Path, bool]] | None = None) -> Iterator[tuple[Path, Path]]:
-    """A temporary project with the real defs/automation and each dataset scaffolded through the Dataset component
-    (name → (contract file, ml)); yields (project root, defs folder) for `build_definitions(..., project_root=...)`."""
+def scaffolded_project(datasets: dict[str, tuple[Path, bool] | None]) -> Iterator[tuple[Path, Path]]:
+    """A temporary project with the real defs/automation and each dataset scaffolded through the Dataset component,
+    name → (contract file, ml) or None to keep the scaffolded skeleton; yields (project root, defs folder) for
+    `build_definitions(..., project_root=...)`."""
     with create_defs_folder_sandbox() as sandbox:
         shutil.copytree(
             PACKAGE_DIR / "defs" / "automation",
             sandbox.defs_folder_path / "automation",
             ignore=shutil.ignore_patterns("__pycache__"),
         )
-        for name, (contract, ml) in (datasets or {}).items():
+        for name, replacement in datasets.items():
             path = sandbox.scaffold_component(component_cls=Dataset, defs_path=name)
+            if replacement is None:
+                continue
+            contract, ml = replacement
             shutil.copy(contract, path / "contract.yaml")
             defs_yaml = yaml.safe_load((path / "defs.yaml").read_text())
             defs_yaml["attributes"]["ml"] = ml

@@ -1,6 +1,8 @@
 """The user's own tools, run as the user runs them (subprocesses from the project root) on a temporary
-MEDALLION_HOME and DAGSTER_HOME: `dagster job execute`, `dg launch --partition / --partition-range`, `dg check defs`."""
+MEDALLION_HOME and DAGSTER_HOME: `dagster job execute`, `dg launch --partition / --partition-range`, `dg check defs`,
+`dg list components / defs`."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -129,3 +131,21 @@ def test_dg_check_defs(check_defs):
     output, _ = check_defs.communicate(timeout=180)
     assert check_defs.returncode == 0, output[-3000:]
     assert "All definitions loaded successfully" in output
+
+
+def test_dg_lists_the_dataset_component_and_the_project_definitions(tools):
+    components = json.loads(run(tools, "dg", "list", "components", "--json").stdout)["items"]
+    [dataset] = [c for c in components if c["key"] == "medallion.components.Dataset"]
+    assert "contract" in dataset["summary"]
+    listed = json.loads(run(tools, "dg", "list", "defs", "--json").stdout)
+    assets = {a["asset_key"]: a for a in listed["assets"]}
+    assert {"bronze/applications", "silver/quarantine", "gold/features", "ml/predictions"} <= set(assets)
+    assert assets["bronze/applications"]["source"] == "medallion/defs/credit_default/defs.yaml:2"
+    assert {j["name"] for j in listed["jobs"]} == {
+        "etl_job",
+        "freshness_check_job",
+        "training_job",
+        "inference_job",
+        "monitoring_job",
+    }
+    assert {r["name"] for r in listed["resources"]} >= {"io_manager", "warehouse", "mlflow", "alerting"}

@@ -26,7 +26,9 @@ def local_resources(settings: Settings) -> dict:
             artifact_root=str(settings.mlflow_dir / "artifacts"),
             registered_model_name=settings.model_name,
         ),
-        "monitoring_files": MonitoringFiles(decisions_dir=str(settings.decisions_dir), reports_dir=str(settings.reports_dir)),
+        "monitoring_files": MonitoringFiles(
+            decisions_dir=str(settings.decisions_dir), reports_dir=str(settings.reports_dir)
+        ),
         "alerting": Alerting(
             alerts_dir=str(settings.alerts_dir),
             webhook_url=dg.EnvVar(ALERT_WEBHOOK_URL_VAR) if settings.alert_webhook else None,

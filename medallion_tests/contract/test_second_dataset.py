@@ -166,7 +166,9 @@ def test_two_datasets_claiming_one_table_fail_at_load_naming_both_contracts(tmp_
     assert isinstance(error.value.__cause__, ContractError)
     message = str(error.value.__cause__)
     assert "bronze.loans" in message
-    assert str(defs_folder / "one" / "contract.yaml") in message and str(defs_folder / "two" / "contract.yaml") in message
+    assert (
+        str(defs_folder / "one" / "contract.yaml") in message and str(defs_folder / "two" / "contract.yaml") in message
+    )
 
 
 def test_toy_definitions_resolve_the_etl_job(toy_run):

@@ -49,7 +49,9 @@ def test_same_seed_gives_same_metrics_and_registers_versions(world):
     assert version.tags["dagster.run_id"] == second.run_id
     tags = ModelTags.from_mlflow(version.tags, version.version)
     assert tags.window_start == DAY1 and tags.as_of == AS_OF
-    assert tags.window_start <= tags.train_start <= tags.train_end < tags.valid_start <= tags.valid_end <= tags.window_end
+    assert (
+        tags.window_start <= tags.train_start <= tags.train_end < tags.valid_start <= tags.valid_end <= tags.window_end
+    )
     assert tags.validation_auc == models["roc_auc"][1] and tags.threshold == models["threshold"][1]
     run = client.get_run(version.run_id)
     assert run.data.tags["dagster.run_id"] == second.run_id

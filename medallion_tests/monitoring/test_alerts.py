@@ -68,7 +68,12 @@ def test_a_failed_run_is_recorded_logged_and_posted(failed_run, webhook, monkeyp
     monkeypatch.setenv(ALERT_WEBHOOK_URL_VAR, url)
     with caplog.at_level("ERROR", logger="medallion.alerts"):
         evaluate(
-            defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), resources_for(Settings.from_env())
+            defs,
+            "run_failure_alert_sensor",
+            instance,
+            result,
+            result.get_run_failure_event(),
+            resources_for(Settings.from_env()),
         )
     [alert] = read_alerts(home.home / "alerts" / "alerts.jsonl")
     assert (alert["kind"], alert["job"], alert["partition"], alert["run_id"]) == (
@@ -88,7 +93,14 @@ def test_without_a_webhook_nothing_is_posted(failed_run, webhook, monkeypatch):
     home, defs, instance, result = failed_run
     _, received = webhook
     monkeypatch.delenv(ALERT_WEBHOOK_URL_VAR, raising=False)
-    evaluate(defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), resources_for(Settings.from_env()))
+    evaluate(
+        defs,
+        "run_failure_alert_sensor",
+        instance,
+        result,
+        result.get_run_failure_event(),
+        resources_for(Settings.from_env()),
+    )
     assert len(read_alerts(home.home / "alerts" / "alerts.jsonl")) == 1
     assert received == []
 
@@ -132,7 +144,12 @@ def test_a_failed_error_check_in_a_successful_run_is_an_alert(home, webhook, mon
     with dg.instance_for_test() as instance:
         result = _run_with_checks(instance, passed, severity)
         outcome = evaluate(
-            defs, "check_failure_alert_sensor", instance, result, result.get_run_success_event(), resources_for(Settings.from_env())
+            defs,
+            "check_failure_alert_sensor",
+            instance,
+            result,
+            result.get_run_success_event(),
+            resources_for(Settings.from_env()),
         )
     recorded = read_alerts(home.home / "alerts" / "alerts.jsonl")
     assert len(recorded) == len(received) == alerts

@@ -7,9 +7,9 @@ from datetime import date
 import dagster as dg
 import pytest
 
-from medallion.names import MODEL
 from medallion.definitions import build_definitions
 from medallion.logic.monitoring.retrain_gate import GateCursor
+from medallion.names import MODEL
 from medallion.resources.environments import resources_for
 from medallion_tests.monitoring.conftest import measurement_rows, run_decision, write_monitoring
 

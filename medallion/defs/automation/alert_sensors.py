@@ -40,7 +40,9 @@ def run_failure_alert_sensor(context: dg.RunFailureSensorContext, alerting: Aler
     run = context.dagster_run
     details = {"failed_checks": _failed_checks(context.instance, run.run_id)}
     message = context.failure_event.message or "run failed"
-    _raise(context, alerting, Alert("run_failure", message, run.job_name, run.run_id, _partition_of(run), details=details))
+    _raise(
+        context, alerting, Alert("run_failure", message, run.job_name, run.run_id, _partition_of(run), details=details)
+    )
 
 
 @dg.run_status_sensor(
@@ -56,6 +58,11 @@ def check_failure_alert_sensor(context: dg.RunStatusSensorContext, alerting: Ale
         return dg.SkipReason(f"run {run.run_id} of {run.job_name}: no failed ERROR check")
     names = ", ".join(f"{c['asset']}:{c['check']}" for c in checks)
     message = f"{len(checks)} ERROR check(s) failed: {names}"
-    _raise(context, alerting, Alert("check_failure", message, run.job_name, run.run_id, _partition_of(run),
-                                    details={"failed_checks": checks}))
+    _raise(
+        context,
+        alerting,
+        Alert(
+            "check_failure", message, run.job_name, run.run_id, _partition_of(run), details={"failed_checks": checks}
+        ),
+    )
     return None

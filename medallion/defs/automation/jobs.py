@@ -1,6 +1,5 @@
 """Jobs, named by what they run, and the schedules that run them. ML jobs exist when a dataset has `ml: true`."""
 
-
 from datetime import timedelta
 
 import dagster as dg
@@ -84,9 +83,7 @@ def weekly_latest_day_schedule(
 
 def etl_schedules(etl: dg.JobDefinition, freshness_job: dg.JobDefinition) -> list[dg.ScheduleDefinition]:
     return [
-        previous_day_schedule(
-            "etl_daily_schedule", etl, 1, "01:00 UTC: the ETL for the previous day's partition."
-        ),
+        previous_day_schedule("etl_daily_schedule", etl, 1, "01:00 UTC: the ETL for the previous day's partition."),
         dg.ScheduleDefinition(
             name="freshness_check_schedule",
             job=freshness_job,

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+
 @dataclass(frozen=True)
 class Alert:
     kind: str  # run_failure | check_failure

@@ -1,0 +1,140 @@
+"""Settings: every knob read from the environment in one place, a wrong value named at load, environment → resources."""
+
+import ast
+import re
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from medallion.definitions import build_definitions
+from medallion.resources.environments import resources_for
+from medallion.settings import PACKAGE_DIR, PROJECT_DIR, Settings, SettingsError
+
+README = PROJECT_DIR / "README.md"
+
+
+def test_defaults_with_nothing_set():
+    settings = Settings.from_env({})
+    assert settings == Settings(home=(PROJECT_DIR / "data").resolve())
+    assert (settings.env, settings.start_date, settings.model_name, settings.retrain_min_days) == (
+        "local",
+        date(2025, 1, 1),
+        "credit_default",
+        7,
+    )
+    assert not settings.mlflow_server and not settings.alert_webhook
+
+
+def test_every_variable_is_read(tmp_path):
+    settings = Settings.from_env(
+        {
+            "MEDALLION_HOME": str(tmp_path),
+            "MEDALLION_ENV": "prod",
+            "MEDALLION_START_DATE": "2024-06-01",
+            "MEDALLION_MODEL_NAME": "loans.v2",
+            "MEDALLION_RETRAIN_MIN_DAYS": "0",
+            "MEDALLION_MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
+            "MEDALLION_ALERT_WEBHOOK_URL": "http://127.0.0.1:9000/hook",
+        }
+    )
+    assert settings == Settings(
+        home=tmp_path,
+        env="prod",
+        start_date=date(2024, 6, 1),
+        model_name="loans.v2",
+        retrain_min_days=0,
+        mlflow_server=True,
+        alert_webhook=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("MEDALLION_ENV", "staging", "MEDALLION_ENV='staging' is not allowed; use one of local, prod"),
+        ("MEDALLION_START_DATE", "01/02/2025", "MEDALLION_START_DATE='01/02/2025' is not a date; use YYYY-MM-DD"),
+        ("MEDALLION_RETRAIN_MIN_DAYS", "seven", "MEDALLION_RETRAIN_MIN_DAYS='seven' must be a whole number of days"),
+        ("MEDALLION_RETRAIN_MIN_DAYS", "-1", "MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got -1"),
+        ("MEDALLION_MODEL_NAME", "my model", "MEDALLION_MODEL_NAME='my model' is not allowed"),
+    ],
+)
+def test_a_wrong_value_names_the_variable_and_what_is_allowed(variable, value, message):
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env({variable: value})
+    assert message in str(error.value)
+
+
+def test_a_wrong_value_fails_the_definitions_at_load(monkeypatch):
+    monkeypatch.setenv("MEDALLION_ENV", "staging")
+    with pytest.raises(SettingsError, match="MEDALLION_ENV"):
+        build_definitions()
+
+
+def test_prod_refuses_to_fall_back_to_the_local_resources(tmp_path):
+    with pytest.raises(SettingsError, match="MEDALLION_ENV=prod is not configured"):
+        build_definitions(Settings(home=tmp_path, env="prod"))
+
+
+def test_the_start_date_is_the_first_partition_of_every_asset(tmp_path):
+    defs = build_definitions(Settings(home=tmp_path, start_date=date(2024, 6, 1)))
+    graph = defs.resolve_asset_graph()
+    starts = {graph.get(key).partitions_def.start.date() for key in graph.get_all_asset_keys()}
+    assert starts == {date(2024, 6, 1)}
+    assert defs.resolve_job_def("etl_job").partitions_def.get_first_partition_key() == "2024-06-01"
+
+
+def test_local_resources_live_under_home(tmp_path):
+    resources = resources_for(Settings(home=tmp_path, model_name="m"))
+    assert resources["warehouse"].database == str(tmp_path / "warehouse.duckdb")
+    assert resources["landing"].root == str(tmp_path / "landing")
+    assert resources["mlflow"].tracking_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
+    assert resources["mlflow"].registered_model_name == "m"
+    assert resources["alerting"].webhook_url is None
+
+
+def test_urls_reach_the_resources_as_environment_variables_not_values(tmp_path, monkeypatch):
+    uri = "postgresql://mlflow:s3cret@127.0.0.1:5432/mlflow"
+    monkeypatch.setenv("MEDALLION_MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MEDALLION_HOME", str(tmp_path))
+    mlflow = resources_for(Settings.from_env())["mlflow"]
+    assert isinstance(mlflow.tracking_uri, dg.EnvVar) and "s3cret" not in repr(mlflow)
+    assert mlflow.process_config_and_initialize().tracking_uri == uri
+
+
+def _reads_the_environment(path: Path) -> list[int]:
+    lines = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("environ", "getenv")
+            and getattr(node.value, "id", "") == "os"
+        ):
+            lines.append(node.lineno)
+    return lines
+
+
+def test_settings_is_the_only_module_that_reads_the_environment():
+    readers = {
+        str(path.relative_to(PROJECT_DIR)): lines
+        for path in sorted(PACKAGE_DIR.rglob("*.py"))
+        if (lines := _reads_the_environment(path)) and path.name != "settings.py"
+    }
+    assert readers == {}
+
+
+def test_every_variable_the_code_reads_is_in_the_readme_configuration_table():
+    source = (PACKAGE_DIR / "settings.py").read_text(encoding="utf-8")
+    variables = {name for name in _string_constants(source) if re.fullmatch(r"MEDALLION_[A-Z_]+", name)}
+    assert {"MEDALLION_HOME", "MEDALLION_ENV", "MEDALLION_START_DATE", "MEDALLION_RETRAIN_MIN_DAYS"} <= variables
+    table = README.read_text(encoding="utf-8").split("## Configuration", 1)[1].split("\n## ", 1)[0]
+    assert {v for v in variables if f"`{v}`" not in table} == set()
+
+
+def _string_constants(source: str) -> set[str]:
+    return {
+        node.value
+        for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+    }
