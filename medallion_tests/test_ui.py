@@ -61,9 +61,9 @@ def dagster_dev(tmp_path):
             try:
                 urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
                 break
-            except OSError:
+            except OSError as error:
                 if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("dagster dev did not answer /server_info")
+                    raise RuntimeError("dagster dev did not answer /server_info") from error
                 time.sleep(1)
         yield port
     finally:

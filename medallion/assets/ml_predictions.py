@@ -33,7 +33,10 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
         started = time.perf_counter()
         champion = mlflow.version_by_alias(CHAMPION)
         if champion is None:
-            reason = f"no version of {mlflow.registered_model_name!r} holds the {CHAMPION} alias yet: run {TRAINING_JOB} first"
+            reason = (
+                f"no version of {mlflow.registered_model_name!r} holds the {CHAMPION} alias yet: "
+                f"run {TRAINING_JOB} first"
+            )
             log.warning("predictions skipped: %s", reason)
             context.log_event(
                 dg.AssetObservation(

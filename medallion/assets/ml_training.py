@@ -188,7 +188,8 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         key=MODEL_EVALUATION,
         ins={"model": dg.AssetIn(key=MODEL), "training_set": dg.AssetIn(key=TRAINING_SET)},
         description="Champion/challenger: the new version and the current champion scored on the same newest "
-        "labelled rows; paired bootstrap CIs, DeLong p-value, and the promotion decision applied to the registry aliases.",
+        "labelled rows; paired bootstrap CIs, DeLong p-value, and the promotion decision applied to the "
+        "registry aliases.",
         kinds=ML_KINDS,
         **op_policy(ML, start),
     )

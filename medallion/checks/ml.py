@@ -27,7 +27,8 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     def labels_not_from_future(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         worst = warehouse.query(
-            f"select partition_date, max(label_date) as latest_label, count(*) filter (where label_date > partition_date) as future_labels "
+            "select partition_date, max(label_date) as latest_label, "
+            "count(*) filter (where label_date > partition_date) as future_labels "
             f"from ml.training_set{where} group by all order by 1",
             params,
         )
@@ -37,7 +38,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
             severity=ERROR,
             metadata={
                 "future_labels": int(future["future_labels"].sum()) if future.height else 0,
-                "latest_label_by_day": {str(d): str(l) for d, l, _ in worst.head(SHOWN).iter_rows()},
+                "latest_label_by_day": {str(day): str(latest) for day, latest, _ in worst.head(SHOWN).iter_rows()},
             },
         )
 
@@ -45,12 +46,14 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         asset=MODEL,
         name=MODEL_QUALITY_FLOOR,
         blocking=True,
-        description="The registered version's validation ROC AUC is at least the configured floor (TrainingConfig.auc_floor, default 0.70).",
+        description="The registered version's validation ROC AUC is at least the configured floor "
+        "(TrainingConfig.auc_floor, default 0.70).",
     )
     def model_quality_floor(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         rows = warehouse.query(
-            f"select partition_date, model_version, roc_auc, auc_floor from ml.model{where} order by trained_at desc limit 1",
+            f"select partition_date, model_version, roc_auc, auc_floor from ml.model{where} "
+            "order by trained_at desc limit 1",
             params,
         )
         if rows.is_empty():

@@ -61,7 +61,8 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
         asset=table_key(BRONZE, feed.name),
         name=HEADER_MATCHES_CONTRACT,
         blocking=True,
-        description="Every file's header has the contract's columns: a missing column is an error (blocks silver), an extra one a warning (its values are kept in _extra_values).",
+        description="Every file's header has the contract's columns: a missing column is an error (blocks silver), "
+        "an extra one a warning (its values are kept in _extra_values).",
     )
     def header_matches_contract(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context, "_header_issue is not null")
@@ -86,7 +87,8 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
         asset=asset,
         name=ROWS_CONSERVED,
         blocking=True,
-        description=f"Nothing is lost: for each day, bronze.{feed.name} rows = silver rows + quarantined rows of the feed.",
+        description=f"Nothing is lost: for each day, bronze.{feed.name} rows = silver rows + quarantined rows "
+        "of the feed.",
     )
     def rows_conserved(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         bronze = per_day_counts(warehouse, f"bronze.{feed.name}", context)
@@ -114,7 +116,8 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
     def key_unique(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         dupes = warehouse.query(
-            f'select partition_date, "{feed.key}" as key, count(*) as n from {table}{where} group by all having count(*) > 1 order by 1, 2',
+            f'select partition_date, "{feed.key}" as key, count(*) as n from {table}{where} '
+            "group by all having count(*) > 1 order by 1, 2",
             params,
         )
         return dg.AssetCheckResult(
@@ -171,7 +174,8 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
     @dg.asset_check(
         asset=asset,
         name=QUARANTINE_RATE,
-        description=f"At most {contract.max_quarantine_rate:.0%} of each day's bronze rows are quarantined (max_quarantine_rate).",
+        description=f"At most {contract.max_quarantine_rate:.0%} of each day's bronze rows are quarantined "
+        "(max_quarantine_rate).",
     )
     def quarantine_rate(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         bronze = per_day_counts(warehouse, f"bronze.{feed.name}", context)

@@ -89,7 +89,8 @@ class MlflowTracking(dg.ConfigurableResource):
         except MlflowException as error:
             known = [m.name for m in client.search_registered_models()]
             raise ModelNotFoundError(
-                f"model URI {model_uri!r} does not resolve in {self.tracking_uri}: {error.message}. Registered models: {known or 'none'}"
+                f"model URI {model_uri!r} does not resolve in {self.tracking_uri}: {error.message}. "
+                f"Registered models: {known or 'none'}"
             ) from error
         mlflow = self._mlflow()
         return version, mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")

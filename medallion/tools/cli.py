@@ -185,7 +185,8 @@ def run_score(args: argparse.Namespace) -> int:
     print(f"scored {report.scored} row(s) with {args.model} (version {report.model_version}) → {report.output}")
     if report.rejected:
         print(
-            f"{report.rejected} row(s) failed the {contract.name} contract and were not scored → {report.rejected_output}"
+            f"{report.rejected} row(s) failed the {contract.name} contract and were not scored "
+            f"→ {report.rejected_output}"
         )
     return 0
 

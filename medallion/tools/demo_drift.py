@@ -119,7 +119,8 @@ class DriftDemo:
         """Run training_job for `day`: the new version and whether the run (its checks, the evaluation) succeeded."""
         result = self.run("training_job", run_config=self.run_config, partition_key=str(day), tags=tags or {})
         model = self.table(
-            "select model_version, candidate, roc_auc from ml.model where partition_date = ? order by trained_at desc limit 1",
+            "select model_version, candidate, roc_auc from ml.model where partition_date = ? "
+            "order by trained_at desc limit 1",
             [day],
         )
         if model.is_empty():
@@ -152,7 +153,8 @@ class DriftDemo:
         last = read_alerts(self.resources["alerting"].log_path)[-1]
         checks = ", ".join(f"{c['asset']}:{c['check']}" for c in last["details"]["failed_checks"]) or "none"
         self.echo(
-            f"  run_failure_alert_sensor → alerts/alerts.jsonl: {last['kind']} of {last['job']} {last['partition']}, failed checks: {checks}"
+            f"  run_failure_alert_sensor → alerts/alerts.jsonl: {last['kind']} of {last['job']} {last['partition']}, "
+            f"failed checks: {checks}"
         )
 
     def monitor(self, day: date) -> StoryWeek:
@@ -237,7 +239,7 @@ def _quiet_loggers():
     try:
         yield
     finally:
-        for logger, level in zip(loggers, levels):
+        for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
 
 
@@ -276,11 +278,13 @@ def _tell(
     t0 = start + timedelta(days=first_training_day)
     echo(f"\ntraining on the labels known by {t0}, before the drift:")
     story = Story(versions=[demo.train(t0)[0]], champions=[demo.champion()])
-    # Days whose labels were unknown at training time are out of sample: scoring them gives the first window matured labels.
+    # Days whose labels were unknown at training time are out of sample: scoring them gives the first window
+    # matured labels.
     predicted_through = t0
     demo.run_range("inference_job", t0 - timedelta(days=label_delay_days - 1), t0)
     echo(
-        f"  champion v{story.champions[-1]}; retrain_sensor allows one retrain per {demo.settings.retrain_min_days} days\n"
+        f"  champion v{story.champions[-1]}; "
+        f"retrain_sensor allows one retrain per {demo.settings.retrain_min_days} days\n"
     )
     echo(f"{'week to':<11} {'pred PSI':>8}  {'top feature PSI':<26} {'>0.25':>5}  {'live AUC':<17} decision")
     for day in (t0 + timedelta(days=i) for i in range(1, (last_day - t0).days + 1)):
@@ -320,12 +324,14 @@ def _epilogue(story: Story, drift_from: date, echo, seconds: float) -> None:
     echo("\nstory:")
     if before and after:
         echo(
-            f"- top feature PSI: at most {max(before):.3f} before the drift ({drift_from}), up to {max(after):.3f} after"
+            f"- top feature PSI: at most {max(before):.3f} before the drift ({drift_from}), "
+            f"up to {max(after):.3f} after"
         )
     if flipped:
         echo(f"- the decision flipped to retrain for {flipped.day}: {flipped.reason}")
     echo(
-        f"- retrain_sensor launched training_job {len(retrains)} time(s) ({', '.join(str(w.day) for w in retrains) or 'never'}); "
+        f"- retrain_sensor launched training_job {len(retrains)} time(s) "
+        f"({', '.join(str(w.day) for w in retrains) or 'never'}); "
         f"{sum(1 for w in story.weeks if w.retrain and not w.requested)} retrain decision(s) skipped by the time limit"
     )
     rejected = (
@@ -334,8 +340,9 @@ def _epilogue(story: Story, drift_from: date, echo, seconds: float) -> None:
         else ""
     )
     echo(
-        f"- versions registered and evaluated: {', '.join('v' + v for v in story.versions)}{rejected}; champion history: "
-        f"{' -> '.join('v' + c for c in story.champions)} ({'changed' if len(story.champions) > 1 else 'never changed'}); "
+        f"- versions registered and evaluated: {', '.join('v' + v for v in story.versions)}{rejected}; "
+        f"champion history: {' -> '.join('v' + c for c in story.champions)} "
+        f"({'changed' if len(story.champions) > 1 else 'never changed'}); "
         f"{story.alerts} alert(s) recorded"
     )
     echo(f"- {seconds:.0f} s in process")

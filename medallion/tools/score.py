@@ -69,7 +69,8 @@ def score_file(
     trained_on = version.tags.get("feature_set_version")
     if trained_on != feature_set.version:
         raise ScoringInputError(
-            f"{model_uri} (v{version.version}) was trained on feature set {trained_on}; this code builds {feature_set.version}"
+            f"{model_uri} (v{version.version}) was trained on feature set {trained_on}; "
+            f"this code builds {feature_set.version}"
         )
     checked = validate_feed(read_input(input_path, contract, day or datetime.now(UTC).date()), contract.entity)
     features = feature_set.engineer(checked.valid)

@@ -70,7 +70,8 @@ def warehouse_status(warehouse: Path) -> list[TableStatus]:
             target = f'"{schema}"."{name}"'
             if (schema, name) in partitioned:
                 rows, partitions, first, last = connection.execute(
-                    f'select count(*), count(distinct "{PARTITION_COLUMN}"), min("{PARTITION_COLUMN}"), max("{PARTITION_COLUMN}") from {target}'
+                    f'select count(*), count(distinct "{PARTITION_COLUMN}"), '
+                    f'min("{PARTITION_COLUMN}"), max("{PARTITION_COLUMN}") from {target}'
                 ).fetchone()
             else:
                 (rows,), partitions, first, last = (
@@ -98,11 +99,13 @@ def render_status(settings: Settings) -> str:
         width = max(len(f.feed) for f in feeds)
         for f in feeds:
             lines.append(
-                f"  {f.feed:<{width}}  {f.days:>5} day(s)  {f.files:>5} file(s)  first {_day(f.first)}  last {_day(f.last)}"
+                f"  {f.feed:<{width}}  {f.days:>5} day(s)  {f.files:>5} file(s)  "
+                f"first {_day(f.first)}  last {_day(f.last)}"
             )
     else:
         lines.append(
-            "  no landed files yet: drop CSV files into <feed>/<YYYY-MM-DD>/, or run `medallion replay --start 2025-01-01 --days 30`"
+            "  no landed files yet: drop CSV files into <feed>/<YYYY-MM-DD>/, "
+            "or run `medallion replay --start 2025-01-01 --days 30`"
         )
 
     lines += ["", f"warehouse       {settings.warehouse_path}"]

@@ -1,4 +1,6 @@
-"""Alert sensors: a failed run and a failed ERROR check each become an alert line, a log line and (when set) a webhook POST."""
+"""Alert sensors: a failed run and a failed ERROR check each become an alert line, a log line and (when set)
+a webhook POST.
+"""
 
 import json
 import threading

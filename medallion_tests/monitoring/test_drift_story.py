@@ -73,7 +73,8 @@ def test_the_sensor_launches_training_and_a_new_version_is_evaluated(story):
     assert result.versions == ["1", "2"] and result.weeks[-1].new_version == "2"
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
         evaluation = connection.execute(
-            "select new_version, champion_version, decision from ml.model_evaluation where partition_date = '2025-02-08'"
+            "select new_version, champion_version, decision from ml.model_evaluation "
+            "where partition_date = '2025-02-08'"
         ).fetchone()
     assert evaluation[:2] == ("2", "1")
     assert any(line.startswith("  champion ") for line in lines)

@@ -1,4 +1,6 @@
-"""ml/monitoring on the real definitions: an empty warehouse, predictions without labels, and the quality trend of landed days."""
+"""ml/monitoring on the real definitions: an empty warehouse, predictions without labels, and the quality trend
+of landed days.
+"""
 
 from datetime import UTC, date, datetime
 
@@ -9,7 +11,11 @@ import pytest
 from medallion.definitions import build_definitions
 from medallion_tests.conftest import DAY1, land, run_etl, table
 
-HEADER = "ID,LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_0,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,BILL_AMT1,BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,PAY_AMT5,PAY_AMT6"
+HEADER = (
+    "ID,LIMIT_BAL,SEX,EDUCATION,MARRIAGE,AGE,PAY_0,PAY_2,PAY_3,PAY_4,PAY_5,PAY_6,"
+    "BILL_AMT1,BILL_AMT2,BILL_AMT3,BILL_AMT4,BILL_AMT5,BILL_AMT6,"
+    "PAY_AMT1,PAY_AMT2,PAY_AMT3,PAY_AMT4,PAY_AMT5,PAY_AMT6"
+)
 DAY = date(2025, 3, 8)
 
 
@@ -53,6 +59,8 @@ def test_predictions_without_matured_labels_are_insufficient_data(home):
     )
     home.home.mkdir(parents=True)
     with duckdb.connect(str(home.warehouse_path)) as connection:
+        # Register the frame explicitly rather than relying on DuckDB's lookup of the Python local `scored`.
+        connection.register("scored", scored)
         connection.execute("create schema ml")
         connection.execute("create table ml.predictions as select * from scored")
     result = monitor(build_definitions(home), DAY)

@@ -1,4 +1,6 @@
-"""retrain_sensor with build_sensor_context on real decision materializations: act once per decision, at most once per N days."""
+"""retrain_sensor with build_sensor_context on real decision materializations: act once per decision, at most once
+per N days.
+"""
 
 import json
 from dataclasses import replace

@@ -1,4 +1,6 @@
-"""Alerts: failed runs and failed ERROR checks are recorded (alerts log + log line) and optionally posted to a webhook."""
+"""Alerts: failed runs and failed ERROR checks are recorded (alerts log + log line) and optionally
+posted to a webhook.
+"""
 
 import logging
 

@@ -55,7 +55,8 @@ def ml_jobs() -> list[dg.JobDefinition]:
         dg.define_asset_job(
             MONITORING_JOB,
             selection=dg.AssetSelection.assets(*MONITORING_ASSETS),
-            description="Drift, late-label performance and data quality over the trailing window → the retrain decision.",
+            description="Drift, late-label performance and data quality over the trailing window "
+            "→ the retrain decision.",
             tags={STAGE_TAG: "monitoring"},
         ),
     ]
