@@ -13,7 +13,7 @@ from medallion.assets import build_etl_assets, build_ml_assets
 from medallion.checks.freshness import build_freshness_checks
 from medallion.checks.ml import build_ml_checks
 from medallion.checks.quality import build_quality_checks
-from medallion.contract import Contract, check_no_shared_tables, load_contract
+from medallion.contract import Contract, ContractError, check_no_shared_tables, load_contract
 from medallion.logic.etl.feature_sets import feature_set_for
 from medallion.names import GOLD, table_key
 from medallion.policies import apply_layer_policies
@@ -114,6 +114,12 @@ def datasets_in(context: dg.ComponentLoadContext) -> list[Dataset]:
     """Every Dataset of the defs tree, for the definitions that span datasets (jobs, sensors)."""
     datasets = context.component_tree.get_all_components(of_type=Dataset)
     check_no_shared_tables([dataset.loaded_contract for dataset in datasets])
+    with_ml = sorted(str(dataset.loaded_contract.source) for dataset in datasets if dataset.ml)
+    if len(with_ml) > 1:
+        raise ContractError(
+            f"`ml: true` is set for {len(with_ml)} datasets ({', '.join(with_ml)}); the ml/* assets are not per "
+            "dataset yet, so one dataset at most may set it"
+        )
     return datasets
 
 

@@ -171,6 +171,14 @@ def test_two_datasets_claiming_one_table_fail_at_load_naming_both_contracts(tmp_
     )
 
 
+def test_only_one_dataset_may_have_the_ml_lifecycle_for_now(tmp_path):
+    with scaffolded_project({"credit_default": (CREDIT_CONTRACT, True), "toy_loans": (TOY, True)}) as (root, _):
+        with pytest.raises(Exception) as error:
+            build_definitions(Settings(home=tmp_path), project_root=root)
+    assert isinstance(error.value.__cause__, ContractError)
+    assert "`ml: true` is set for 2 datasets" in str(error.value.__cause__)
+
+
 def test_toy_definitions_resolve_the_etl_job(toy_run):
     job = toy_run[1].resolve_job_def("etl_job")
     assert isinstance(job, dg.JobDefinition)
