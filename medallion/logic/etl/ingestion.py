@@ -8,8 +8,6 @@ quarantine it instead of losing it.
 from __future__ import annotations
 
 import csv
-import hashlib
-import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -70,45 +68,58 @@ def _decode(path: Path, data: bytes) -> str:
         ) from error
 
 
-def _physical_lines(text: str) -> list[str]:
-    """Split on \\n (and \\r\\n) only: str.splitlines() would also break inside fields on \\f, \\x1c, \\u2028..."""
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    return [line.removesuffix("\r") for line in lines]
+def _physical_lines(text: str) -> pl.Series:
+    """Split on \\n only (str.splitlines() would also break inside fields on \\f, \\x1c, \\u2028...); element i is line
+    i + 1, trailing \\r kept."""
+    lines = pl.Series("line", [text], dtype=pl.String).str.split("\n").explode()
+    return lines.slice(0, lines.len() - 1) if text.endswith("\n") else lines
 
 
-def _split_plain(text: str) -> tuple[list[str], list[str], list[int], list[list[str] | None]]:
-    """Fast path for files without quoting: one physical line is one record."""
-    lines = _physical_lines(text)
-    header = [h.strip() for h in lines[0].split(",")]
-    raw, numbers = [], []
-    for number, line in enumerate(lines[1:], start=2):
-        if line.strip():
-            raw.append(line)
-            numbers.append(number)
-    return header, raw, numbers, []
-
-
-def _split_quoted(text: str) -> tuple[list[str], list[str], list[int], list[list[str] | None]]:
-    """Slow path for quoted CSV, where one record may span lines; the csv module tracks where each starts."""
+def _split(text: str) -> tuple[list[str], pl.DataFrame]:
+    """The header and one row per record: `_line_number` (its first physical line), `_raw_line`, and `fields`
+    (the csv module's split, only for records that contain a quote; the others are split by Polars)."""
     physical = _physical_lines(text)
-    reader = csv.reader(io.StringIO(text, newline=""))
-    raw, numbers, fields = [], [], []
-    try:
-        header = [h.strip() for h in next(reader)]
-        previous_end = reader.line_num
-        for record in reader:
-            start, previous_end = previous_end + 1, reader.line_num
-            if not any(f.strip() for f in record):
-                continue
-            raw.append("\n".join(physical[start - 1 : previous_end]))
-            numbers.append(start)
-            fields.append(record)
-    except csv.Error as error:
-        error.line_num = reader.line_num
-        raise
-    return header, raw, numbers, fields
+    lines = physical.str.strip_suffix("\r")
+    header_line = lines[0]
+    header = next(csv.reader([header_line])) if '"' in header_line else header_line.split(",")
+    body = pl.DataFrame({"_raw_line": lines}).with_row_index("_line_number", offset=1).slice(1)
+    body = body.with_columns(pl.col("_line_number").cast(pl.Int64))
+    quoted = body.filter(pl.col("_raw_line").str.contains('"', literal=True))
+    if quoted.is_empty():
+        plain = body.filter(pl.col("_raw_line").str.strip_chars() != "")
+        return [h.strip() for h in header], plain.with_columns(pl.lit(None, pl.List(pl.String)).alias("fields"))
+    records, consumed = _quoted_records(physical, quoted["_line_number"].to_list())
+    plain = body.filter(
+        ~pl.col("_raw_line").str.contains('"', literal=True),
+        ~pl.col("_line_number").is_in(pl.Series(consumed, dtype=pl.Int64).implode()),
+        pl.col("_raw_line").str.strip_chars() != "",
+    )
+    parsed = pl.DataFrame(
+        records, schema={"_line_number": pl.Int64, "_raw_line": pl.String, "fields": pl.List(pl.String)}, orient="row"
+    )
+    frame = pl.concat([plain.with_columns(pl.lit(None, pl.List(pl.String)).alias("fields")), parsed])
+    return [h.strip() for h in header], frame.sort("_line_number")
+
+
+def _quoted_records(physical: pl.Series, starts: list[int]) -> tuple[list[tuple[int, str, list[str]]], list[int]]:
+    """The csv module's reading of each record that starts on a line with a quote; only those lines go through
+    Python. A quoted field may run over the following lines: they are returned as consumed."""
+    records, consumed, total = [], set(), physical.len()
+    for start in starts:
+        if start in consumed:
+            continue
+        reader = csv.reader(physical[k] + "\n" for k in range(start - 1, total))
+        try:
+            fields = next(reader)
+        except csv.Error as error:
+            error.line_num = start + reader.line_num - 1
+            raise
+        end = start + reader.line_num - 1
+        consumed.update(range(start + 1, end + 1))
+        if any(f.strip() for f in fields):
+            raw = "\n".join(line.removesuffix("\r") for line in physical.slice(start - 1, end - start + 1))
+            records.append((start, raw, fields))
+    return records, sorted(consumed)
 
 
 def read_landing_file(
@@ -122,7 +133,7 @@ def read_landing_file(
     if not text.strip():
         return empty_bronze(columns), HeaderReport((), ())
     try:
-        header, raw, numbers, quoted_fields = (_split_quoted if '"' in text else _split_plain)(text)
+        header, records = _split(text)
     except csv.Error as error:
         raise LandingFileError(path, getattr(error, "line_num", 0) or 1, "csv", str(error)) from error
     if len(set(header)) != len(header):
@@ -132,12 +143,7 @@ def read_landing_file(
         missing=tuple(c for c in columns if c not in header),
         extra=tuple(h for h in header if h not in columns),
     )
-    frame = _fields_frame(header, raw, quoted_fields)
-    frame = frame.with_columns(
-        pl.Series("_raw_line", raw, dtype=pl.String),
-        pl.Series("_line_number", numbers, dtype=pl.Int64),
-        pl.Series("_row_hash", [hashlib.blake2b(r.encode(), digest_size=16).hexdigest() for r in raw], dtype=pl.String),
-    )
+    frame = _fields_frame(header, records).with_columns(_row_hashes(records["_raw_line"]))
     extra_values = (
         pl.struct([pl.col(c) for c in report.extra]).struct.json_encode() if report.extra else pl.lit(None, pl.String)
     )
@@ -159,34 +165,45 @@ def read_landing_file(
     )
 
 
-def _fields_frame(header: list[str], raw: list[str], quoted_fields: list[list[str]]) -> pl.DataFrame:
-    """Split records into one text column per header field; records with the wrong field count
-    get nulls and an error."""
-    width = len(header)
-    if quoted_fields or not raw:
-        records = quoted_fields if quoted_fields else []
-        ok = [len(r) == width for r in records]
-        data = {h: [r[i] if good else None for r, good in zip(records, ok, strict=True)] for i, h in enumerate(header)}
-        errors = [
-            None if good else f"expected {width} fields, found {len(r)}" for r, good in zip(records, ok, strict=True)
-        ]
-        return pl.DataFrame(
-            {**data, "_parse_error": errors}, schema={**{h: pl.String for h in header}, "_parse_error": pl.String}
-        )
-    lines = pl.Series("line", raw, dtype=pl.String).to_frame()
-    n_fields = pl.col("line").str.count_matches(",", literal=True) + 1
-    return lines.select(
-        pl.when(n_fields == width)
-        .then(pl.col("line"))
-        .otherwise(None)
-        .str.split_exact(",", width - 1)
-        .struct.rename_fields(header)
-        .alias("fields"),
-        pl.when(n_fields != width)
-        .then(pl.format("expected {} fields, found {}", pl.lit(width), n_fields))
-        .otherwise(None)
+def _fields_frame(header: list[str], records: pl.DataFrame) -> pl.DataFrame:
+    """One text column per header field: a comma split for plain records, the csv module's fields for records with
+    quotes; a record with the wrong number of fields gets nulls and an error. File order is kept (no sort)."""
+    width, fields = len(header), pl.col("fields")
+    count = (
+        pl.when(fields.is_null())
+        .then(pl.col("_raw_line").str.count_matches(",", literal=True) + 1)
+        .otherwise(fields.list.len())
+    )
+    split = pl.col("_raw_line").str.split_exact(",", width - 1).struct.rename_fields(header)
+    frame = records.with_columns(count.alias("__count"), split.alias("__split")).unnest("__split")
+    right_width = pl.col("__count") == width
+    return frame.select(
+        "_line_number",
+        "_raw_line",
+        *[
+            pl.when(~right_width)
+            .then(None)
+            .when(fields.is_null())
+            .then(pl.col(name))
+            .otherwise(fields.list.get(i, null_on_oob=True))
+            .alias(name)
+            for i, name in enumerate(header)
+        ],
+        pl.when(right_width)
+        .then(None)
+        .otherwise(pl.format("expected {} fields, found {}", pl.lit(width), pl.col("__count")))
         .alias("_parse_error"),
-    ).unnest("fields")
+    )
+
+
+def _row_hashes(raw_lines: pl.Series) -> pl.Series:
+    """md5 of each raw record, in DuckDB's engine: stable across versions and runs, and off the Python loop."""
+    import duckdb
+
+    frame = raw_lines.to_frame("raw")  # noqa: F841 - referenced by name in the SQL below
+    with duckdb.connect() as connection:
+        hashes = connection.execute("select md5(raw) as h from frame").pl()["h"]
+    return hashes.alias("_row_hash")
 
 
 def read_landing_day(
@@ -214,7 +231,7 @@ def bronze_from_frame(
         pl.int_range(2, text.height + 2, dtype=pl.Int64).alias("_line_number"),
         pl.lit(ingested_at, LINEAGE_COLUMNS["_delivered_at"]).alias("_delivered_at"),
         pl.lit(ingested_at, LINEAGE_COLUMNS["_ingested_at"]).alias("_ingested_at"),
-        pl.Series("_row_hash", [hashlib.blake2b(r.encode(), digest_size=16).hexdigest() for r in raw], dtype=pl.String),
+        _row_hashes(raw),
         raw,
         pl.lit(None, pl.String).alias("_parse_error"),
         pl.lit(None, pl.String).alias("_header_issue"),
