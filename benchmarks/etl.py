@@ -1,39 +1,287 @@
-"""Bronze → silver → gold on a generated landing day, against a pandas baseline doing the same validation."""
+"""Landing files → bronze, silver, quarantine and gold in a DuckDB file, four ways on the same input.
+
+- `medallion_path`: the project's functions (read_landing_day → validate_feed → engineer_features), tables
+  written from the Polars frames through Arrow as the warehouse IO manager writes them;
+- `duckdb_floor`: the same contract rules as one DuckDB SQL pass generated from the contract (what the work
+  costs when nothing but a columnar engine does it);
+- `pandas_baseline`: the plain pandas way, plus writing its result to DuckDB;
+- `dg_launch`: `dg launch --job etl_job --partition <day>` as a subprocess, as an operator runs it.
+
+Each returns the counts it produced (`valid`, `rejected`) so the bench can check that the variants agree.
+"""
 
 from __future__ import annotations
 
+import os
+import resource
+import subprocess
+import time
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from medallion.components import project_datasets
+from benchmarks.inputs import DAY
+from medallion.contract import ColumnSpec, FeedSpec
+from medallion.settings import PROJECT_DIR
 
-DAY = date(2025, 6, 1)
+DUCKDB_TYPES = {
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INTEGER",
+    "int64": "BIGINT",
+    "float64": "DOUBLE",
+    "string": "VARCHAR",
+    "date": "DATE",
+    "bool": "BOOLEAN",
+}
+PAY_STATUS = ["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"]
+PAY_AMOUNTS = [f"PAY_AMT{i}" for i in range(1, 7)]
 
 
-def medallion_path(files: list[Path]) -> dict:
+def _write_polars(connection, schema: str, table: str, frame) -> None:
+    """As medallion.resources.warehouse.PolarsTableHandler.handle_output: Arrow, empty table, insert by name."""
+    arrow_table = frame.to_arrow()  # noqa: F841 - referenced by name in the SQL below
+    connection.execute(f"create schema if not exists {schema}")
+    connection.execute(f"create table if not exists {schema}.{table} as select * from arrow_table limit 0")
+    connection.execute(f"insert into {schema}.{table} by name select * from arrow_table")
+
+
+def medallion_path(feed: FeedSpec, files: list[str], database: str, day: date = DAY) -> dict:
+    """read_landing_day → validate_feed → engineer_features, then bronze, silver, quarantine and gold written to
+    a fresh DuckDB file; the steps' own seconds are returned beside the total."""
+    import duckdb
+    import polars as pl
+
     from medallion.logic.etl.cleaning import validate_feed
-    from medallion.logic.etl.features import engineer_features
+    from medallion.logic.etl.features import FEATURE_SET_VERSION, engineer_features
     from medallion.logic.etl.ingestion import read_landing_day
 
-    contract = project_datasets()["credit_default"].loaded_contract
-    bronze, _ = read_landing_day(files, contract.entity.column_names, DAY, datetime.now(UTC))
-    silver = validate_feed(bronze, contract.entity)
-    features = engineer_features(silver.valid)
-    return {"valid": silver.valid.height, "quarantined": silver.quarantine.height, "features": features.height}
+    started = time.perf_counter()
+    bronze, _ = read_landing_day([Path(f) for f in files], feed.column_names, day, datetime.now(UTC))
+    read = time.perf_counter()
+    silver = validate_feed(bronze, feed)
+    validated = time.perf_counter()
+    gold = engineer_features(silver.valid).with_columns(pl.lit(FEATURE_SET_VERSION).alias("feature_set_version"))
+    engineered = time.perf_counter()
+    with duckdb.connect(database) as connection:
+        _write_polars(connection, "bronze", feed.name, bronze)
+        bronze_written = time.perf_counter()
+        _write_polars(connection, "silver", feed.name, silver.valid)
+        _write_polars(connection, "silver", "quarantine", silver.quarantine)
+        _write_polars(connection, "gold", "features", gold)
+    written = time.perf_counter()
+    return {
+        "valid": silver.valid.height,
+        "rejected": silver.quarantine.height,
+        "first_reasons": _first_reasons(silver.quarantine),
+        "read_s": round(read - started, 2),
+        "validate_s": round(validated - read, 2),
+        "features_s": round(engineered - validated, 2),
+        "bronze_write_s": round(bronze_written - engineered, 2),
+        "other_writes_s": round(written - bronze_written, 2),
+    }
 
 
-def pandas_baseline(files: list[Path]) -> dict:
+def _first_reasons(quarantine) -> dict[str, int]:
+    """Rejected rows by their first reason code, with duplicate_row and superseded merged as `duplicate`
+    (the floor cannot tell them apart)."""
+    import polars as pl
+
+    counts = (
+        quarantine.select(
+            pl.col("reasons")
+            .list.first()
+            .replace({"duplicate_row": "duplicate", "superseded": "duplicate"})
+            .alias("reason")
+        )
+        .group_by("reason")
+        .len()
+    )
+    return dict(sorted(zip(counts["reason"].to_list(), counts["len"].to_list(), strict=True)))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The DuckDB floor
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _typed_sql(column: ColumnSpec, value: str) -> str:
+    """The value (trimmed text, NULL when empty) typed as the contract's type, NULL when it does not parse.
+
+    try_cast alone accepts more than the contract does for integers ('12.0', '0x10', '1_000'), so integers
+    must also be digits with an optional sign, as Polars' cast requires."""
+    kind = column.type
+    if kind.startswith("int"):
+        return f"case when regexp_full_match({value}, '[+-]?[0-9]+') then try_cast({value} as {DUCKDB_TYPES[kind]}) end"
+    if kind == "float64":
+        return f"case when isfinite(try_cast({value} as DOUBLE)) then try_cast({value} as DOUBLE) end"
+    if kind == "date":
+        return f"try_strptime({value}, '%Y-%m-%d')::DATE"
+    if kind == "bool":
+        return (
+            f"case when lower({value}) in ('true', '1') then true when lower({value}) in ('false', '0') then false end"
+        )
+    return value
+
+
+def _literal(value) -> str:
+    return _quote(value) if isinstance(value, str) else repr(value)
+
+
+def _reason_sql(feed: FeedSpec) -> str:
+    """The first violated rule of the row, in medallion's order (column by column: missing, invalid_type,
+    out_of_range, not_allowed), or NULL when the row is valid."""
+    whens = []
+    for column in feed.columns:
+        raw, typed = _ident(column.name), _ident(f"__t_{column.name}")
+        if not column.nullable:
+            whens.append(f"when {raw} is null then 'missing:{column.name}'")
+        whens.append(f"when {raw} is not null and {typed} is null then 'invalid_type:{column.name}'")
+        if column.min is not None:
+            whens.append(f"when {typed} < {column.min!r} then 'out_of_range:{column.name}'")
+        if column.max is not None:
+            whens.append(f"when {typed} > {column.max!r} then 'out_of_range:{column.name}'")
+        if column.allowed is not None:
+            allowed = ", ".join(_literal(v) for v in column.allowed)
+            whens.append(f"when {typed} not in ({allowed}) then 'not_allowed:{column.name}'")
+    return "case " + " ".join(whens) + " end"
+
+
+def floor_sql(feed: FeedSpec, files: list[str], delivered_at: dict[str, datetime], day: date) -> list[str]:
+    """The floor's statements, generated from the contract. The first reads and validates every file in one pass
+    into a temporary `staged` table; the others split it into silver, quarantine and gold."""
+    names = feed.column_names
+    file_list = "[" + ", ".join(_quote(f) for f in files) + "]"
+    delivery = " ".join(f"when {_quote(f)} then TIMESTAMPTZ {_quote(t.isoformat())}" for f, t in delivered_at.items())
+    trimmed = ", ".join(f"nullif(trim({_ident(c)}), '') as {_ident(c)}" for c in names)
+    typed = ", ".join(f"{_typed_sql(c, _ident(c.name))} as {_ident('__t_' + c.name)}" for c in feed.columns)
+    key = _ident(f"__t_{feed.key}")
+    raw_columns = ", ".join(_ident(c) for c in names)
+    staged = f"""
+        create temp table staged as
+        with landed as (
+            select filename as __file, {trimmed}
+            from read_csv({file_list}, all_varchar = true, header = true, delim = ',', quote = '"', escape = '"',
+                          filename = true, store_rejects = true,
+                          rejects_table = 'floor_rejects', rejects_scan = 'floor_scans')
+        ),
+        typed as (select *, {typed} from landed),
+        checked as (select *, {_reason_sql(feed)} as __reason from typed)
+        select __file, case __file {delivery} end as __delivered_at, {raw_columns}, {key} as __key, __reason,
+            case when __reason is null then row_number() over (
+                partition by __reason is null, {key} order by case __file {delivery} end desc, __file desc
+            ) end as __rank
+        from checked
+    """
+    day_sql = f"DATE {_quote(day.isoformat())}"
+    silver_columns = ", ".join(
+        f"cast({_ident(c.name)} as {DUCKDB_TYPES[c.type]}) as {_ident(c.name)}" for c in feed.columns
+    )
+    null_values = ", ".join(f"null::VARCHAR as {_ident(c)}" for c in names)
+    pay_delayed = " + ".join(f"({_ident(c)} > 0)::INT" for c in PAY_STATUS)
+    no_payment = " + ".join(f"({_ident(c)} = 0)::INT" for c in PAY_AMOUNTS)
+    return [
+        staged,
+        "create schema if not exists silver",
+        "create schema if not exists gold",
+        f"""create table silver.{_ident(feed.name)} as
+            select {day_sql} as partition_date, {silver_columns}, __file as source_file
+            from staged where __rank = 1""",
+        f"""create table silver.quarantine as
+            select {day_sql} as partition_date, coalesce(__reason, 'duplicate') as reason, __file as source_file,
+                   null::BIGINT as line_number, null::VARCHAR as raw_line, {raw_columns}
+            from staged where __reason is not null or __rank > 1
+            union all by name
+            select distinct on (e.file_id, e.line) {day_sql} as partition_date, 'malformed_line' as reason,
+                   s.file_path as source_file, e.line::BIGINT as line_number, e.csv_line as raw_line, {null_values}
+            from floor_rejects e join floor_scans s using (scan_id, file_id)""",
+        f"""create table gold.features as
+            select partition_date, {_ident(feed.key)},
+                   "BILL_AMT1" / "LIMIT_BAL" as utilisation_latest,
+                   {pay_delayed} as months_delayed,
+                   greatest({", ".join(_ident(c) for c in PAY_STATUS)}) as max_delay,
+                   {no_payment} as months_without_payment,
+                   ("AGE" > 25)::INT + ("AGE" > 35)::INT + ("AGE" > 45)::INT + ("AGE" > 60)::INT as age_band
+            from silver.{_ident(feed.name)}""",
+    ]
+
+
+def duckdb_floor(feed: FeedSpec, files: list[str], database: str, day: date = DAY) -> dict:
+    """The DuckDB floor: the contract's rules as SQL generated from the contract, on the same files.
+
+    What it does, in one read of the files (`read_csv` with all_varchar, quoting and `store_rejects`): trims
+    every value (empty → NULL), types it with `try_cast` (integers also digits-only, floats finite, dates
+    YYYY-MM-DD, bools true/false/1/0), applies required-not-null, min, max and allowed, and keeps the first
+    violated rule per row, in medallion's order; lines with a wrong field count are rejected by read_csv and
+    counted from its reject table; valid rows are de-duplicated on the typed key keeping the latest delivery
+    (file mtime, then file name). It writes silver (typed valid rows), the quarantine (raw values and the first
+    reason) and gold (five engineered columns: utilisation_latest, months_delayed, max_delay,
+    months_without_payment, age_band).
+
+    What it does NOT do that medallion does, so the comparison is not like for like:
+    - no bronze table: the landed values as text, with `_line_number`, `_raw_line`, `_row_hash`,
+      `_delivered_at`, `_ingested_at`, `_header_issue` and `_extra_values` per row, are never stored;
+    - rejected rows keep only their first reason, not the list of every reason, and (except malformed lines,
+      which read_csv reports with their line and text) neither their line number nor their raw line;
+    - repeated keys are all `duplicate`: without a row hash it cannot tell `duplicate_row` (the same line again)
+      from `superseded` (other values); within one file, which copy of a key wins is not defined (medallion: the
+      later line);
+    - missing header columns become NULLs (`missing:<col>`), not `missing_column:<col>` with a header report;
+      an undecodable file or a duplicated header column is an error of the whole read, without medallion's
+      file/line/rule message;
+    - trim removes spaces only (medallion strips all whitespace);
+    - gold holds 5 engineered columns, not engineer_features' 37.
+    """
+    import duckdb
+
+    delivered = {f: datetime.fromtimestamp(Path(f).stat().st_mtime, tz=UTC) for f in files}
+    started = time.perf_counter()
+    with duckdb.connect(database) as connection:
+        statements = floor_sql(feed, files, delivered, day)
+        connection.execute(statements[0])
+        staged = time.perf_counter()
+        for statement in statements[1:]:
+            connection.execute(statement)
+        valid = connection.execute(f"select count(*) from silver.{_ident(feed.name)}").fetchone()[0]
+        reasons = connection.execute(
+            "select reason, count(*) from silver.quarantine group by reason order by reason"
+        ).fetchall()
+    finished = time.perf_counter()
+    return {
+        "valid": valid,
+        "rejected": sum(n for _, n in reasons),
+        "first_reasons": dict(reasons),
+        "read_validate_s": round(staged - started, 2),
+        "split_write_s": round(finished - staged, 2),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# pandas
+
+
+def pandas_baseline(feed: FeedSpec, files: list[str], database: str, day: date = DAY) -> dict:
     """What pipelines are commonly written as: read as text, coerce per column, mask the invalid rows,
-    drop duplicates."""
+    drop duplicates; then the result written to DuckDB (silver, rejected rows, gold).
+
+    Lines with a wrong field count are skipped by read_csv (`on_bad_lines="skip"`) and lost, not rejected;
+    duplicates are dropped in file-name order, not delivery order."""
+    import duckdb
     import pandas as pd
 
-    contract = project_datasets()["credit_default"].loaded_contract
+    started = time.perf_counter()
     frame = pd.concat(
         [pd.read_csv(f, dtype=str, keep_default_na=False, on_bad_lines="skip") for f in files], ignore_index=True
     )
     invalid = pd.Series(False, index=frame.index)
     typed = {}
-    for column in contract.entity.columns:
+    for column in feed.columns:
         values = pd.to_numeric(frame[column.name].str.strip().replace("", None), errors="coerce")
         bad = values.isna()
         if column.min is not None:
@@ -44,7 +292,67 @@ def pandas_baseline(files: list[Path]) -> dict:
             bad |= ~values.isin(column.allowed)
         invalid |= bad
         typed[column.name] = values
-    silver = pd.DataFrame(typed)[~invalid].drop_duplicates(subset=[contract.key], keep="last")
-    silver["utilisation_latest"] = silver["BILL_AMT1"] / silver["LIMIT_BAL"]
-    silver["months_delayed"] = (silver[["PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"]] > 0).sum(axis=1)
-    return {"valid": int(len(silver)), "quarantined": int(invalid.sum())}
+    valid = pd.DataFrame(typed)[~invalid]
+    silver = valid.drop_duplicates(subset=[feed.key], keep="last")
+    silver.insert(0, "partition_date", pd.Timestamp(day))
+    rejected = frame[invalid]
+    duplicates = len(valid) - len(silver)
+    gold = silver[["partition_date", feed.key]].copy()
+    gold["utilisation_latest"] = silver["BILL_AMT1"] / silver["LIMIT_BAL"]
+    gold["months_delayed"] = (silver[PAY_STATUS] > 0).sum(axis=1)
+    computed = time.perf_counter()
+    with duckdb.connect(database) as connection:
+        connection.execute("create schema silver; create schema gold")
+        connection.register("silver_frame", silver)
+        connection.register("rejected_frame", rejected)
+        connection.register("gold_frame", gold)
+        connection.execute(f"create table silver.{feed.name} as select * from silver_frame")
+        connection.execute("create table silver.quarantine as select * from rejected_frame")
+        connection.execute("create table gold.features as select * from gold_frame")
+    written = time.perf_counter()
+    return {
+        "valid": int(len(silver)),
+        "rejected": int(invalid.sum()) + duplicates,
+        "compute_s": round(computed - started, 2),
+        "write_s": round(written - computed, 2),
+    }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# dg launch
+
+
+def dg_environment(home: Path, dagster_home: Path) -> dict[str, str]:
+    venv = PROJECT_DIR / ".venv"
+    return {
+        **os.environ,
+        "MEDALLION_HOME": str(home),
+        "DAGSTER_HOME": str(dagster_home),
+        "DAGSTER_DISABLE_TELEMETRY": "1",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "VIRTUAL_ENV": str(venv),
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
+    }
+
+
+def dg_launch(feed: str, home: str, dagster_home: str, day: date = DAY) -> dict:
+    """`dg launch --job etl_job --partition <day>` in a subprocess (cwd: the project), from a process that does
+    nothing else, so its wall time and the child's peak RSS (RUSAGE_CHILDREN) belong to the launch alone.
+
+    The job is the whole ETL: both feeds' bronze, silver and quarantine, gold features and labels, and every
+    quality check; the counts are read back from the warehouse afterwards."""
+    import duckdb
+
+    env = dg_environment(Path(home), Path(dagster_home))
+    command = [str(PROJECT_DIR / ".venv" / "bin" / "dg"), "launch", "--job", "etl_job", "--partition", str(day)]
+    started = time.perf_counter()
+    completed = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    result = {"seconds": seconds, "peak_rss_mb": peak, "returncode": completed.returncode}
+    if completed.returncode != 0:
+        return {**result, "error": (completed.stderr or completed.stdout)[-2000:]}
+    with duckdb.connect(str(Path(home) / "warehouse.duckdb"), read_only=True) as connection:
+        valid = connection.execute(f"select count(*) from silver.{_ident(feed)}").fetchone()[0]
+        rejected = connection.execute("select count(*) from silver.quarantine where feed = ?", [feed]).fetchone()[0]
+    return {**result, "valid": valid, "rejected": rejected}

@@ -5,37 +5,61 @@
 
 from __future__ import annotations
 
+import importlib
 import multiprocessing as mp
+import queue as queue_module
 import resource
 import time
+import traceback
 from collections.abc import Callable
 
 
-def _child(target: Callable[..., dict], args: tuple, queue) -> None:
-    started = time.perf_counter()
-    extra = target(*args) or {}
-    seconds = time.perf_counter() - started
-    queue.put({"seconds": seconds, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, **extra})
+def _child(target: Callable[..., dict], args: tuple, preload: tuple[str, ...], queue) -> None:
+    try:
+        for module in preload:  # imported before the clock starts: a variant is not charged for its imports
+            importlib.import_module(module)
+        started = time.perf_counter()
+        extra = target(*args) or {}
+        seconds = time.perf_counter() - started
+        own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        # A target may report its own seconds / peak_rss_mb (e.g. of a subprocess it ran): those win.
+        queue.put({"seconds": seconds, "peak_rss_mb": own_rss, **extra})
+    except BaseException:
+        queue.put({"error": traceback.format_exc(limit=8)})
 
 
-def measure(target: Callable[..., dict], *args) -> dict:
-    """`target(*args)` in a spawned process; target must be a module-level function and args picklable."""
+def measure(target: Callable[..., dict], *args, preload: tuple[str, ...] = ()) -> dict:
+    """`target(*args)` in a spawned process; target must be a module-level function and args picklable.
+
+    A target that raises, or a process that dies (e.g. killed for memory), gives {"error": ...} instead of a
+    hang, so one failing variant does not lose the rest of the run."""
     context = mp.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_child, args=(target, args, queue))
+    process = context.Process(target=_child, args=(target, args, preload, queue))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except queue_module.Empty:
+            if not process.is_alive():
+                result = {"error": f"process exited with code {process.exitcode} before reporting"}
+                break
     process.join()
     return result
 
 
-def row(name: str, variant: str, rows: int, result: dict) -> dict:
+def row(section: str, name: str, variant: str, rows: int, result: dict) -> dict:
+    """One measured figure; `error` is set (and the numbers are None) when the variant failed."""
+    seconds = result.get("seconds")
+    peak = result.get("peak_rss_mb")
     return {
+        "section": section,
         "benchmark": name,
         "variant": variant,
         "rows": rows,
-        "seconds": round(result["seconds"], 3),
-        "rows_per_second": round(rows / result["seconds"]) if rows else None,
-        "peak_rss_mb": round(result["peak_rss_mb"]),
+        "seconds": round(seconds, 3) if seconds is not None else None,
+        "rows_per_second": round(rows / seconds) if rows and seconds else None,
+        "peak_rss_mb": round(peak) if peak is not None else None,
         **{k: v for k, v in result.items() if k not in ("seconds", "peak_rss_mb")},
     }

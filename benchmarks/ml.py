@@ -67,6 +67,6 @@ def score_medallion(pipeline, features: pl.DataFrame) -> dict:
 
 def score_row_by_row(pipeline, features: pl.DataFrame) -> dict:
     """A request-style scorer: one pandas row at a time through predict_proba, as ad-hoc serving code often does."""
-    sample = features.head(2_000).select(FEATURE_NAMES).to_pandas()
+    sample = features.select(FEATURE_NAMES).to_pandas()
     probabilities = [pipeline.predict_proba(sample.iloc[[i]].to_numpy())[0, 1] for i in range(len(sample))]
     return {"mean_probability": round(float(np.mean(probabilities)), 4)}

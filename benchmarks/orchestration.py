@@ -1,29 +1,131 @@
-"""The whole ETL as Dagster runs it (one single-run backfill, in process) against the same plain functions alone."""
+"""What Dagster costs on top of the ETL: a year backfilled as one run, importing the code location, a small launch.
+
+Only the standard library is imported at module level: the measured processes import what they measure.
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from medallion.settings import Settings
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DAGSTER_YAML = PROJECT_DIR / "deploy" / "dagster.yaml"
 
 
-def dagster_backfill(home: Path, first: date, days: int) -> dict:
+def dagster_home(path: Path) -> Path:
+    """A fresh DAGSTER_HOME holding the project's deploy/dagster.yaml, as `make install` prepares ./.dagster."""
+    path.mkdir(parents=True, exist_ok=True)
+    shutil.copy(DAGSTER_YAML, path / "dagster.yaml")
+    return path
+
+
+def backfill(home: str, instance_dir: str, first: date, days: int, event_batch_size: int | None = None) -> dict:
+    """`etl_job` for `days` days from `first` as ONE run (the single-run backfill `dg launch --partition-range`
+    starts), in process, on a sqlite instance with the project's dagster.yaml.
+
+    `assets_compute_s` sums the `seconds` the assets report in their materializations (per step the largest,
+    since the silver multi-asset reports cumulative seconds for its three outputs); `steps_s` sums every step's
+    start-to-end time from the event log (assets with their IO manager reads and writes, and the check steps);
+    what the wall time holds beyond the steps is the run's own orchestration and event-log writes."""
+    if event_batch_size is not None:
+        os.environ["DAGSTER_EVENT_BATCH_SIZE"] = str(event_batch_size)
     import dagster as dg
 
     from medallion.definitions import build_definitions
+    from medallion.settings import Settings
 
-    defs = build_definitions(Settings(home=home, env="local"))
+    started = time.perf_counter()
+    defs = build_definitions(Settings(home=Path(home)))
+    job = defs.resolve_job_def("etl_job")
+    loaded = time.perf_counter()
     last = first + timedelta(days=days - 1)
-    with dg.instance_for_test() as instance:
-        result = defs.resolve_job_def("etl_job").execute_in_process(
-            instance=instance,
-            tags={"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)},
+    tags = {"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)}
+    instance = dg.DagsterInstance.from_config(str(dagster_home(Path(instance_dir))))
+    try:
+        run_started = time.perf_counter()
+        result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
+        wall = time.perf_counter() - run_started
+        compute: dict[str, float] = {}
+        for event in result.get_asset_materialization_events():
+            seconds = event.step_materialization_data.materialization.metadata.get("seconds")
+            if seconds is not None:
+                compute[event.step_key] = max(compute.get(event.step_key, 0.0), float(seconds.value))
+        logs = instance.all_logs(result.run_id)
+        starts, ends = {}, {}
+        for entry in logs:
+            kind = entry.dagster_event_type
+            if kind is None or entry.step_key is None:
+                continue
+            if kind == dg.DagsterEventType.STEP_START:
+                starts[entry.step_key] = entry.timestamp
+            elif kind in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+                ends[entry.step_key] = entry.timestamp
+        steps = {k: ends[k] - starts[k] for k in starts if k in ends}
+        asset_steps = sum(v for k, v in steps.items() if k in compute)
+    finally:
+        instance.dispose()
+    assets_compute = sum(compute.values())
+    return {
+        "seconds": wall,
+        "success": result.success,
+        "load_definitions_s": round(loaded - started, 2),
+        "assets_compute_s": round(assets_compute, 2),
+        "asset_steps_s": round(asset_steps, 2),
+        "check_steps_s": round(sum(steps.values()) - asset_steps, 2),
+        "outside_steps_s": round(wall - sum(steps.values()), 2),
+        "outside_compute_share": round((wall - assets_compute) / wall, 3),
+        "steps": len(steps),
+        "events": len(logs),
+    }
+
+
+def import_seconds(home: str, repeats: int = 3) -> dict:
+    """`python -c "import medallion.definitions"` in fresh interpreters; the best of `repeats`."""
+    env = {**os.environ, "MEDALLION_HOME": home, "DAGSTER_DISABLE_TELEMETRY": "1"}
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "import medallion.definitions"], check=True, env=env, cwd=PROJECT_DIR)
+        times.append(time.perf_counter() - started)
+    return {"seconds": min(times), "all_s": [round(t, 2) for t in times]}
+
+
+LOAD_SCRIPT = """
+import json, resource, time
+started = time.perf_counter()
+import medallion.definitions as module
+imported = time.perf_counter()
+repository = module.defs().get_repository_def()
+jobs = repository.get_all_jobs()
+assets = repository.asset_graph.get_all_asset_keys()
+loaded = time.perf_counter()
+print(json.dumps({"import_s": imported - started, "load_s": loaded - imported, "jobs": len(jobs),
+                  "assets": len(assets), "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def code_location_load(home: str, repeats: int = 3) -> dict:
+    """Import medallion.definitions and build the repository from `defs()` (what `dg`, `dagster dev` and every run
+    do before anything else), in fresh interpreters; the best of `repeats` by total."""
+    env = {**os.environ, "MEDALLION_HOME": home, "DAGSTER_DISABLE_TELEMETRY": "1"}
+    results = []
+    for _ in range(repeats):
+        completed = subprocess.run(
+            [sys.executable, "-c", LOAD_SCRIPT], check=True, env=env, cwd=PROJECT_DIR, capture_output=True, text=True
         )
-    return {"success": result.success, "partitions": days}
-
-
-def plain_functions(files: list[Path]) -> dict:
-    from benchmarks.etl import medallion_path
-
-    return medallion_path(files)
+        results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+    best = min(results, key=lambda r: r["import_s"] + r["load_s"])
+    return {
+        "seconds": best["import_s"] + best["load_s"],
+        "import_s": round(best["import_s"], 2),
+        "load_s": round(best["load_s"], 2),
+        "jobs": best["jobs"],
+        "assets": best["assets"],
+        "peak_rss_mb": best["peak_rss_mb"],
+    }

@@ -46,9 +46,14 @@ class SilverResult:
         return dict(zip(counts["r"].to_list(), counts["len"].to_list(), strict=True))
 
 
-def _typed(column: ColumnSpec) -> pl.Expr:
+def _text(column: ColumnSpec) -> pl.Expr:
+    """The value stripped of surrounding spaces; an empty value is null. Typing and presence both start here."""
     text = pl.col(column.name).str.strip_chars()
-    text = pl.when(text == "").then(None).otherwise(text)
+    return pl.when(text == "").then(None).otherwise(text)
+
+
+def _typed(column: ColumnSpec) -> pl.Expr:
+    text = _text(column)
     if column.type == "date":
         return text.str.to_date("%Y-%m-%d", strict=False)
     if column.type == "bool":
@@ -58,8 +63,7 @@ def _typed(column: ColumnSpec) -> pl.Expr:
 
 
 def _violations(column: ColumnSpec, header_missing: pl.Expr) -> list[tuple[pl.Expr, str]]:
-    raw = pl.col(column.name).str.strip_chars()
-    present = raw.is_not_null() & (raw != "")
+    present = _text(column).is_not_null()
     typed = pl.col(f"__typed_{column.name}")
     rules = [
         (header_missing, f"missing_column:{column.name}"),
@@ -92,8 +96,12 @@ def _rules(bronze: pl.DataFrame, feed: FeedSpec) -> list[tuple[pl.Expr, str]]:
 def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
     """Split a bronze frame into typed valid rows (one per key) and quarantined rows with reasons."""
     rules = _rules(bronze, feed)
-    checked = bronze.with_columns(_typed(c).alias(f"__typed_{c.name}") for c in feed.columns).with_columns(
-        pl.any_horizontal(condition.fill_null(False) for condition, _ in rules).alias("__rejected")
+    # Lazy, so that common-subexpression elimination strips each value once across the presence rules.
+    checked = (
+        bronze.lazy()
+        .with_columns(_typed(c).alias(f"__typed_{c.name}") for c in feed.columns)
+        .with_columns(pl.any_horizontal(condition.fill_null(False) for condition, _ in rules).alias("__rejected"))
+        .collect()
     )
     # Reason lists are costly to build, so only the (few) rejected rows get them.
     invalid = checked.filter(pl.col("__rejected")).with_columns(
@@ -104,15 +112,19 @@ def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
     )
     valid = checked.filter(~pl.col("__rejected")).sort(["partition_date", *DELIVERY_ORDER])
 
-    keyed = [pl.col("partition_date"), pl.col(f"__typed_{feed.key}")]
-    is_latest = pl.int_range(pl.len()).over(keyed) == pl.len().over(keyed) - 1
-    winner_hash = pl.col("_row_hash").last().over(keyed)
-    valid = valid.with_columns(is_latest.alias("__latest"), winner_hash.alias("__winner_hash"))
-    superseded = valid.filter(~pl.col("__latest")).with_columns(
-        pl.when(pl.col("_row_hash") == pl.col("__winner_hash"))
-        .then(pl.concat_list(pl.lit("duplicate_row")))
-        .otherwise(pl.concat_list(pl.lit("superseded")))
-        .alias("__reasons")
+    # Sorted by delivery, the last row of each (day, key) wins; the few others are compared with its hash.
+    keyed = ["partition_date", f"__typed_{feed.key}"]
+    valid = valid.with_columns(pl.struct(keyed).is_last_distinct().alias("__latest"))
+    winners = valid.filter(pl.col("__latest")).select(*keyed, pl.col("_row_hash").alias("__winner_hash"))
+    superseded = (
+        valid.filter(~pl.col("__latest"))
+        .join(winners, on=keyed, how="left", nulls_equal=True)
+        .with_columns(
+            pl.when(pl.col("_row_hash") == pl.col("__winner_hash"))
+            .then(pl.concat_list(pl.lit("duplicate_row")))
+            .otherwise(pl.concat_list(pl.lit("superseded")))
+            .alias("__reasons")
+        )
     )
     kept = valid.filter(pl.col("__latest")).select(
         "partition_date",
