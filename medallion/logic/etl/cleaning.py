@@ -99,6 +99,7 @@ def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
     # Lazy, so that common-subexpression elimination strips each value once across the presence rules.
     checked = (
         bronze.lazy()
+        .with_row_index("__row")
         .with_columns(_typed(c).alias(f"__typed_{c.name}") for c in feed.columns)
         .with_columns(pl.any_horizontal(condition.fill_null(False) for condition, _ in rules).alias("__rejected"))
         .collect()
@@ -110,28 +111,43 @@ def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
         .list.unique(maintain_order=True)
         .alias("__reasons")
     )
-    valid = checked.filter(~pl.col("__rejected")).sort(["partition_date", *DELIVERY_ORDER])
-
-    # Sorted by delivery, the last row of each (day, key) wins; the few others are compared with its hash.
+    # The latest delivery of each (day, key) wins. Only the narrow ordering columns are sorted, and only the few
+    # losers are gathered whole, so memory stays near the size of the output.
     keyed = ["partition_date", f"__typed_{feed.key}"]
-    valid = valid.with_columns(pl.struct(keyed).is_last_distinct().alias("__latest"))
-    winners = valid.filter(pl.col("__latest")).select(*keyed, pl.col("_row_hash").alias("__winner_hash"))
+    ranked = (
+        checked.lazy()
+        .filter(~pl.col("__rejected"))
+        .select("__row", *keyed, *DELIVERY_ORDER)
+        .sort(["partition_date", *DELIVERY_ORDER])
+        .with_columns(pl.struct(keyed).is_last_distinct().alias("__latest"))
+        .select("__row", *keyed, "__latest")
+        .collect()
+    )
+    losers = ranked.filter(~pl.col("__latest"))
+    winners = ranked.filter(pl.col("__latest")).join(losers.select(keyed).unique(), on=keyed, nulls_equal=True)
+    winner_hash = checked["_row_hash"].gather(winners["__row"])
     superseded = (
-        valid.filter(~pl.col("__latest"))
-        .join(winners, on=keyed, how="left", nulls_equal=True)
+        checked.filter(pl.col("__row").is_in(losers["__row"].implode()))
+        .join(winners.select(*keyed, winner_hash.alias("__winner_hash")), on=keyed, how="left", nulls_equal=True)
         .with_columns(
             pl.when(pl.col("_row_hash") == pl.col("__winner_hash"))
             .then(pl.concat_list(pl.lit("duplicate_row")))
             .otherwise(pl.concat_list(pl.lit("superseded")))
             .alias("__reasons")
         )
+        .drop("__winner_hash")
     )
-    kept = valid.filter(pl.col("__latest")).select(
-        "partition_date",
-        *[pl.col(f"__typed_{c.name}").alias(c.name) for c in feed.columns],
-        *LINEAGE_KEPT,
+    kept = (
+        checked.lazy()
+        .filter(~pl.col("__rejected") & ~pl.col("__row").is_in(losers["__row"].implode()))
+        .select(
+            "partition_date",
+            *[pl.col(f"__typed_{c.name}").alias(c.name) for c in feed.columns],
+            *LINEAGE_KEPT,
+        )
+        .collect()
     )
-    rejected = pl.concat([invalid, superseded.drop("__latest", "__winner_hash")], how="vertical")
+    rejected = pl.concat([invalid, superseded], how="vertical")
     return SilverResult(valid=kept, quarantine=quarantine_rows(rejected, feed))
 
 
