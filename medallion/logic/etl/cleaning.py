@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from medallion.contract import ColumnSpec, FeedSpec
+from medallion.logic.etl.ingestion import raw_line
 
 LINEAGE_KEPT = ["_source_file", "_line_number", "_row_hash"]
 DELIVERY_ORDER = ["_delivered_at", "_source_file", "_line_number"]
@@ -162,6 +163,6 @@ def quarantine_rows(rejected: pl.DataFrame, feed: FeedSpec) -> pl.DataFrame:
         pl.col("_source_file").alias("source_file"),
         pl.col("_line_number").alias("line_number"),
         pl.col("_row_hash").alias("row_hash"),
-        pl.col("_raw_line").alias("raw_line"),
+        raw_line(feed.column_names).alias("raw_line"),
         pl.struct(feed.column_names).struct.json_encode().alias("raw_values"),
     ).sort(["partition_date", "source_file", "line_number"])

@@ -50,6 +50,12 @@ class HeaderReport:
         return "; ".join(parts) or None
 
 
+def raw_line(columns: list[str]) -> pl.Expr:
+    """The record as landed: `_raw_line` where bronze kept it, else the values joined by commas, which is the same
+    text for a plain record of a file whose header is the contract's."""
+    return pl.coalesce(pl.col("_raw_line"), pl.concat_str([pl.col(c) for c in columns], separator=","))
+
+
 def bronze_schema(columns: list[str]) -> dict[str, pl.DataType]:
     return {"partition_date": pl.Date, **{c: pl.String for c in columns}, **LINEAGE_COLUMNS}
 
@@ -156,7 +162,16 @@ def read_landing_file(
             pl.lit(delivered_at, LINEAGE_COLUMNS["_delivered_at"]).alias("_delivered_at"),
             pl.lit(ingested_at, LINEAGE_COLUMNS["_ingested_at"]).alias("_ingested_at"),
             pl.col("_row_hash"),
-            pl.col("_raw_line"),
+            # A plain record of a file with the contract's header is its values joined by commas: the text
+            # would only repeat them (`raw_line()` rebuilds it). Every other record keeps its line as landed.
+            pl.when(
+                pl.col("_parse_error").is_null()
+                & pl.lit(header == columns)
+                & ~pl.col("_raw_line").str.contains('"', literal=True)
+            )
+            .then(None)
+            .otherwise(pl.col("_raw_line"))
+            .alias("_raw_line"),
             pl.col("_parse_error"),
             pl.lit(report.issue, pl.String).alias("_header_issue"),
             extra_values.alias("_extra_values"),

@@ -11,11 +11,19 @@ from medallion.logic.etl.ingestion import (
     LINEAGE_COLUMNS,
     LandingFileError,
     bronze_schema,
+    raw_line,
     read_landing_day,
     read_landing_file,
 )
 
 COLUMNS = ["ID", "NAME", "AMT"]
+
+
+def landed(frame: pl.DataFrame) -> list[str]:
+    """Each record's text as landed, whether bronze kept it or it is the values joined."""
+    return frame.select(raw_line(COLUMNS))["_raw_line"].to_list()
+
+
 DAY = date(2025, 1, 1)
 INGESTED = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -42,7 +50,7 @@ def test_plain_file_gives_text_rows_with_lineage(tmp_path):
     assert records(frame) == [("1", "a", "5", 2), ("2", "b", "6", 3)]
     assert frame["partition_date"].to_list() == [DAY, DAY]
     assert frame["_source_file"].to_list() == [str(path)] * 2
-    assert frame["_raw_line"].to_list() == ["1,a,5", "2,b,6"]
+    assert landed(frame) == ["1,a,5", "2,b,6"]
     assert frame["_delivered_at"].to_list() == [datetime.fromtimestamp(1_700_000_000, tz=UTC)] * 2
     assert frame["_ingested_at"].to_list() == [INGESTED] * 2
     assert frame["_parse_error"].null_count() == 2 and frame["_header_issue"].null_count() == 2
@@ -59,7 +67,8 @@ def test_same_line_gives_same_row_hash_in_any_file(tmp_path):
 def test_quoted_fields_with_a_comma_and_a_line_break_start_on_the_records_first_line(tmp_path):
     frame, _ = read(tmp_path, 'ID,NAME,AMT\n1,"Smith, J",5\n2,"two\nlines",6\n3,x,7\n')
     assert records(frame) == [("1", "Smith, J", "5", 2), ("2", "two\nlines", "6", 3), ("3", "x", "7", 5)]
-    assert frame["_raw_line"].to_list() == ['1,"Smith, J",5', '2,"two\nlines",6', "3,x,7"]
+    assert landed(frame) == ['1,"Smith, J",5', '2,"two\nlines",6', "3,x,7"]
+    assert frame["_raw_line"].to_list() == ['1,"Smith, J",5', '2,"two\nlines",6', None]  # plain: not repeated
     assert frame["_parse_error"].null_count() == 3
 
 
@@ -80,7 +89,7 @@ def test_crlf_line_endings(tmp_path):
     frame, report = read(tmp_path, "ID,NAME,AMT\r\n1,a,5\r\n2,b,6\r\n")
     assert report.issue is None
     assert records(frame) == [("1", "a", "5", 2), ("2", "b", "6", 3)]
-    assert frame["_raw_line"].to_list() == ["1,a,5", "2,b,6"]
+    assert landed(frame) == ["1,a,5", "2,b,6"]
 
 
 def test_crlf_with_quotes_and_blank_lines(tmp_path):
@@ -99,7 +108,8 @@ def test_blank_lines_are_skipped_and_line_numbers_stay_physical(tmp_path, quoted
 def test_line_too_short_or_too_long_is_kept_with_a_parse_error(tmp_path):
     frame, _ = read(tmp_path, "ID,NAME,AMT\n1,a\n2,b,6\n3,c,7,8\n")
     assert frame["_parse_error"].to_list() == ["expected 3 fields, found 2", None, "expected 3 fields, found 4"]
-    assert frame["_raw_line"].to_list() == ["1,a", "2,b,6", "3,c,7,8"]
+    assert landed(frame) == ["1,a", "2,b,6", "3,c,7,8"]
+    assert frame["_raw_line"].to_list() == ["1,a", None, "3,c,7,8"]
     assert frame["ID"].to_list() == [None, "2", None]
     assert frame["_line_number"].to_list() == [2, 3, 4]
 
@@ -192,3 +202,10 @@ def test_csv_error_names_the_line_it_happened_on(tmp_path):
 def test_unicode_line_separators_inside_a_field_do_not_split_the_record(tmp_path, separator):
     frame, _ = read(tmp_path, f"ID,NAME,AMT\n1,a{separator}b,5\n2,c,6\n")
     assert records(frame) == [("1", f"a{separator}b", "5", 2), ("2", "c", "6", 3)]
+
+
+def test_the_line_is_kept_where_the_values_would_not_rebuild_it(tmp_path):
+    frame, _ = read(tmp_path, "AMT,ID,NAME\n5,1, a \n")  # another column order: joined values differ
+    assert frame["_raw_line"].to_list() == ["5,1, a "]
+    frame, _ = read(tmp_path, "ID,NAME,AMT\n1, a ,5\n", "b.csv")  # the contract's order: rebuilt exactly
+    assert frame["_raw_line"].to_list() == [None] and landed(frame) == ["1, a ,5"]

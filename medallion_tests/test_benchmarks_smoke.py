@@ -1,0 +1,47 @@
+"""`make bench` at tiny sizes: every section yields its rows, the report is written where asked (never into the
+repository), and medallion's code path agrees with the DuckDB floor on what is valid and what is rejected."""
+
+from __future__ import annotations
+
+import json
+
+from benchmarks.bench import Config, run
+
+
+def test_benchmark_code_runs_at_tiny_sizes_and_medallion_agrees_with_the_floor(tmp_path):
+    config = Config.smoke_config()
+    results = run(config, tmp_path)
+
+    assert json.loads((tmp_path / "results.json").read_text())["rows"] == json.loads(json.dumps(results["rows"]))
+    report = (tmp_path / "RESULTS.md").read_text()
+    headings = ("## Targets", "## ETL", "### Do the variants agree?", "## Year backfill", "## Start-up", "## Training")
+    assert all(heading in report for heading in headings)
+
+    rows = results["rows"]
+    assert [r for r in rows if "error" in r] == []
+    assert all(r["seconds"] > 0 and r["peak_rss_mb"] > 0 for r in rows)
+    etl = {(r["size"], r["variant"]) for r in rows if r["section"] == "etl"}
+    assert etl == {(size, v) for size in config.sizes for v in ("medallion", "duckdb floor", "pandas")}
+    backfill = [r for r in rows if r["section"] == "backfill"]
+    assert len(backfill) == 2 and all(r["success"] for r in backfill)
+    assert all(0 <= r["outside_compute_share"] <= 1 for r in backfill)
+    assert [r["benchmark"].split(",")[0] for r in rows if r["section"] == "startup"] == [
+        "import medallion.definitions",
+        "code location load",
+        "dg launch",
+    ]
+    assert len([r for r in rows if r["section"] == "ml"]) == 4
+
+    # Documented in RESULTS.md: medallion and the floor reject the same rows for the same first reason, and every
+    # landed line is either valid or rejected; pandas finds the same valid rows.
+    for check in results["agreement"]:
+        medallion, floor = check["counts"]["medallion"], check["counts"]["duckdb floor"]
+        assert medallion == floor
+        assert sum(medallion) == check["lines"]
+        assert check["same_first_reasons"] is True
+        assert check["counts"]["pandas"][0] == medallion[0]
+    launch = next(r for r in rows if r["section"] == "startup" and r["variant"] == "dg launch")
+    assert launch["valid"] + launch["rejected"] > 0
+
+    targets = {t["target"] for t in results["targets"]}
+    assert {"medallion ≤ 1.5 × floor + 2 s", "pandas / medallion ≥ 4×", "year backfill < 60 s"} <= targets
