@@ -4,6 +4,7 @@ from datetime import date
 
 import dagster as dg
 
+from medallion.checks.steps import Check, check, one_step_per_asset
 from medallion.checks.windows import ERROR, SHOWN, WARN, per_day_counts, run_window, where_clause
 from medallion.contract import Contract, FeedSpec
 from medallion.logic.etl.feature_sets import FeatureSet
@@ -29,10 +30,10 @@ from medallion.resources.warehouse import Warehouse
 from medallion.utils.dates import date_range
 
 
-def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
+def _bronze_checks(feed: FeedSpec) -> list[Check]:
     table = f"bronze.{feed.name}"
 
-    @dg.asset_check(
+    @check(
         asset=table_key(BRONZE, feed.name),
         name=FILES_ARRIVED,
         description=f"Each day of the run has at least one non-empty file in landing/{feed.name}/<day>/.",
@@ -57,7 +58,7 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
             },
         )
 
-    @dg.asset_check(
+    @check(
         asset=table_key(BRONZE, feed.name),
         name=HEADER_MATCHES_CONTRACT,
         blocking=True,
@@ -79,11 +80,11 @@ def _bronze_checks(feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
     return [files_arrived, header_matches_contract]
 
 
-def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDefinition]:
+def _silver_checks(contract: Contract, feed: FeedSpec) -> list[Check]:
     asset = table_key(SILVER, feed.name)
     table, quarantine = f"silver.{feed.name}", f"silver.{contract.quarantine_table}"
 
-    @dg.asset_check(
+    @check(
         asset=asset,
         name=ROWS_CONSERVED,
         blocking=True,
@@ -112,7 +113,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
             },
         )
 
-    @dg.asset_check(asset=asset, name=KEY_UNIQUE, blocking=True, description=f"`{feed.key}` is unique within each day.")
+    @check(asset=asset, name=KEY_UNIQUE, blocking=True, description=f"`{feed.key}` is unique within each day.")
     def key_unique(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         dupes = warehouse.query(
@@ -129,7 +130,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
             },
         )
 
-    @dg.asset_check(
+    @check(
         asset=asset, name=COMPLETENESS, description="Each column's null rate is within the contract's max_null_rate."
     )
     def completeness(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -153,7 +154,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
             },
         )
 
-    @dg.asset_check(
+    @check(
         asset=asset,
         name=VALIDITY,
         blocking=True,
@@ -171,7 +172,7 @@ def _silver_checks(contract: Contract, feed: FeedSpec) -> list[dg.AssetChecksDef
             passed=not violations, severity=ERROR, metadata={"rules": len(rules), "violations": violations}
         )
 
-    @dg.asset_check(
+    @check(
         asset=asset,
         name=QUARANTINE_RATE,
         description=f"At most {contract.max_quarantine_rate:.0%} of each day's bronze rows are quarantined "
@@ -209,10 +210,10 @@ def _validity_rules(feed: FeedSpec) -> dict[str, str]:
     return rules
 
 
-def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetChecksDefinition]:
+def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[Check]:
     features_table, labels_table = f"gold.{contract.features_table}", f"gold.{contract.labels_table}"
 
-    @dg.asset_check(
+    @check(
         asset=table_key(GOLD, contract.features_table),
         name=FEATURE_NULL_RATES,
         description="Each feature's null rate is within its tolerance in the feature set.",
@@ -228,7 +229,7 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
             passed=not over, severity=WARN, metadata={"features_over_tolerance": over, "features": len(rates)}
         )
 
-    @dg.asset_check(
+    @check(
         asset=table_key(GOLD, contract.features_table),
         name=FEATURE_RANGES,
         description="Each feature's values lie in the range the feature set declares.",
@@ -245,7 +246,7 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
             passed=not out_of_range, severity=ERROR, metadata={"out_of_range_counts": out_of_range}
         )
 
-    @dg.asset_check(
+    @check(
         asset=table_key(GOLD, contract.labels_table),
         name=LABELS_NOT_BEFORE_APPLICATION,
         blocking=True,
@@ -263,7 +264,7 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetCh
             passed=bad.is_empty(), severity=ERROR, metadata={"examples": [str(r) for r in bad.iter_rows()]}
         )
 
-    @dg.asset_check(
+    @check(
         asset=table_key(GOLD, contract.labels_table),
         name=OUTCOMES_MATCHED,
         description="Every outcome of the day resolves an application seen in the label-matching window.",
@@ -293,4 +294,4 @@ def build_quality_checks(contract: Contract, feature_set: FeatureSet) -> list[dg
     checks = []
     for feed in contract.feeds:
         checks += _bronze_checks(feed) + _silver_checks(contract, feed)
-    return checks + _gold_checks(contract, feature_set)
+    return one_step_per_asset(checks + _gold_checks(contract, feature_set))

@@ -78,7 +78,27 @@ class Warehouse(dg.ConfigurableResource):
 
     def query(self, sql: str, parameters: list | None = None) -> pl.DataFrame:
         with self.connect() as connection:
-            return connection.execute(sql, parameters or []).pl()
+            return WarehouseSession(connection).query(sql, parameters)
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        with self.connect() as connection:
+            return WarehouseSession(connection).table_exists(schema, table)
+
+    @contextmanager
+    def session(self) -> Iterator[WarehouseSession]:
+        """One connection for several queries (a step's checks): opening and closing one costs tens of ms."""
+        with self.connect() as connection:
+            yield WarehouseSession(connection)
+
+
+class WarehouseSession:
+    """`query` and `table_exists` over one open connection."""
+
+    def __init__(self, connection: duckdb.DuckDBPyConnection):
+        self.connection = connection
+
+    def query(self, sql: str, parameters: list | None = None) -> pl.DataFrame:
+        return self.connection.execute(sql, parameters or []).pl()
 
     def table_exists(self, schema: str, table: str) -> bool:
         found = self.query(
