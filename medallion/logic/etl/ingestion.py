@@ -8,6 +8,7 @@ quarantine it instead of losing it.
 from __future__ import annotations
 
 import csv
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -213,12 +214,17 @@ def _fields_frame(header: list[str], records: pl.DataFrame) -> pl.DataFrame:
 
 def _row_hashes(raw_lines: pl.Series) -> pl.Series:
     """md5 of each raw record, in DuckDB's engine: stable across versions and runs, and off the Python loop."""
+    frame = raw_lines.to_frame("raw")  # noqa: F841 - referenced by name in the SQL below
+    with _hashing_engine().cursor() as cursor:
+        return cursor.execute("select md5(raw) as h from frame").pl()["h"].alias("_row_hash")
+
+
+@functools.cache
+def _hashing_engine():
+    """One in-memory DuckDB per process: connecting costs ~10 ms, which a backfill would pay for every file."""
     import duckdb
 
-    frame = raw_lines.to_frame("raw")  # noqa: F841 - referenced by name in the SQL below
-    with duckdb.connect() as connection:
-        hashes = connection.execute("select md5(raw) as h from frame").pl()["h"]
-    return hashes.alias("_row_hash")
+    return duckdb.connect()
 
 
 def read_landing_day(
