@@ -26,13 +26,8 @@ ENVIRONMENTS = ("local", "prod")
 MLFLOW_TRACKING_URI_VAR = "MEDALLION_MLFLOW_TRACKING_URI"
 ALERT_WEBHOOK_URL_VAR = "MEDALLION_ALERT_WEBHOOK_URL"
 # Every process that loads the definitions or runs a tool starts from these, unless its environment says otherwise:
-# telemetry reaches for the internet; Dagster writes a ranged run's per-partition events in batches instead of one
-# transaction each (a 365-day backfill spends most of its time in the event log otherwise).
-PROCESS_DEFAULTS = {
-    "DAGSTER_DISABLE_TELEMETRY": "1",
-    "MLFLOW_DISABLE_TELEMETRY": "true",
-    "DAGSTER_EVENT_BATCH_SIZE": "1000",
-}
+# telemetry reaches for the internet.
+PROCESS_DEFAULTS = {"DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
 
 
 class SettingsError(ValueError):
