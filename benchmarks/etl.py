@@ -232,9 +232,10 @@ def duckdb_floor(feed: FeedSpec, files: list[str], database: str, day: date = DA
     - repeated keys are all `duplicate`: without a row hash it cannot tell `duplicate_row` (the same line again)
       from `superseded` (other values); within one file, which copy of a key wins is not defined (medallion: the
       later line);
-    - missing header columns become NULLs (`missing:<col>`), not `missing_column:<col>` with a header report;
-      an undecodable file or a duplicated header column is an error of the whole read, without medallion's
-      file/line/rule message;
+    - columns are matched by position, as the first file's header names them (DuckDB's reject handling excludes
+      `union_by_name`), not by name in each file; a missing or extra header column is not reported per file
+      (medallion: `missing_column:<col>`, `_header_issue`); an undecodable file or a duplicated header column is
+      an error of the whole read, without medallion's file/line/rule message;
     - trim removes spaces only (medallion strips all whitespace);
     - gold holds 5 engineered columns, not engineer_features' 37.
     """
@@ -323,9 +324,12 @@ def pandas_baseline(feed: FeedSpec, files: list[str], database: str, day: date =
 
 
 def dg_environment(home: Path, dagster_home: Path) -> dict[str, str]:
+    """The environment `make` gives dg, on the given homes; the project's own process defaults (event batching)
+    apply, not whatever the calling shell set."""
     venv = PROJECT_DIR / ".venv"
+    inherited = {k: v for k, v in os.environ.items() if k != "DAGSTER_EVENT_BATCH_SIZE"}
     return {
-        **os.environ,
+        **inherited,
         "MEDALLION_HOME": str(home),
         "DAGSTER_HOME": str(dagster_home),
         "DAGSTER_DISABLE_TELEMETRY": "1",
@@ -348,8 +352,13 @@ def dg_launch(feed: str, home: str, dagster_home: str, day: date = DAY) -> dict:
     started = time.perf_counter()
     completed = subprocess.run(command, cwd=PROJECT_DIR, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    result = {"seconds": seconds, "peak_rss_mb": peak, "returncode": completed.returncode}
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    result = {
+        "seconds": seconds,
+        "cpu_s": round(children.ru_utime + children.ru_stime, 2),
+        "peak_rss_mb": children.ru_maxrss / 1024,
+        "returncode": completed.returncode,
+    }
     if completed.returncode != 0:
         return {**result, "error": (completed.stderr or completed.stdout)[-2000:]}
     with duckdb.connect(str(Path(home) / "warehouse.duckdb"), read_only=True) as connection:

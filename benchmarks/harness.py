@@ -18,14 +18,22 @@ def _child(target: Callable[..., dict], args: tuple, preload: tuple[str, ...], q
     try:
         for module in preload:  # imported before the clock starts: a variant is not charged for its imports
             importlib.import_module(module)
+        cpu_before = _cpu_seconds(resource.RUSAGE_SELF)
         started = time.perf_counter()
         extra = target(*args) or {}
         seconds = time.perf_counter() - started
+        cpu = _cpu_seconds(resource.RUSAGE_SELF) - cpu_before
         own_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-        # A target may report its own seconds / peak_rss_mb (e.g. of a subprocess it ran): those win.
-        queue.put({"seconds": seconds, "peak_rss_mb": own_rss, **extra})
+        # A target may report its own seconds / cpu_s / peak_rss_mb (e.g. of a subprocess it ran): those win.
+        queue.put({"seconds": seconds, "cpu_s": round(cpu, 2), "peak_rss_mb": own_rss, **extra})
     except BaseException:
         queue.put({"error": traceback.format_exc(limit=8)})
+
+
+def _cpu_seconds(who: int) -> float:
+    """User + system CPU seconds (all threads): unlike wall time, barely moved by other load on the machine."""
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def measure(target: Callable[..., dict], *args, preload: tuple[str, ...] = ()) -> dict:

@@ -1,0 +1,325 @@
+"""The benchmark run: inputs generated once per size into a temporary folder, every variant in its own process.
+
+`run(config, out_dir)` measures everything `config` asks for and writes RESULTS.md and results.json into
+`out_dir`; `make bench` runs `Config()` into benchmarks/, the smoke test `Config.smoke_config()` into a tmp dir.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from benchmarks import etl, inputs, ml, orchestration
+from benchmarks.harness import measure, row
+from benchmarks.report import write_report
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+BACKFILL_START = date(2025, 1, 1)  # the project's default MEDALLION_START_DATE
+MEDALLION_PRELOAD = (
+    "duckdb",
+    "polars",
+    "medallion.logic.etl.ingestion",
+    "medallion.logic.etl.cleaning",
+    "medallion.logic.etl.features",
+)
+
+ML_PRELOAD = ("medallion.logic.ml.training", "medallion.logic.ml.scoring", "pandas")
+
+
+@dataclass(frozen=True)
+class Config:
+    sizes: tuple[int, ...] = (100_000, 1_000_000, 5_000_000)
+    dg_launch_sizes: tuple[int, ...] = (100_000, 1_000_000)
+    backfill_days: int = 365
+    backfill_rows_per_day: int = 10_000
+    event_batch_size: int = 1000
+    launch_rows: int = 1_000
+    startup_repeats: int = 3
+    training_rows: int = 15_000
+    scoring_rows: int = 1_000_000
+    row_by_row_rows: int = 2_000
+    smoke: bool = False
+
+    @classmethod
+    def smoke_config(cls) -> Config:
+        """Tiny sizes for the smoke test: every section runs, nothing is big; no dg launch beside the ETL variants
+        (the start-up section still launches one small partition)."""
+        return cls(
+            sizes=(2_000,),
+            dg_launch_sizes=(),
+            backfill_days=3,
+            backfill_rows_per_day=200,
+            launch_rows=200,
+            startup_repeats=1,
+            training_rows=3_000,
+            scoring_rows=5_000,
+            row_by_row_rows=50,
+            smoke=True,
+        )
+
+
+def run(config: Config, out_dir: Path) -> dict:
+    """Measure everything, write `out_dir`/RESULTS.md and results.json, and return what was written."""
+    from medallion.components import project_datasets
+
+    began = time.perf_counter()
+    before = environment()
+    feed = project_datasets()["credit_default"].loaded_contract.entity
+    work = Path(tempfile.mkdtemp(prefix="medallion-bench-"))
+    rows: list[dict] = []
+    setup: dict[str, float] = {}
+    try:
+        inputs_by_size = {}
+        for size in config.sizes:
+            home = work / f"etl-{size}"
+            started = time.perf_counter()
+            built = measure(inputs.build_landing_day, str(home), size)
+            setup[f"input {size:,} rows"] = round(time.perf_counter() - started, 1)
+            if "error" in built:
+                raise RuntimeError(f"building the {size:,}-row input failed:\n{built['error']}")
+            inputs_by_size[size] = {k: v for k, v in built.items() if k not in ("seconds", "peak_rss_mb")}
+            rows += etl_rows(config, feed, size, home, work, inputs_by_size[size])
+            shutil.rmtree(home, ignore_errors=True)
+
+        rows += backfill_rows(config, work)
+        rows += startup_rows(config, work)
+        rows += ml_rows(config)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    elapsed = time.perf_counter() - began
+    after = environment()
+    meta = {
+        **before,
+        "commit_at_end": after["commit"],
+        "uncommitted_at_end": after["uncommitted"],
+        "load_average_at_end": after["load_average"],
+        "elapsed_s": round(elapsed, 1),
+        "setup_s": setup,
+        "config": asdict(config),
+    }
+    results = {
+        "meta": meta,
+        "inputs": {str(k): {n: v for n, v in m.items() if n != "files"} for k, m in inputs_by_size.items()},
+        "rows": rows,
+    }
+    write_report(results, Path(out_dir))
+    return results
+
+
+def etl_rows(config: Config, feed, size: int, home: Path, work: Path, landed: dict) -> list[dict]:
+    files = landed["files"]
+    name = f"landing → DuckDB, {size:,} rows"
+    common = {"size": size, "lines": landed["lines"]}
+    databases = work / f"db-{size}"
+    databases.mkdir()
+    out = [
+        row(
+            "etl",
+            name,
+            "medallion",
+            size,
+            {
+                **common,
+                **measure(
+                    etl.medallion_path, feed, files, str(databases / "medallion.duckdb"), preload=MEDALLION_PRELOAD
+                ),
+            },
+        ),
+        row(
+            "etl",
+            name,
+            "duckdb floor",
+            size,
+            {**common, **measure(etl.duckdb_floor, feed, files, str(databases / "floor.duckdb"), preload=("duckdb",))},
+        ),
+        row(
+            "etl",
+            name,
+            "pandas",
+            size,
+            {
+                **common,
+                **measure(
+                    etl.pandas_baseline, feed, files, str(databases / "pandas.duckdb"), preload=("pandas", "duckdb")
+                ),
+            },
+        ),
+    ]
+    if size in config.dg_launch_sizes:
+        instance = orchestration.dagster_home(work / f"dagster-{size}")
+        result = measure(etl.dg_launch, feed.name, str(home), str(instance))
+        out.append(row("etl", name, "dg launch", size, {**common, **result}))
+    shutil.rmtree(databases, ignore_errors=True)
+    return out
+
+
+def backfill_rows(config: Config, work: Path) -> list[dict]:
+    days, per_day = config.backfill_days, config.backfill_rows_per_day
+    home = work / "year"
+    built = measure(inputs.build_year, str(home), BACKFILL_START, days, per_day)
+    if "error" in built:
+        raise RuntimeError(f"building the backfill input failed:\n{built['error']}")
+    name = f"etl_job, {days} days × {per_day:,} rows, one run"
+    out = []
+    for batch in (0, config.event_batch_size):
+        variant = f"in process, DAGSTER_EVENT_BATCH_SIZE={batch}" + (" (unbatched)" if batch == 0 else "")
+        for stale in home.glob("warehouse.duckdb*"):
+            stale.unlink()
+        instance = work / f"instance-{batch}"
+        result = measure(orchestration.backfill, str(home), str(instance), BACKFILL_START, days, batch)
+        out.append(row("backfill", name, variant, days * per_day, {"days": days, **result}))
+    shutil.rmtree(home, ignore_errors=True)
+    return out
+
+
+def startup_rows(config: Config, work: Path) -> list[dict]:
+    home = work / "startup"
+    built = measure(inputs.build_landing_day, str(home), config.launch_rows)
+    if "error" in built:
+        raise RuntimeError(f"building the launch input failed:\n{built['error']}")
+    repeats = config.startup_repeats
+    out = [
+        row(
+            "startup",
+            "import medallion.definitions",
+            f"python -c, best of {repeats}",
+            0,
+            measure(orchestration.import_seconds, str(home), repeats),
+        ),
+        row(
+            "startup",
+            "code location load",
+            f"import + defs() + repository, best of {repeats}",
+            0,
+            measure(orchestration.code_location_load, str(home), repeats),
+        ),
+    ]
+    instance = orchestration.dagster_home(work / "dagster-startup")
+    launch = measure(etl.dg_launch, "applications", str(home), str(instance))
+    out.append(
+        row(
+            "startup",
+            f"dg launch, one partition of {config.launch_rows:,} rows",
+            "dg launch",
+            config.launch_rows,
+            launch,
+        )
+    )
+    return out
+
+
+def ml_rows(config: Config) -> list[dict]:
+    window = ml.labelled_window(config.training_rows)
+    training = f"training, 90-day window ({window.height:,} labelled rows)"
+    out = [
+        row(
+            "ml",
+            training,
+            "3 candidates, time-based validation",
+            window.height,
+            measure(ml.train_all, window, preload=ML_PRELOAD),
+        ),
+        row(
+            "ml",
+            training,
+            "baseline: logistic regression only",
+            window.height,
+            measure(ml.train_baseline, window, preload=ML_PRELOAD),
+        ),
+    ]
+    pipeline = ml.fitted_pipeline(window)
+    features = ml.scoring_input(config.scoring_rows)
+    out.append(
+        row(
+            "ml",
+            "inference",
+            "medallion score_features (vectorised)",
+            config.scoring_rows,
+            measure(ml.score_medallion, pipeline, features, preload=ML_PRELOAD),
+        )
+    )
+    sample = features.head(config.row_by_row_rows)
+    out.append(
+        row(
+            "ml",
+            "inference",
+            f"baseline: row-by-row predict_proba ({sample.height:,} rows)",
+            sample.height,
+            measure(ml.score_row_by_row, pipeline, sample, preload=ML_PRELOAD),
+        )
+    )
+    return out
+
+
+def environment() -> dict:
+    def version(package: str) -> str:
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            return "not installed"
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True, text=True).stdout.strip()
+        except OSError:
+            return ""
+
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in _read("/proc/cpuinfo").splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor() or "unknown CPU",
+    )
+    memory_kb = next(
+        (int(line.split()[1]) for line in _read("/proc/meminfo").splitlines() if line.startswith("MemTotal:")), 0
+    )
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": f"{platform.machine()}, {cpu}, {os.cpu_count()} cores, {memory_kb / 1024**2:.0f} GiB RAM",
+        "os": platform.platform(),
+        "versions": {
+            "python": platform.python_version(),
+            **{p: version(p) for p in ("polars", "duckdb", "pandas", "dagster", "pyarrow", "scikit-learn")},
+        },
+        "commit": git("log", "-1", "--oneline"),
+        "uncommitted": git("status", "--porcelain", "--", "medallion").splitlines(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "project_event_batch_size": _project_default("DAGSTER_EVENT_BATCH_SIZE"),
+    }
+
+
+def _project_default(name: str) -> str | None:
+    """The value medallion.settings sets for `name` in every process that loads the definitions, if any."""
+    from medallion import settings
+
+    return getattr(settings, "PROCESS_DEFAULTS", {}).get(name)
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes (what the smoke test runs)")
+    parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent, help="where RESULTS.md goes")
+    args = parser.parse_args(argv)
+    config = Config.smoke_config() if args.smoke or os.environ.get("MEDALLION_BENCH_SMOKE") else Config()
+    results = run(config, args.out)
+    print((Path(args.out) / "RESULTS.md").read_text())
+    print(f"took {results['meta']['elapsed_s']:.0f} s")
