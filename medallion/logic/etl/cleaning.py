@@ -125,10 +125,11 @@ def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
         .collect()
     )
     losers = ranked.filter(~pl.col("__latest"))
+    is_loser = pl.col("__row").is_in(losers["__row"].implode())
     winners = ranked.filter(pl.col("__latest")).join(losers.select(keyed).unique(), on=keyed, nulls_equal=True)
     winner_hash = checked["_row_hash"].gather(winners["__row"])
     superseded = (
-        checked.filter(pl.col("__row").is_in(losers["__row"].implode()))
+        checked.filter(is_loser)
         .join(winners.select(*keyed, winner_hash.alias("__winner_hash")), on=keyed, how="left", nulls_equal=True)
         .with_columns(
             pl.when(pl.col("_row_hash") == pl.col("__winner_hash"))
@@ -140,7 +141,7 @@ def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
     )
     kept = (
         checked.lazy()
-        .filter(~pl.col("__rejected") & ~pl.col("__row").is_in(losers["__row"].implode()))
+        .filter(~pl.col("__rejected") & ~is_loser)
         .select(
             "partition_date",
             *[pl.col(f"__typed_{c.name}").alias(c.name) for c in feed.columns],

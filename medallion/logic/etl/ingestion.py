@@ -84,28 +84,34 @@ def _physical_lines(text: str) -> pl.Series:
 
 def _split(text: str) -> tuple[list[str], pl.DataFrame]:
     """The header and one row per record: `_line_number` (its first physical line), `_raw_line`, and `fields`
-    (the csv module's split, only for records that contain a quote; the others are split by Polars)."""
+    (the csv module's split, only for records that start on a line with a quote; Polars splits the others)."""
     physical = _physical_lines(text)
     lines = physical.str.strip_suffix("\r")
     header_line = lines[0]
-    header = next(csv.reader([header_line])) if '"' in header_line else header_line.split(",")
-    body = pl.DataFrame({"_raw_line": lines}).with_row_index("_line_number", offset=1).slice(1)
-    body = body.with_columns(pl.col("_line_number").cast(pl.Int64))
-    quoted = body.filter(pl.col("_raw_line").str.contains('"', literal=True))
-    if quoted.is_empty():
-        plain = body.filter(pl.col("_raw_line").str.strip_chars() != "")
-        return [h.strip() for h in header], plain.with_columns(pl.lit(None, pl.List(pl.String)).alias("fields"))
-    records, consumed = _quoted_records(physical, quoted["_line_number"].to_list())
-    plain = body.filter(
-        ~pl.col("_raw_line").str.contains('"', literal=True),
-        ~pl.col("_line_number").is_in(pl.Series(consumed, dtype=pl.Int64).implode()),
-        pl.col("_raw_line").str.strip_chars() != "",
+    header = [h.strip() for h in (next(csv.reader([header_line])) if '"' in header_line else header_line.split(","))]
+    body = (
+        pl.DataFrame({"_raw_line": lines})
+        .with_row_index("_line_number", offset=1)
+        .slice(1)
+        .select(
+            pl.col("_line_number").cast(pl.Int64),
+            "_raw_line",
+            pl.col("_raw_line").str.contains('"', literal=True).alias("__quoted"),
+        )
     )
+    plain = body.filter(~pl.col("__quoted"), pl.col("_raw_line").str.strip_chars() != "")
+    starts = body.filter(pl.col("__quoted"))["_line_number"].to_list()
+    if not starts:
+        return header, plain.select("_line_number", "_raw_line", pl.lit(None, pl.List(pl.String)).alias("fields"))
+    records, consumed = _quoted_records(physical, starts)
+    plain = plain.filter(~pl.col("_line_number").is_in(pl.Series(consumed, dtype=pl.Int64).implode()))
     parsed = pl.DataFrame(
         records, schema={"_line_number": pl.Int64, "_raw_line": pl.String, "fields": pl.List(pl.String)}, orient="row"
     )
-    frame = pl.concat([plain.with_columns(pl.lit(None, pl.List(pl.String)).alias("fields")), parsed])
-    return [h.strip() for h in header], frame.sort("_line_number")
+    frame = pl.concat(
+        [plain.select("_line_number", "_raw_line", pl.lit(None, pl.List(pl.String)).alias("fields")), parsed]
+    )
+    return header, frame.sort("_line_number")
 
 
 def _quoted_records(physical: pl.Series, starts: list[int]) -> tuple[list[tuple[int, str, list[str]]], list[int]]:
@@ -165,11 +171,7 @@ def read_landing_file(
             pl.col("_row_hash"),
             # A plain record of a file with the contract's header is its values joined by commas: the text
             # would only repeat them (`raw_line()` rebuilds it). Every other record keeps its line as landed.
-            pl.when(
-                pl.col("_parse_error").is_null()
-                & pl.lit(header == columns)
-                & ~pl.col("_raw_line").str.contains('"', literal=True)
-            )
+            pl.when(pl.col("__split_by_polars") & pl.col("_parse_error").is_null() & pl.lit(header == columns))
             .then(None)
             .otherwise(pl.col("_raw_line"))
             .alias("_raw_line"),
@@ -196,6 +198,7 @@ def _fields_frame(header: list[str], records: pl.DataFrame) -> pl.DataFrame:
     return frame.select(
         "_line_number",
         "_raw_line",
+        fields.is_null().alias("__split_by_polars"),
         *[
             pl.when(~right_width)
             .then(None)
