@@ -52,7 +52,9 @@ def failed_run(home):
         yield home, defs, instance, result
 
 
-def evaluate(defs, name, instance, result, event, resources):
+def evaluate(defs, name, instance, result, event, resources=None):
+    """One evaluation of the alert sensor `name`; resources are built from the environment as the test left it."""
+    resources = resources if resources is not None else resources_for(Settings.from_env())
     context = dg.build_run_status_sensor_context(
         sensor_name=name,
         dagster_event=event,
@@ -64,19 +66,17 @@ def evaluate(defs, name, instance, result, event, resources):
     return sensor(context.for_run_failure() if name == "run_failure_alert_sensor" else context)
 
 
+def alert_on_failure(failed_run, resources=None):
+    _, defs, instance, result = failed_run
+    return evaluate(defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), resources)
+
+
 def test_a_failed_run_is_recorded_logged_and_posted(failed_run, webhook, monkeypatch, caplog):
     home, defs, instance, result = failed_run
     url, received = webhook
     monkeypatch.setenv(ALERT_WEBHOOK_URL_VAR, url)
     with caplog.at_level("ERROR", logger="medallion.alerts"):
-        evaluate(
-            defs,
-            "run_failure_alert_sensor",
-            instance,
-            result,
-            result.get_run_failure_event(),
-            resources_for(Settings.from_env()),
-        )
+        alert_on_failure(failed_run)
     [alert] = read_alerts(home.home / "alerts" / "alerts.jsonl")
     assert (alert["kind"], alert["job"], alert["partition"], alert["run_id"]) == (
         "run_failure",
@@ -95,14 +95,7 @@ def test_without_a_webhook_nothing_is_posted(failed_run, webhook, monkeypatch):
     home, defs, instance, result = failed_run
     _, received = webhook
     monkeypatch.delenv(ALERT_WEBHOOK_URL_VAR, raising=False)
-    evaluate(
-        defs,
-        "run_failure_alert_sensor",
-        instance,
-        result,
-        result.get_run_failure_event(),
-        resources_for(Settings.from_env()),
-    )
+    alert_on_failure(failed_run)
     assert len(read_alerts(home.home / "alerts" / "alerts.jsonl")) == 1
     assert received == []
 
@@ -113,7 +106,7 @@ def test_an_unreachable_webhook_does_not_lose_the_alert(failed_run, monkeypatch)
     monkeypatch.setenv(ALERT_WEBHOOK_URL_VAR, secret)
     resources = resources_for(Settings.from_env())
     assert "s3cret" not in repr(resources["alerting"])  # the resource holds the variable's name, not its value
-    evaluate(defs, "run_failure_alert_sensor", instance, result, result.get_run_failure_event(), resources)
+    alert_on_failure(failed_run, resources)
     assert read_alerts(home.home / "alerts" / "alerts.jsonl")[0]["kind"] == "run_failure"
 
 
@@ -145,14 +138,7 @@ def test_a_failed_error_check_in_a_successful_run_is_an_alert(home, webhook, mon
     defs = build_definitions(home)
     with dg.instance_for_test() as instance:
         result = _run_with_checks(instance, passed, severity)
-        outcome = evaluate(
-            defs,
-            "check_failure_alert_sensor",
-            instance,
-            result,
-            result.get_run_success_event(),
-            resources_for(Settings.from_env()),
-        )
+        outcome = evaluate(defs, "check_failure_alert_sensor", instance, result, result.get_run_success_event())
     recorded = read_alerts(home.home / "alerts" / "alerts.jsonl")
     assert len(recorded) == len(received) == alerts
     if alerts:
