@@ -1,0 +1,146 @@
+"""Issue 8's targets judged on one run's measurements, and whether the ETL variants agree on the rows."""
+
+from __future__ import annotations
+
+RSS_LIMIT_MB = 1536  # 1.5 GiB
+FLAT_TOLERANCE = 1.2  # per-row cost of a size may be at most this multiple of the next smaller size's
+ETL_VARIANTS = ("medallion", "duckdb floor", "pandas", "dg launch")
+
+
+def find(rows: list[dict], section: str, variant: str, size: int | None = None) -> dict | None:
+    for r in rows:
+        if r["section"] == section and r["variant"].startswith(variant) and (size is None or r.get("size") == size):
+            return r
+    return None
+
+
+def ok(r: dict | None) -> bool:
+    return r is not None and "error" not in r and r.get("seconds") is not None
+
+
+def targets(rows: list[dict]) -> list[dict]:
+    """Each target of issue 8 with the numbers it was judged on; `met` is None when a figure is missing."""
+    out = []
+    sizes = sorted({r["size"] for r in rows if r["section"] == "etl"})
+
+    def add(target: str, where: str, measured: str, met: bool | None) -> None:
+        out.append({"target": target, "where": where, "measured": measured, "met": met})
+
+    for size in sizes:
+        med, floor = find(rows, "etl", "medallion", size), find(rows, "etl", "duckdb floor", size)
+        pandas, launch = find(rows, "etl", "pandas", size), find(rows, "etl", "dg launch", size)
+        if ok(med) and ok(floor):
+            bound = 1.5 * floor["seconds"] + 2
+            add(
+                "medallion ≤ 1.5 × floor + 2 s",
+                f"{size:,} rows",
+                f"{med['seconds']:.1f} s vs bound {bound:.1f} s (floor {floor['seconds']:.1f} s; "
+                f"{med['seconds'] / floor['seconds']:.1f}× floor)",
+                med["seconds"] <= bound,
+            )
+        else:
+            add("medallion ≤ 1.5 × floor + 2 s", f"{size:,} rows", "a variant failed", None)
+        if launch is not None:
+            if ok(launch) and ok(floor):
+                bound = 1.5 * floor["seconds"] + 6
+                add(
+                    "dg launch ≤ 1.5 × floor + 6 s",
+                    f"{size:,} rows",
+                    f"{launch['seconds']:.1f} s vs bound {bound:.1f} s ({launch['seconds'] / floor['seconds']:.1f}× "
+                    "floor)",
+                    launch["seconds"] <= bound,
+                )
+            else:
+                add("dg launch ≤ 1.5 × floor + 6 s", f"{size:,} rows", "a variant failed", None)
+        if ok(med) and ok(pandas):
+            ratio = pandas["seconds"] / med["seconds"]
+            add(
+                "pandas / medallion ≥ 4×",
+                f"{size:,} rows",
+                f"{ratio:.1f}× (pandas {pandas['seconds']:.1f} s, medallion {med['seconds']:.1f} s)",
+                ratio >= 4,
+            )
+        for variant in ("medallion", "dg launch"):
+            r = find(rows, "etl", variant, size)
+            if r is None:
+                continue
+            peak = r.get("peak_rss_mb")
+            add(
+                "peak RSS ≤ 1.5 GiB",
+                f"{variant}, {size:,} rows",
+                f"{peak:,} MiB" if peak is not None else "failed",
+                None if peak is None or not ok(r) else peak <= RSS_LIMIT_MB,
+            )
+    per_row = [(size, r["seconds"] / size * 1e6) for size in sizes if ok(r := find(rows, "etl", "medallion", size))]
+    if len(per_row) >= 2:
+        flat = all(b[1] <= FLAT_TOLERANCE * a[1] for a, b in zip(per_row, per_row[1:], strict=False))
+        add(
+            f"cost per row flat (each size ≤ {FLAT_TOLERANCE}× the next smaller one's)",
+            "medallion, " + " vs ".join(f"{s:,}" for s, _ in per_row),
+            " vs ".join(f"{c:.1f} µs/row" for _, c in per_row),
+            flat,
+        )
+    for r in rows:
+        if r["section"] == "backfill":
+            add(
+                "year backfill < 60 s",
+                r["variant"],
+                f"{r['seconds']:.1f} s" if ok(r) else "failed",
+                (r["seconds"] < 60 and r.get("success", True)) if ok(r) else None,
+            )
+    imported = find(rows, "startup", "python -c")
+    if imported is not None:
+        add(
+            "import medallion.definitions ≤ 1.0 s",
+            "best of fresh interpreters",
+            f"{imported['seconds']:.2f} s" if ok(imported) else "failed",
+            imported["seconds"] <= 1.0 if ok(imported) else None,
+        )
+    launch = find(rows, "startup", "dg launch")
+    if launch is not None:
+        add(
+            "one-partition dg launch ≤ 5 s",
+            f"{launch['rows']:,} rows",
+            f"{launch['seconds']:.1f} s" if ok(launch) else "failed",
+            launch["seconds"] <= 5 if ok(launch) else None,
+        )
+    scoring = find(rows, "ml", "medallion score_features")
+    if scoring is not None:
+        add(
+            "inference ≥ 200k rows/s",
+            f"{scoring['rows']:,} rows",
+            f"{scoring['rows_per_second']:,} rows/s" if ok(scoring) else "failed",
+            scoring["rows_per_second"] >= 200_000 if ok(scoring) else None,
+        )
+    return out
+
+
+def agreement(rows: list[dict]) -> list[dict]:
+    """Per size: valid and rejected counts of every ETL variant, and whether medallion and the floor agree."""
+    out = []
+    for size in sorted({r["size"] for r in rows if r["section"] == "etl"}):
+        by_variant = {v: find(rows, "etl", v, size) for v in ETL_VARIANTS}
+        lines = next(r["lines"] for r in by_variant.values() if r is not None)
+        counts = {v: (r.get("valid"), r.get("rejected")) for v, r in by_variant.items() if ok(r)}
+        med, floor = by_variant["medallion"], by_variant["duckdb floor"]
+        same_reasons = None
+        if ok(med) and ok(floor):
+            same_reasons = med.get("first_reasons") == floor.get("first_reasons")
+        out.append(
+            {
+                "size": size,
+                "lines": lines,
+                "counts": counts,
+                "medallion_equals_floor": counts.get("medallion") == counts.get("duckdb floor")
+                if "medallion" in counts and "duckdb floor" in counts
+                else None,
+                "same_first_reasons": same_reasons,
+                "reason_differences": _reason_differences(med, floor) if same_reasons is False else {},
+            }
+        )
+    return out
+
+
+def _reason_differences(med: dict, floor: dict) -> dict:
+    a, b = med.get("first_reasons") or {}, floor.get("first_reasons") or {}
+    return {k: (a.get(k, 0), b.get(k, 0)) for k in sorted(set(a) | set(b)) if a.get(k, 0) != b.get(k, 0)}
