@@ -19,8 +19,10 @@ DEMO_END := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_DAYS) + $(LABEL_DELA
 DEMO_LAST_APPLICATION_DAY := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_DAYS) - 1 )) days" +%F)
 PORT ?= 3000
 MLFLOW_PORT ?= 5000
+PG_DIR ?= $(MEDALLION_HOME)/postgres
+PG_PORT ?= 5433
 
-.PHONY: install demo demo-drift test lint dev mlflow bench clean
+.PHONY: install demo demo-drift test lint dev mlflow bench clean pg-up pg-down
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -56,6 +58,13 @@ mlflow: install
 	mkdir -p $(MEDALLION_HOME)/mlflow/artifacts
 	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(MEDALLION_HOME)/mlflow/mlflow.db" \
 		--default-artifact-root "$(MEDALLION_HOME)/mlflow/artifacts" --host 127.0.0.1 --port $(MLFLOW_PORT)
+
+# A PostgreSQL for serving on 127.0.0.1, from the machine's binaries; pg-up prints the variables to export.
+pg-up: install
+	$(BIN)/medallion pg-up --dir "$(PG_DIR)" --port $(PG_PORT)
+
+pg-down: install
+	$(BIN)/medallion pg-down --dir "$(PG_DIR)" --port $(PG_PORT)
 
 bench: install
 	$(BIN)/python -m benchmarks

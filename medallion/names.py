@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-BRONZE, SILVER, GOLD, ML = "bronze", "silver", "gold", "ml"
+BRONZE, SILVER, GOLD, ML, SERVING = "bronze", "silver", "gold", "ml", "serving"
 ETL_LAYERS = (BRONZE, SILVER, GOLD)
 
 
@@ -21,7 +21,10 @@ MODEL_EVALUATION = table_key(ML, "model_evaluation")
 PREDICTIONS = table_key(ML, "predictions")
 MONITORING = table_key(ML, "monitoring")
 RETRAIN_DECISION = table_key(ML, "retrain_decision")
+SERVED_PREDICTIONS = table_key(SERVING, "predictions")
+SERVED_DAILY_SUMMARY = table_key(SERVING, "daily_summary")
 TRAINING_ASSETS = (TRAINING_SET, MODEL, MODEL_EVALUATION)
+SERVING_ASSETS = (SERVED_PREDICTIONS, SERVED_DAILY_SUMMARY)
 MONITORING_ASSETS = (MONITORING, RETRAIN_DECISION)
 
 # Checks, named by what must hold.

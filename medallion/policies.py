@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 import dagster as dg
 
-from medallion.names import BRONZE, GOLD, ML, SILVER, WAREHOUSE_POOL
+from medallion.names import BRONZE, GOLD, ML, SERVING, SILVER, WAREHOUSE_POOL
 
 PARTITION_COLUMN = "partition_date"
 ETL_KINDS = frozenset({"duckdb", "polars"})
@@ -34,6 +34,8 @@ LAYER_POLICIES = {
     GOLD: LayerPolicy(ETL_KINDS, single_run_backfill=True, freshness=GOLD_FRESHNESS),
     # Training and monitoring are per day; predictions opt in to single-run backfills (op_policy).
     ML: LayerPolicy(ETL_KINDS, single_run_backfill=False),
+    # Serving assets name their targets' kinds; a ranged inference run loads its days in one transaction per target.
+    SERVING: LayerPolicy(frozenset(), single_run_backfill=True),
 }
 
 

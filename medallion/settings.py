@@ -22,9 +22,11 @@ PROJECT_DIR = PACKAGE_DIR.parent
 REFERENCE_DATASET = PROJECT_DIR / "data" / "reference" / "uci_credit_default.csv"
 
 ENVIRONMENTS = ("local", "prod")
+SERVING_TARGETS = ("duckdb", "postgres", "delta")
 # Read at run time by the resources through dg.EnvVar, so their values never enter the definitions' snapshot.
 MLFLOW_TRACKING_URI_VAR = "MEDALLION_MLFLOW_TRACKING_URI"
 ALERT_WEBHOOK_URL_VAR = "MEDALLION_ALERT_WEBHOOK_URL"
+PG_URL_VAR = "MEDALLION_PG_URL"
 # Every process that loads the definitions or runs a tool starts from these, unless its environment says otherwise:
 # telemetry reaches for the internet.
 PROCESS_DEFAULTS = {"DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -43,8 +45,23 @@ class Settings:
     retrain_min_days: int = DEFAULT_MIN_DAYS_BETWEEN_RETRAINS
     mlflow_server: bool = False
     alert_webhook: bool = False
+    serving_targets: tuple[str, ...] = ("duckdb",)
+    pg_url: bool = False
+    delta_uri: str | None = None
 
     def __post_init__(self) -> None:
+        unknown = [target for target in self.serving_targets if target not in SERVING_TARGETS]
+        if unknown or not self.serving_targets:
+            raise SettingsError(
+                f"MEDALLION_SERVING_TARGETS={','.join(self.serving_targets)!r}: "
+                f"{'unknown target ' + ', '.join(map(repr, unknown)) if unknown else 'no target'}; "
+                f"use one or more of {', '.join(SERVING_TARGETS)}, comma-separated"
+            )
+        if "postgres" in self.serving_targets and not self.pg_url:
+            raise SettingsError(
+                f"MEDALLION_SERVING_TARGETS includes postgres but {PG_URL_VAR} is not set; "
+                "set it to postgresql://user:password@host:port/database (`make pg-up` prints one)"
+            )
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"MEDALLION_ENV={self.env!r} is not allowed; use one of {', '.join(ENVIRONMENTS)}")
         if self.retrain_min_days < 0:
@@ -69,6 +86,9 @@ class Settings:
             retrain_min_days=_whole_days("MEDALLION_RETRAIN_MIN_DAYS", value("MEDALLION_RETRAIN_MIN_DAYS")),
             mlflow_server=value(MLFLOW_TRACKING_URI_VAR) is not None,
             alert_webhook=value(ALERT_WEBHOOK_URL_VAR) is not None,
+            serving_targets=_targets(value("MEDALLION_SERVING_TARGETS")),
+            pg_url=value(PG_URL_VAR) is not None,
+            delta_uri=value("MEDALLION_DELTA_URI"),
         )
 
     @property
@@ -99,6 +119,11 @@ class Settings:
     def alerts_dir(self) -> Path:
         return self.home / "alerts"
 
+    @property
+    def delta_root(self) -> str:
+        """Where the served Delta tables live: MEDALLION_DELTA_URI (a folder or an object-store URI), else the home."""
+        return self.delta_uri or str(self.home / "serving" / "delta")
+
 
 def _iso_date(name: str, raw: str | None) -> date | None:
     if raw is None:
@@ -107,6 +132,12 @@ def _iso_date(name: str, raw: str | None) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise SettingsError(f"{name}={raw!r} is not a date; use YYYY-MM-DD, e.g. 2025-01-01") from None
+
+
+def _targets(raw: str | None) -> tuple[str, ...]:
+    if raw is None:
+        return Settings.serving_targets
+    return tuple(dict.fromkeys(target.strip().lower() for target in raw.split(",") if target.strip()))
 
 
 def _whole_days(name: str, raw: str | None) -> int:

@@ -22,6 +22,8 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    # The asset table renders only the rows in view: tall enough for every asset of the graph.
+    "--window-size=1280,4000",
 ]
 
 pytestmark = pytest.mark.skipif(
@@ -96,5 +98,6 @@ def test_asset_catalog_renders_every_layer(dagster_dev, tmp_path):
         "labels",
         "predictions",
         "model_evaluation",
+        "daily_summary",
     ):
         assert name in dom, f"the asset catalog page does not show {name!r}"

@@ -13,6 +13,7 @@ from medallion.assets.gold import build_gold_assets
 from medallion.assets.ml_monitoring import build_monitoring_assets
 from medallion.assets.ml_predictions import build_predictions_asset
 from medallion.assets.ml_training import build_training_assets
+from medallion.assets.serving import build_serving_assets
 from medallion.assets.silver import build_silver_assets
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
@@ -26,9 +27,12 @@ def build_etl_assets(contract: Contract, feature_set: FeatureSet, start: date) -
     ]
 
 
-def build_ml_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
+def build_ml_assets(
+    contract: Contract, feature_set: FeatureSet, start: date, serving_targets: tuple[str, ...]
+) -> list[dg.AssetsDefinition]:
     return [
         *build_training_assets(contract, feature_set, start),
         build_predictions_asset(contract, feature_set, start),
+        build_serving_assets(contract, start, serving_targets),
         *build_monitoring_assets(contract, feature_set, start),
     ]

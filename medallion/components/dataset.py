@@ -67,7 +67,7 @@ label_time: observed_on
 @dg.scaffold_with(DatasetScaffolder)
 class Dataset(dg.Component, dg.Model, dg.Resolvable):
     """A dataset driven by its contract: bronze → silver (+ quarantine) → gold features and labels with their
-    quality and freshness checks; with `ml: true` also the training set, model, evaluation, predictions,
+    quality and freshness checks; with `ml: true` also the training set, model, evaluation, predictions, serving loads,
     monitoring and retrain decision, with their checks."""
 
     contract: str = Field(default=CONTRACT_FILE, description="The contract file, relative to this defs.yaml.")
@@ -100,12 +100,13 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         return [table_key(GOLD, contract.features_table), table_key(GOLD, contract.labels_table)]
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        contract, start = self.loaded_contract, current_settings().start_date
+        contract, settings = self.loaded_contract, current_settings()
+        start = settings.start_date
         feature_set = feature_set_for(contract)
         assets = build_etl_assets(contract, feature_set, start)
         checks = [*build_quality_checks(contract, feature_set), *build_freshness_checks(self.gold_keys)]
         if self.ml:
-            assets += build_ml_assets(contract, feature_set, start)
+            assets += build_ml_assets(contract, feature_set, start, settings.serving_targets)
             checks += build_ml_checks(contract)
         return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks))
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from medallion.settings import Settings, set_process_defaults
 from medallion.sources.generate import generate
 from medallion.sources.replay import replay
+from medallion.tools.local_postgres import LocalPostgresError
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generate(subparsers)
     _add_status(subparsers)
     _add_score(subparsers)
+    _add_pg(subparsers)
     return parser
 
 
@@ -191,13 +193,44 @@ def run_score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_pg(subparsers: argparse._SubParsersAction) -> None:
+    for name, help_text, handler in (
+        ("pg-up", "start a local PostgreSQL on 127.0.0.1 (created on first use) and print its URL", run_pg_up),
+        ("pg-down", "stop the local PostgreSQL started by pg-up", run_pg_down),
+    ):
+        parser = subparsers.add_parser(name, help=help_text)
+        parser.add_argument("--dir", type=Path, default=None, help="its folder (default: MEDALLION_HOME/postgres)")
+        parser.add_argument("--port", type=positive_int, default=5433, help="its port on 127.0.0.1 (default 5433)")
+        parser.set_defaults(handler=handler)
+
+
+def _local_postgres(args: argparse.Namespace):
+    from medallion.tools.local_postgres import LocalPostgres
+
+    return LocalPostgres((args.dir or Settings.from_env().home / "postgres").resolve(), args.port)
+
+
+def run_pg_up(args: argparse.Namespace) -> int:
+    url = _local_postgres(args).start()
+    print(f"PostgreSQL is up on 127.0.0.1:{args.port}. To serve to it:")
+    print(f"export MEDALLION_PG_URL='{url}' MEDALLION_SERVING_TARGETS=duckdb,postgres")
+    return 0
+
+
+def run_pg_down(args: argparse.Namespace) -> int:
+    server = _local_postgres(args)
+    server.stop()
+    print(f"PostgreSQL under {server.root} is stopped")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     set_process_defaults()
     try:
         return args.handler(args)
-    except (ValueError, FileExistsError) as error:
+    except (ValueError, FileExistsError, LocalPostgresError) as error:
         print(f"medallion {args.command}: error: {error}", file=sys.stderr)
         return 1
 

@@ -155,3 +155,30 @@ def test_status_uses_medallion_home_by_default(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("MEDALLION_HOME", str(tmp_path / "elsewhere"))
     assert main(["status"]) == 0
     assert f"MEDALLION_HOME  {tmp_path / 'elsewhere'}" in capsys.readouterr().out
+
+
+def test_pg_up_starts_a_server_on_loopback_prints_its_url_and_pg_down_stops_it(capsys):
+    import shutil
+    import tempfile
+
+    import psycopg2
+
+    from medallion_tests.conftest import free_port
+
+    folder = tempfile.mkdtemp(prefix="medallion-pg-cli-")  # outside pytest's root-only tmp, for the postgres user
+    port = str(free_port())
+    try:
+        assert main(["pg-up", "--dir", folder, "--port", port]) == 0
+        url = capsys.readouterr().out.split("MEDALLION_PG_URL='")[1].split("'")[0]
+        assert url.startswith("postgresql://postgres:") and url.endswith(f"@127.0.0.1:{port}/medallion")
+        with psycopg2.connect(url) as connection, connection.cursor() as cursor:
+            cursor.execute("select current_database(), inet_server_addr()::text")
+            assert cursor.fetchone() == ("medallion", "127.0.0.1/32")
+        connection.close()
+        assert main(["pg-up", "--dir", folder, "--port", port]) == 0  # already up: the same URL again
+        assert url in capsys.readouterr().out
+    finally:
+        assert main(["pg-down", "--dir", folder]) == 0
+        shutil.rmtree(folder, ignore_errors=True)
+    with pytest.raises(psycopg2.OperationalError):
+        psycopg2.connect(url, connect_timeout=3)

@@ -14,6 +14,7 @@ from medallion.names import (
     MONITORING_ASSETS,
     MONITORING_JOB,
     PREDICTIONS,
+    SERVING_ASSETS,
     STAGE_TAG,
     TRAINING_ASSETS,
     TRAINING_JOB,
@@ -48,8 +49,9 @@ def ml_jobs() -> list[dg.JobDefinition]:
         ),
         dg.define_asset_job(
             INFERENCE_JOB,
-            selection=dg.AssetSelection.assets(PREDICTIONS),
-            description="Scores the day's gold features with the champion.",
+            selection=dg.AssetSelection.assets(PREDICTIONS, *SERVING_ASSETS),
+            description="Scores the day's gold features with the champion and loads the predictions and the day's "
+            "summary into the serving targets.",
             tags={STAGE_TAG: "inference"},
         ),
         dg.define_asset_job(

@@ -1,0 +1,69 @@
+"""Serving loads: each day's predictions and a per-day summary, replaced in every target applications read."""
+
+import logging
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import polars as pl
+
+from medallion.contract import Contract
+from medallion.logic.serving.tables import DAILY_SUMMARY, daily_summary, predictions_table, served_predictions
+from medallion.names import PREDICTIONS, SERVED_DAILY_SUMMARY, SERVED_PREDICTIONS, SERVING
+from medallion.policies import op_policy
+from medallion.resources.serving import Load, ServingError, ServingTargets
+
+log = logging.getLogger("medallion.serving")
+
+
+def build_serving_assets(contract: Contract, start: date, targets: tuple[str, ...]) -> dg.AssetsDefinition:
+    served = predictions_table(contract.key)
+    kinds = set(targets)
+
+    @dg.multi_asset(
+        specs=[
+            dg.AssetSpec(
+                SERVED_PREDICTIONS,
+                deps=[PREDICTIONS],
+                description=f"The day's predictions where applications read them ({', '.join(targets)}), keyed by "
+                f"({contract.key}, partition_date); each run's days are replaced in one transaction per target.",
+                kinds=kinds,
+            ),
+            dg.AssetSpec(
+                SERVED_DAILY_SUMMARY,
+                deps=[PREDICTIONS],
+                description="Per day: rows scored, mean probability, predicted positive rate and the model version "
+                "(quiet days included with rows = 0).",
+                kinds=kinds,
+            ),
+        ],
+        ins={"predictions": dg.AssetIn(key=PREDICTIONS)},
+        **op_policy(SERVING, start),
+    )
+    def serving_loads(context: dg.AssetExecutionContext, predictions: pl.DataFrame, serving: ServingTargets):
+        days = [date.fromisoformat(key) for key in context.partition_keys]
+        first, last = days[0], days[-1]
+        loaded_at = datetime.now(UTC)
+        frames = {
+            SERVED_PREDICTIONS: (served, served_predictions(predictions, loaded_at)),
+            SERVED_DAILY_SUMMARY: (DAILY_SUMMARY, daily_summary(predictions, days, loaded_at)),
+        }
+        for key, (table, frame) in frames.items():
+            try:
+                loads = serving.replace(table, frame, first, last)
+            except ServingError as error:
+                raise dg.Failure(description=f"{key.to_user_string()} for {first}..{last}: {error}") from error
+            for load in loads:
+                log.info("%s: %d rows to %s in %.2f s", key.to_user_string(), load.rows, load.location, load.seconds)
+            yield dg.MaterializeResult(asset_key=key, metadata=load_metadata(frame, loads))
+
+    return serving_loads
+
+
+def load_metadata(frame: pl.DataFrame, loads: list[Load]) -> dict:
+    metadata: dict = {"rows": frame.height, "targets": ", ".join(load.target for load in loads)}
+    for load in loads:
+        metadata[f"{load.target}_rows"] = load.rows
+        metadata[f"{load.target}_seconds"] = round(load.seconds, 3)
+        metadata[f"{load.target}_location"] = load.location
+    metadata["dagster/row_count"] = frame.height
+    return metadata

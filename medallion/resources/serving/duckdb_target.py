@@ -1,0 +1,51 @@
+"""Serving into the warehouse's DuckDB file, schema `serving`: the default, with nothing else to run."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from medallion.logic.serving.tables import ServedTable
+from medallion.resources.serving.schema import added_columns
+from medallion.resources.warehouse import Warehouse
+
+SCHEMA = "serving"
+
+
+class DuckDBTarget:
+    name = "duckdb"
+
+    def __init__(self, database: str):
+        self.warehouse = Warehouse(database=database)
+
+    def location(self, table: ServedTable) -> str:
+        return f"{self.warehouse.database} {SCHEMA}.{table.name}"
+
+    def replace(self, table: ServedTable, frame: pl.DataFrame, first: date, last: date) -> None:
+        arrow_table = frame.to_arrow()  # noqa: F841 - referenced by name in the SQL below
+        target = f'{SCHEMA}."{table.name}"'
+        with self.warehouse.connect() as connection:
+            types = dict(connection.execute("select column_name, column_type from (describe arrow_table)").fetchall())
+            columns = ", ".join(f'"{name}" {type_}' for name, type_ in types.items())
+            key = ", ".join(f'"{column}"' for column in table.primary_key)
+            connection.execute(f"create schema if not exists {SCHEMA}")
+            connection.execute(f"create table if not exists {target} ({columns}, primary key ({key}))")
+            connection.execute(
+                f'create index if not exists "{table.name}_by_day" on {target} ({table.partition_column})'
+            )
+            existing = [
+                row[0] for row in connection.execute(f"select name from pragma_table_info('{target}')").fetchall()
+            ]
+            connection.execute("begin transaction")
+            try:
+                for column in added_columns(self.location(table), existing, frame.columns):
+                    connection.execute(f'alter table {target} add column "{column}" {types[column]}')
+                connection.execute(
+                    f"delete from {target} where {table.partition_column} between ? and ?", [first, last]
+                )
+                connection.execute(f"insert into {target} by name select * from arrow_table")
+                connection.execute("commit")
+            except BaseException:
+                connection.execute("rollback")
+                raise
