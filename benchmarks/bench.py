@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
-from benchmarks import etl, inputs, ml, orchestration
+from benchmarks import etl, inputs, ml, orchestration, serving
 from benchmarks.harness import measure, row
 from benchmarks.report import write_report
 
@@ -32,6 +32,7 @@ MEDALLION_PRELOAD = (
 )
 
 ML_PRELOAD = ("medallion.logic.ml.training", "medallion.logic.ml.scoring", "pandas")
+SERVING_PRELOAD = ("polars", "pandas", "psycopg2", "sqlalchemy", "deltalake", "duckdb", "medallion.resources.serving")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class Config:
     training_rows: int = 15_000
     scoring_rows: int = 1_000_000
     row_by_row_rows: int = 2_000
+    serving_days: int = 30
+    serving_rows_per_day: int = 10_000
     smoke: bool = False
 
     @classmethod
@@ -62,6 +65,8 @@ class Config:
             training_rows=3_000,
             scoring_rows=5_000,
             row_by_row_rows=50,
+            serving_days=3,
+            serving_rows_per_day=200,
             smoke=True,
         )
 
@@ -92,6 +97,7 @@ def run(config: Config, out_dir: Path) -> dict:
         rows += backfill_rows(config, work)
         rows += startup_rows(config, work)
         rows += ml_rows(config)
+        rows += serving_rows(config, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     elapsed = time.perf_counter() - began
@@ -257,6 +263,42 @@ def ml_rows(config: Config) -> list[dict]:
         )
     )
     return out
+
+
+def serving_rows(config: Config, work: Path) -> list[dict]:
+    """A month of predictions into each target, beside the floor (and pandas for PostgreSQL), on a PostgreSQL
+    started for the run from the machine's binaries."""
+    from medallion.tools.local_postgres import LocalPostgres, free_port
+
+    days, per_day = config.serving_days, config.serving_rows_per_day
+    load = serving.medallion_load
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="medallion-bench-pg-")), free_port())
+    server.start()
+    try:
+        pg = server.create_database
+        variants = [
+            ("postgres", "medallion, one ranged run", load, ("postgres", pg("bench_ranged"), days, per_day, True)),
+            ("postgres", "medallion, day by day", load, ("postgres", pg("bench_daily"), days, per_day, False)),
+            ("postgres", "floor: one COPY, no key or index", serving.postgres_copy_floor, (pg("bench_floor"),)),
+            ("postgres", "pandas to_sql, multi-row INSERT", serving.postgres_pandas_to_sql, (pg("bench_pandas"),)),
+            ("delta", "medallion, one ranged run", load, ("delta", str(work / "delta-r"), days, per_day, True)),
+            ("delta", "medallion, day by day", load, ("delta", str(work / "delta-d"), days, per_day, False)),
+            ("delta", "floor: one partitioned append", serving.delta_append_floor, (str(work / "delta-f"),)),
+            ("duckdb", "medallion, one ranged run", load, ("duckdb", str(work / "sr.duckdb"), days, per_day, True)),
+            ("duckdb", "medallion, day by day", load, ("duckdb", str(work / "sd.duckdb"), days, per_day, False)),
+            ("duckdb", "floor: create table as", serving.duckdb_insert_floor, (str(work / "sf.duckdb"),)),
+        ]
+        out = []
+        for target, variant, function, args in variants:
+            if function is not load:
+                args = (*args, days, per_day)
+            result = measure(function, *args, preload=SERVING_PRELOAD)
+            name = f"serving, {days} days × {per_day:,} rows"
+            out.append(row("serving", name, f"{target}: {variant}", days * per_day, {"target": target, **result}))
+        return out
+    finally:
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
 
 
 def environment() -> dict:

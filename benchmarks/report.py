@@ -237,6 +237,27 @@ def markdown(results: dict) -> str:
                 f"| {_s(r.get('cpu_s'), 2)} | {r['rows_per_second'] or 0:,} | {r['peak_rss_mb'] or 0:,} | "
                 f"{_notes(r, (*BASE_KEYS, 'cpu_s')) if ok(r) else _error(r)} |"
             )
+    serving_section = [r for r in rows if r["section"] == "serving"]
+    if serving_section:
+        lines += [
+            "",
+            f"## Serving: {serving_section[0]['benchmark']} (`serving.predictions`)",
+            "",
+            "The project's writers replace the run's days in one transaction (PostgreSQL: advisory lock, delete, "
+            "`COPY`, into a table with its primary key and day index; DuckDB: delete + insert; Delta: one `overwrite` "
+            "commit with a predicate), then read back the rows per day; a ranged run does that once, daily runs once "
+            "a day. The floors write the same rows once with no key, index or replacement; pandas is `to_sql` through "
+            "SQLAlchemy. PostgreSQL is a local server started for the run (127.0.0.1, default settings).",
+            "",
+            "| target: variant | rows | seconds | CPU s | rows/s | peak RSS MiB | notes |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for r in serving_section:
+            lines.append(
+                f"| {r['variant']} | {r['rows']:,} | {_s(r['seconds'], 2) if ok(r) else 'failed'} | "
+                f"{_s(r.get('cpu_s'), 2)} | {r['rows_per_second'] or 0:,} | {r['peak_rss_mb'] or 0:,} | "
+                f"{_notes(r, (*BASE_KEYS, 'cpu_s', 'target')) if ok(r) else _error(r)} |"
+            )
     setup = ", ".join(f"{k}: {v} s" for k, v in meta["setup_s"].items())
     lines += ["", f"Input generation (not measured above): {setup}.", ""]
     return "\n".join(lines)

@@ -44,6 +44,8 @@ MODEL_QUALITY_FLOOR = "model_quality_floor"
 ONE_PREDICTION_PER_GOLD_ROW = "one_prediction_per_gold_row"
 PROBABILITIES_IN_UNIT_INTERVAL = "probabilities_in_unit_interval"
 NO_NULLS = "no_nulls"
+SERVED_ROWS_MATCH_PREDICTIONS = "served_rows_match_predictions"
+ONE_SUMMARY_ROW_PER_DAY = "one_summary_row_per_day"
 FRESHNESS_CHECK = "freshness_check"  # the name build_time_partition_freshness_checks gives its checks
 
 ETL_JOB = "etl_job"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sys
 import tempfile
 import uuid
@@ -26,7 +25,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 from medallion.components import Dataset  # noqa: E402
 from medallion.definitions import build_definitions  # noqa: E402
 from medallion.settings import PACKAGE_DIR, REFERENCE_DATASET, Settings  # noqa: E402
-from medallion.tools.local_postgres import LocalPostgres  # noqa: E402
+from medallion.tools.local_postgres import LocalPostgres, free_port  # noqa: E402
 
 LABEL = "default payment next month"
 CREDIT_CONTRACT = PACKAGE_DIR / "defs" / "credit_default" / "contract.yaml"
@@ -138,41 +137,28 @@ def scaffolded_project(datasets: dict[str, tuple[Path, bool] | None]) -> Iterato
             sys.path.remove(source)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def free_tcp_port() -> int:
     return free_port()
 
 
 @pytest.fixture(scope="session")
-def postgres_server() -> Iterator[str]:
-    """A real PostgreSQL on 127.0.0.1 for the session, from the machine's binaries; yields its superuser URL."""
+def postgres_server() -> Iterator[LocalPostgres]:
+    """A real PostgreSQL on 127.0.0.1 for the session, from the machine's binaries."""
     root = Path(tempfile.mkdtemp(prefix="medallion-pg-"))
     server = LocalPostgres(root, free_port())
     try:
-        yield server.start()
+        server.start()
+        yield server
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture
-def pg_url(postgres_server) -> Iterator[str]:
+def pg_url(postgres_server) -> str:
     """A new, empty database on the session's server for one test; its URL."""
-    import psycopg2
-
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    admin = psycopg2.connect(postgres_server)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f"create database {name}")
-    admin.close()
-    yield postgres_server.rsplit("/", 1)[0] + f"/{name}"
+    return postgres_server.create_database(f"test_{uuid.uuid4().hex[:12]}")
 
 
 def pg_rows(url: str, sql: str, parameters: list | None = None) -> list[tuple]:

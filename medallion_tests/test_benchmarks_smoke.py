@@ -14,7 +14,15 @@ def test_benchmark_code_runs_at_tiny_sizes_and_medallion_agrees_with_the_floor(t
 
     assert json.loads((tmp_path / "results.json").read_text())["rows"] == json.loads(json.dumps(results["rows"]))
     report = (tmp_path / "RESULTS.md").read_text()
-    headings = ("## Targets", "## ETL", "### Do the variants agree?", "## Year backfill", "## Start-up", "## Training")
+    headings = (
+        "## Targets",
+        "## ETL",
+        "### Do the variants agree?",
+        "## Year backfill",
+        "## Start-up",
+        "## Training",
+        "## Serving",
+    )
     assert all(heading in report for heading in headings)
 
     rows = results["rows"]
@@ -31,6 +39,10 @@ def test_benchmark_code_runs_at_tiny_sizes_and_medallion_agrees_with_the_floor(t
         "dg launch",
     ]
     assert len([r for r in rows if r["section"] == "ml"]) == 4
+    serving = [r for r in rows if r["section"] == "serving"]
+    assert {r["target"] for r in serving} == {"duckdb", "postgres", "delta"} and len(serving) == 10
+    served = config.serving_days * config.serving_rows_per_day
+    assert all(r["rows_served"] == served for r in serving if "medallion" in r["variant"])
 
     # Documented in RESULTS.md: medallion and the floor reject the same rows for the same first reason, and every
     # landed line is either valid or rejected; pandas finds the same valid rows.

@@ -7,8 +7,22 @@ import dagster as dg
 import polars as pl
 
 from medallion.contract import Contract
-from medallion.logic.serving.tables import DAILY_SUMMARY, daily_summary, predictions_table, served_predictions
-from medallion.names import PREDICTIONS, SERVED_DAILY_SUMMARY, SERVED_PREDICTIONS, SERVING
+from medallion.logic.serving.tables import (
+    DAILY_SUMMARY,
+    daily_summary,
+    predictions_table,
+    rows_per_day,
+    served_mismatches,
+    served_predictions,
+)
+from medallion.names import (
+    ONE_SUMMARY_ROW_PER_DAY,
+    PREDICTIONS,
+    SERVED_DAILY_SUMMARY,
+    SERVED_PREDICTIONS,
+    SERVED_ROWS_MATCH_PREDICTIONS,
+    SERVING,
+)
 from medallion.policies import op_policy
 from medallion.resources.serving import Load, ServingError, ServingTargets
 
@@ -36,6 +50,18 @@ def build_serving_assets(contract: Contract, start: date, targets: tuple[str, ..
                 kinds=kinds,
             ),
         ],
+        check_specs=[
+            dg.AssetCheckSpec(
+                SERVED_ROWS_MATCH_PREDICTIONS,
+                asset=SERVED_PREDICTIONS,
+                description="Read back from every target: each day holds as many rows as ml/predictions scored.",
+            ),
+            dg.AssetCheckSpec(
+                ONE_SUMMARY_ROW_PER_DAY,
+                asset=SERVED_DAILY_SUMMARY,
+                description="Read back from every target: one summary row for each day of the run.",
+            ),
+        ],
         ins={"predictions": dg.AssetIn(key=PREDICTIONS)},
         **op_policy(SERVING, start),
     )
@@ -43,20 +69,35 @@ def build_serving_assets(contract: Contract, start: date, targets: tuple[str, ..
         days = [date.fromisoformat(key) for key in context.partition_keys]
         first, last = days[0], days[-1]
         loaded_at = datetime.now(UTC)
-        frames = {
-            SERVED_PREDICTIONS: (served, served_predictions(predictions, loaded_at)),
-            SERVED_DAILY_SUMMARY: (DAILY_SUMMARY, daily_summary(predictions, days, loaded_at)),
+        outputs = {
+            SERVED_PREDICTIONS: (served, served_predictions(predictions, loaded_at), SERVED_ROWS_MATCH_PREDICTIONS),
+            SERVED_DAILY_SUMMARY: (DAILY_SUMMARY, daily_summary(predictions, days, loaded_at), ONE_SUMMARY_ROW_PER_DAY),
         }
-        for key, (table, frame) in frames.items():
+        for key, (table, frame, check) in outputs.items():
             try:
                 loads = serving.replace(table, frame, first, last)
+                served_counts = serving.rows_by_day(table, first, last)
             except ServingError as error:
                 raise dg.Failure(description=f"{key.to_user_string()} for {first}..{last}: {error}") from error
             for load in loads:
                 log.info("%s: %d rows to %s in %.2f s", key.to_user_string(), load.rows, load.location, load.seconds)
             yield dg.MaterializeResult(asset_key=key, metadata=load_metadata(frame, loads))
+            yield read_back_check(key, check, rows_per_day(frame, days), served_counts)
 
     return serving_loads
+
+
+def read_back_check(
+    key: dg.AssetKey, check: str, expected: dict[date, int], served: dict[str, dict[date, int]]
+) -> dg.AssetCheckResult:
+    mismatches = served_mismatches(expected, served)
+    return dg.AssetCheckResult(
+        asset_key=key,
+        check_name=check,
+        passed=not mismatches,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"days": len(expected), "rows_expected": sum(expected.values()), **mismatches},
+    )
 
 
 def load_metadata(frame: pl.DataFrame, loads: list[Load]) -> dict:

@@ -12,6 +12,7 @@ import os
 import pwd
 import secrets
 import shutil
+import socket
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,6 +73,11 @@ class LocalPostgres:
             raise LocalPostgresError(f"createdb {DATABASE} failed: {created.stderr.strip()}")
         return self.url()
 
+    def create_database(self, name: str) -> str:
+        """A new, empty database on this server; its URL."""
+        _run_as_owner([_binary("createdb"), "-h", str(self.root), "-p", str(self.port), "-U", SUPERUSER, name])
+        return self.url().rsplit("/", 1)[0] + f"/{name}"
+
     def stop(self) -> None:
         if self.is_running():
             _run_as_owner([_binary("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
@@ -83,6 +89,13 @@ class LocalPostgres:
         _give_to_owner(self.root)
         initdb = [_binary("initdb"), "-D", str(self.data_dir), "-U", SUPERUSER, f"--pwfile={self.password_file}"]
         _run_as_owner([*initdb, "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"])
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _binary(name: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 from medallion.definitions import build_definitions
 from medallion.settings import PG_URL_VAR, Settings
-from medallion_tests.conftest import DAY1, pg_rows, table
+from medallion_tests.conftest import DAY1, checks_by_name, pg_rows, table
 from medallion_tests.ml.conftest import mlflow_of, predict, train, with_mlflow_store
 
 ALL_TARGETS = ("duckdb", "postgres", "delta")
@@ -83,6 +83,17 @@ def test_inference_job_serves_each_day_to_every_target_and_a_rerun_replaces(serv
         assert mean_probability == pytest.approx(truth["probability"])
         assert rate == pytest.approx(truth["rate"])
     assert [row[0] for row in summary] == sorted(expected)
+
+    checks = checks_by_name(result)
+    for check in (
+        ("serving/predictions", "served_rows_match_predictions"),
+        ("serving/daily_summary", "one_summary_row_per_day"),
+    ):
+        assert checks[check].passed, checks[check].metadata
+    assert (
+        checks[("serving/predictions", "served_rows_match_predictions")].metadata["rows_expected"].value
+        == scored.height
+    )
 
     metadata = materializations(result, "serving/predictions")[0].metadata
     assert metadata["rows"].value == scored.height

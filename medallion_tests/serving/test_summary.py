@@ -2,7 +2,7 @@ from datetime import UTC, date, datetime
 
 import polars as pl
 
-from medallion.logic.serving.tables import daily_summary
+from medallion.logic.serving.tables import daily_summary, rows_per_day, served_mismatches
 
 LOADED = datetime(2025, 3, 3, tzinfo=UTC)
 
@@ -41,3 +41,12 @@ def test_an_empty_run_still_gives_its_days():
     )
     summary = daily_summary(empty, [date(2025, 3, 1)], LOADED)
     assert summary.select("partition_date", "rows").rows() == [(date(2025, 3, 1), 0)]
+
+
+def test_read_back_mismatches_name_the_target_and_the_day():
+    days = [date(2025, 3, 1), date(2025, 3, 2)]
+    scored = pl.DataFrame({"partition_date": [date(2025, 3, 1)] * 3})
+    expected = rows_per_day(scored, days)
+    assert expected == {date(2025, 3, 1): 3, date(2025, 3, 2): 0}
+    served = {"duckdb": {date(2025, 3, 1): 3}, "postgres": {date(2025, 3, 1): 2, date(2025, 3, 2): 1}}
+    assert served_mismatches(expected, served) == {"postgres": "2025-03-01: 2 ≠ 3; 2025-03-02: 1 ≠ 0"}

@@ -163,7 +163,7 @@ def test_pg_up_starts_a_server_on_loopback_prints_its_url_and_pg_down_stops_it(c
 
     import psycopg2
 
-    from medallion_tests.conftest import free_port
+    from medallion.tools.local_postgres import free_port
 
     folder = tempfile.mkdtemp(prefix="medallion-pg-cli-")  # outside pytest's root-only tmp, for the postgres user
     port = str(free_port())

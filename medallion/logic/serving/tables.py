@@ -50,3 +50,20 @@ def daily_summary(predictions: pl.DataFrame, days: list[date], loaded_at: dateti
         )
         .sort(PARTITION_COLUMN)
     )
+
+
+def rows_per_day(frame: pl.DataFrame, days: list[date]) -> dict[date, int]:
+    counted = dict(frame.group_by(PARTITION_COLUMN).len().iter_rows()) if frame.height else {}
+    return {day: counted.get(day, 0) for day in days}
+
+
+def served_mismatches(expected: dict[date, int], served: dict[str, dict[date, int]]) -> dict[str, str]:
+    """Per target, the days whose served row count differs from what was loaded ("2025-03-01: 10 ≠ 12; ...")."""
+    mismatches = {}
+    for target, counts in served.items():
+        wrong = [
+            f"{day}: {counts.get(day, 0)} ≠ {rows}" for day, rows in expected.items() if counts.get(day, 0) != rows
+        ]
+        if wrong:
+            mismatches[target] = "; ".join(wrong)
+    return mismatches

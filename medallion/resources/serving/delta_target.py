@@ -20,6 +20,11 @@ class DeltaTarget:
     def location(self, table: ServedTable) -> str:
         return f"{self.root}/{table.name}"
 
+    def rows_by_day(self, table: ServedTable, first: date, last: date) -> dict[date, int]:
+        column = table.partition_column
+        served = pl.scan_delta(self.location(table)).filter(pl.col(column).is_between(first, last))
+        return dict(served.group_by(column).len().collect().iter_rows())
+
     def replace(self, table: ServedTable, frame: pl.DataFrame, first: date, last: date) -> None:
         from deltalake import DeltaTable, write_deltalake
         from deltalake.exceptions import TableNotFoundError

@@ -22,6 +22,15 @@ class DuckDBTarget:
     def location(self, table: ServedTable) -> str:
         return f"{self.warehouse.database} {SCHEMA}.{table.name}"
 
+    def rows_by_day(self, table: ServedTable, first: date, last: date) -> dict[date, int]:
+        with self.warehouse.connect() as connection:
+            rows = connection.execute(
+                f'select {table.partition_column}, count(*) from {SCHEMA}."{table.name}" '
+                f"where {table.partition_column} between ? and ? group by 1",
+                [first, last],
+            ).fetchall()
+        return dict(rows)
+
     def replace(self, table: ServedTable, frame: pl.DataFrame, first: date, last: date) -> None:
         arrow_table = frame.to_arrow()  # noqa: F841 - referenced by name in the SQL below
         target = f'{SCHEMA}."{table.name}"'

@@ -86,6 +86,16 @@ class PostgresTarget:
         finally:
             connection.close()
 
+    def rows_by_day(self, table: ServedTable, first: date, last: date) -> dict[date, int]:
+        column = _identifier(table.partition_column)
+        with self.connect() as connection, connection.cursor() as cursor:
+            cursor.execute(
+                f"select {column}, count(*) from {SCHEMA}.{_identifier(table.name)} "
+                f"where {column} between %s and %s group by 1",
+                [first, last],
+            )
+            return dict(cursor.fetchall())
+
     def replace(self, table: ServedTable, frame: pl.DataFrame, first: date, last: date) -> None:
         target = f"{SCHEMA}.{_identifier(table.name)}"
         columns = {name: postgres_type(dtype) for name, dtype in frame.schema.items()}

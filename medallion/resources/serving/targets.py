@@ -54,3 +54,7 @@ class ServingTargets(dg.ConfigurableResource):
             writer.replace(table, frame, first, last)
             loads.append(Load(writer.name, writer.location(table), frame.height, time.perf_counter() - started))
         return loads
+
+    def rows_by_day(self, table: ServedTable, first: date, last: date) -> dict[str, dict[date, int]]:
+        """What each target holds for the days first..last, read back: target → day → rows."""
+        return {writer.name: writer.rows_by_day(table, first, last) for writer in self.writers()}
