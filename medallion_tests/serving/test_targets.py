@@ -255,3 +255,28 @@ def test_serving_settings_name_the_setting_and_the_allowed_values(tmp_path):
     assert settings.serving_targets == ("delta", "duckdb")
     assert settings.delta_root == str(tmp_path.resolve() / "serving" / "delta")
     assert Settings.from_env({"MEDALLION_HOME": str(tmp_path)}).serving_targets == ("duckdb",)
+
+
+def test_duckdb_loader_killed_mid_insert_leaves_the_previous_rows(tmp_path):
+    database = tmp_path / "warehouse.duckdb"
+    target = DuckDBTarget(str(database))
+    target.replace(TABLE, predictions(DAY, 200), DAY, DAY)
+    size_before = database.stat().st_size
+    loader = start_loader("duckdb_target", "DuckDBTarget", str(database), DAY, 3_000_000)
+
+    def inserting() -> bool:  # the transaction's new rows are being written into the file (or its WAL)
+        wal = database.with_name(database.name + ".wal")
+        return database.stat().st_size > size_before + 2_000_000 or (wal.exists() and wal.stat().st_size > 2_000_000)
+
+    try:
+        wait_for(inserting, loader)
+        loader.kill()
+    finally:
+        loader.kill()
+        loader.wait()
+    with duckdb.connect(str(database), read_only=True) as connection:
+        assert connection.execute("select model_version, count(*) from serving.predictions group by 1").fetchall() == [
+            ("1", 200)
+        ]
+    target.replace(TABLE, predictions(DAY, 10, version="2"), DAY, DAY)
+    assert DuckDBTarget(str(database)).rows_by_day(TABLE, DAY, DAY) == {DAY: 10}
