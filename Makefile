@@ -21,8 +21,12 @@ PORT ?= 3000
 MLFLOW_PORT ?= 5000
 PG_DIR ?= $(MEDALLION_HOME)/postgres
 PG_PORT ?= 5433
+PROD_PORT ?= 3001
+PROD_MLFLOW_PORT ?= 5001
+PROD_CODE_PORT ?= 4266
+PROD_PG_PORT ?= 5434
 
-.PHONY: install demo demo-drift test lint dev mlflow bench clean pg-up pg-down
+.PHONY: install demo demo-drift test lint dev mlflow bench clean pg-up pg-down prod-up prod-down prod-demo
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -65,6 +69,24 @@ pg-up: install
 
 pg-down: install
 	$(BIN)/medallion pg-down --dir "$(PG_DIR)" --port $(PG_PORT)
+
+# The production profile on this machine (MEDALLION_ENV=prod): PostgreSQL, an MLflow server, the gRPC code server,
+# the webserver and the daemon, each its own process on 127.0.0.1, under $(MEDALLION_HOME)/prod.
+prod-up: install
+	$(BIN)/medallion prod-up --port $(PROD_PORT) --mlflow-port $(PROD_MLFLOW_PORT) --code-port $(PROD_CODE_PORT) \
+		--pg-port $(PROD_PG_PORT)
+
+prod-down: install
+	$(BIN)/medallion prod-down
+
+# The demo's story on the prod profile: every run submitted through the webserver, launched by the daemon.
+prod-demo: prod-up
+	$(BIN)/medallion replay --start $(DEMO_START) --days $(DEMO_DAYS) --label-delay-days $(LABEL_DELAY_DAYS)
+	$(BIN)/medallion prod-run etl_job --start $(DEMO_START) --end $(DEMO_END)
+	$(BIN)/medallion prod-run training_job --start $(DEMO_LAST_APPLICATION_DAY)
+	$(BIN)/medallion prod-run inference_job --start $(DEMO_START) --end $(DEMO_LAST_APPLICATION_DAY)
+	set -a && . $(MEDALLION_HOME)/prod/env && $(BIN)/medallion status
+	@echo "Dagster UI: http://127.0.0.1:$(PROD_PORT)   MLflow UI: http://127.0.0.1:$(PROD_MLFLOW_PORT)   stop: make prod-down"
 
 bench: install
 	$(BIN)/python -m benchmarks

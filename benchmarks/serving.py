@@ -30,8 +30,10 @@ def predictions(days: int, rows_per_day: int) -> pl.DataFrame:
 
 def _writer(target: str, location: str):
     from medallion.resources.serving import ServingTargets
+    from medallion.resources.warehouse import WarehouseLocation
 
-    serving = ServingTargets(targets=[target], duckdb_database=location, delta_root=location, pg_url=location)
+    warehouse = WarehouseLocation(database=location)
+    serving = ServingTargets(targets=[target], warehouse=warehouse, delta_root=location, pg_url=location)
     return serving.writers()[0]
 
 

@@ -27,6 +27,9 @@ SERVING_TARGETS = ("duckdb", "postgres", "delta")
 MLFLOW_TRACKING_URI_VAR = "MEDALLION_MLFLOW_TRACKING_URI"
 ALERT_WEBHOOK_URL_VAR = "MEDALLION_ALERT_WEBHOOK_URL"
 PG_URL_VAR = "MEDALLION_PG_URL"
+LAKE_CATALOG_URL_VAR = "MEDALLION_LAKE_CATALOG_URL"
+# Read by deploy/dagster.prod.yaml, not by the code; checked here so that one message names every missing variable.
+DAGSTER_PG_URL_VAR = "MEDALLION_DAGSTER_PG_URL"
 # Every process that loads the definitions or runs a tool starts from these, unless its environment says otherwise:
 # telemetry reaches for the internet.
 PROCESS_DEFAULTS = {"DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -48,6 +51,9 @@ class Settings:
     serving_targets: tuple[str, ...] = ("duckdb",)
     pg_url: bool = False
     delta_uri: str | None = None
+    lake_catalog: bool = False
+    lake_data_path: str | None = None
+    dagster_pg: bool = False
 
     def __post_init__(self) -> None:
         unknown = [target for target in self.serving_targets if target not in SERVING_TARGETS]
@@ -57,10 +63,12 @@ class Settings:
                 f"{'unknown target ' + ', '.join(map(repr, unknown)) if unknown else 'no target'}; "
                 f"use one or more of {', '.join(SERVING_TARGETS)}, comma-separated"
             )
-        if "postgres" in self.serving_targets and not self.pg_url:
+        missing = self.missing_variables()
+        if missing:
             raise SettingsError(
-                f"MEDALLION_SERVING_TARGETS includes postgres but {PG_URL_VAR} is not set; "
-                "set it to postgresql://user:password@host:port/database (`make pg-up` prints one)"
+                f"MEDALLION_ENV={self.env} with MEDALLION_SERVING_TARGETS={','.join(self.serving_targets)} needs "
+                f"{', '.join(missing)}, not set: PostgreSQL URLs are postgresql://user:password@host:port/database, "
+                "the MLflow one http://host:port (`make pg-up` and `make prod-up` print them)"
             )
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"MEDALLION_ENV={self.env!r} is not allowed; use one of {', '.join(ENVIRONMENTS)}")
@@ -89,7 +97,21 @@ class Settings:
             serving_targets=_targets(value("MEDALLION_SERVING_TARGETS")),
             pg_url=value(PG_URL_VAR) is not None,
             delta_uri=value("MEDALLION_DELTA_URI"),
+            lake_catalog=value(LAKE_CATALOG_URL_VAR) is not None,
+            lake_data_path=value("MEDALLION_LAKE_DATA_PATH"),
+            dagster_pg=value(DAGSTER_PG_URL_VAR) is not None,
         )
+
+    def missing_variables(self) -> list[str]:
+        """The variables this environment and these targets need that are not set."""
+        needed = {PG_URL_VAR: "postgres" in self.serving_targets and not self.pg_url}
+        if self.env == "prod":
+            needed |= {
+                DAGSTER_PG_URL_VAR: not self.dagster_pg,
+                LAKE_CATALOG_URL_VAR: not self.lake_catalog,
+                MLFLOW_TRACKING_URI_VAR: not self.mlflow_server,
+            }
+        return [name for name, is_missing in needed.items() if is_missing]
 
     @property
     def landing_dir(self) -> Path:
@@ -118,6 +140,11 @@ class Settings:
     @property
     def alerts_dir(self) -> Path:
         return self.home / "alerts"
+
+    @property
+    def lake_data_root(self) -> str:
+        """Where DuckLake writes the warehouse's Parquet files in prod: MEDALLION_LAKE_DATA_PATH, else the home."""
+        return self.lake_data_path or str(self.home / "lake")
 
     @property
     def delta_root(self) -> str:
@@ -172,3 +199,8 @@ def set_process_defaults(overrides: Mapping[str, str] | None = None) -> None:
     for name, value in PROCESS_DEFAULTS.items():
         os.environ.setdefault(name, value)
     os.environ.update(overrides or {})
+
+
+def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment with `overrides`, for the services a tool starts (the prod profile's processes)."""
+    return {**os.environ, **overrides}

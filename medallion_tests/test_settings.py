@@ -37,6 +37,12 @@ def test_every_variable_is_read(tmp_path):
             "MEDALLION_RETRAIN_MIN_DAYS": "0",
             "MEDALLION_MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
             "MEDALLION_ALERT_WEBHOOK_URL": "http://127.0.0.1:9000/hook",
+            "MEDALLION_SERVING_TARGETS": "postgres,delta",
+            "MEDALLION_PG_URL": "postgresql://app:pw@127.0.0.1:5433/serving",
+            "MEDALLION_DELTA_URI": str(tmp_path / "served"),
+            "MEDALLION_LAKE_CATALOG_URL": "postgresql://lake:pw@127.0.0.1:5433/catalog",
+            "MEDALLION_LAKE_DATA_PATH": str(tmp_path / "lake-files"),
+            "MEDALLION_DAGSTER_PG_URL": "postgresql://dagster:pw@127.0.0.1:5433/dagster",
         }
     )
     assert settings == Settings(
@@ -47,6 +53,12 @@ def test_every_variable_is_read(tmp_path):
         retrain_min_days=0,
         mlflow_server=True,
         alert_webhook=True,
+        serving_targets=("postgres", "delta"),
+        pg_url=True,
+        delta_uri=str(tmp_path / "served"),
+        lake_catalog=True,
+        lake_data_path=str(tmp_path / "lake-files"),
+        dagster_pg=True,
     )
 
 
@@ -72,9 +84,19 @@ def test_a_wrong_value_fails_the_definitions_at_load(monkeypatch):
         build_definitions()
 
 
-def test_prod_refuses_to_fall_back_to_the_local_resources(tmp_path):
-    with pytest.raises(SettingsError, match="MEDALLION_ENV=prod is not configured"):
-        build_definitions(Settings(home=tmp_path, env="prod"))
+def test_prod_without_its_services_names_every_missing_variable_in_one_message(tmp_path):
+    with pytest.raises(SettingsError) as error:
+        Settings.from_env(
+            {"MEDALLION_HOME": str(tmp_path), "MEDALLION_ENV": "prod", "MEDALLION_SERVING_TARGETS": "postgres"}
+        )
+    message = str(error.value)
+    for variable in (
+        "MEDALLION_PG_URL",
+        "MEDALLION_DAGSTER_PG_URL",
+        "MEDALLION_LAKE_CATALOG_URL",
+        "MEDALLION_MLFLOW_TRACKING_URI",
+    ):
+        assert variable in message
 
 
 def test_the_start_date_is_the_first_partition_of_every_asset(tmp_path):
@@ -87,7 +109,7 @@ def test_the_start_date_is_the_first_partition_of_every_asset(tmp_path):
 
 def test_local_resources_live_under_home(tmp_path):
     resources = resources_for(Settings(home=tmp_path, model_name="m"))
-    assert resources["warehouse"].database == str(tmp_path / "warehouse.duckdb")
+    assert resources["warehouse"].location.database == str(tmp_path / "warehouse.duckdb")
     assert resources["landing"].root == str(tmp_path / "landing")
     assert resources["mlflow"].tracking_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
     assert resources["mlflow"].registered_model_name == "m"

@@ -11,21 +11,41 @@ from medallion.resources.landing import LandingZone
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.resources.monitoring_files import MonitoringFiles
 from medallion.resources.serving import ServingTargets
-from medallion.resources.warehouse import Warehouse, WarehouseIOManager
-from medallion.settings import ALERT_WEBHOOK_URL_VAR, MLFLOW_TRACKING_URI_VAR, PG_URL_VAR, Settings, SettingsError
+from medallion.resources.warehouse import Warehouse, WarehouseIOManager, WarehouseLocation
+from medallion.settings import (
+    ALERT_WEBHOOK_URL_VAR,
+    LAKE_CATALOG_URL_VAR,
+    MLFLOW_TRACKING_URI_VAR,
+    PG_URL_VAR,
+    Settings,
+)
 
 
 def local_resources(settings: Settings) -> dict:
-    """Everything under MEDALLION_HOME: a DuckDB file, a sqlite MLflow store (or a server), files for monitoring;
-    serving to the targets of MEDALLION_SERVING_TARGETS."""
-    database = str(settings.warehouse_path)
+    """Everything under MEDALLION_HOME: a DuckDB file, a sqlite MLflow store (or a server), files for monitoring."""
+    return shared_resources(settings, WarehouseLocation(database=str(settings.warehouse_path)))
+
+
+def prod_resources(settings: Settings) -> dict:
+    """A DuckLake warehouse on a PostgreSQL catalog (several runs write at once) and an MLflow tracking server;
+    the Dagster instance on PostgreSQL is deploy/dagster.prod.yaml's. Every URL is read at run time."""
+    warehouse = WarehouseLocation(
+        database=str(settings.warehouse_path),
+        lake_catalog_url=dg.EnvVar(LAKE_CATALOG_URL_VAR),
+        lake_data_path=settings.lake_data_root,
+    )
+    return shared_resources(settings, warehouse)
+
+
+def shared_resources(settings: Settings, warehouse: WarehouseLocation) -> dict:
+    """What every environment builds the same way around its warehouse; MLflow is a server when its URL is set."""
     return {
-        "io_manager": WarehouseIOManager(database=database),
-        "warehouse": Warehouse(database=database),
+        "io_manager": WarehouseIOManager(location=warehouse),
+        "warehouse": Warehouse(location=warehouse),
         "landing": LandingZone(root=str(settings.landing_dir)),
         "mlflow": MlflowTracking(
             tracking_uri=dg.EnvVar(MLFLOW_TRACKING_URI_VAR) if settings.mlflow_server else settings.local_mlflow_uri,
-            artifact_root=str(settings.mlflow_dir / "artifacts"),
+            artifact_root=None if settings.mlflow_server else str(settings.mlflow_dir / "artifacts"),
             registered_model_name=settings.model_name,
         ),
         "monitoring_files": MonitoringFiles(
@@ -37,18 +57,11 @@ def local_resources(settings: Settings) -> dict:
         ),
         "serving": ServingTargets(
             targets=list(settings.serving_targets),
-            duckdb_database=database,
+            warehouse=warehouse,
             delta_root=settings.delta_root,
             pg_url=dg.EnvVar(PG_URL_VAR) if settings.pg_url else None,
         ),
     }
-
-
-def prod_resources(settings: Settings) -> dict:
-    raise SettingsError(
-        "MEDALLION_ENV=prod is not configured in this version: its resources (a DuckLake warehouse on a PostgreSQL "
-        "catalog, PostgreSQL instance storage, an MLflow tracking server) are not built yet; use MEDALLION_ENV=local"
-    )
 
 
 RESOURCES_BY_ENV: dict[str, Callable[[Settings], dict]] = {"local": local_resources, "prod": prod_resources}

@@ -16,7 +16,7 @@ class MlflowTracking(dg.ConfigurableResource):
     """Where runs, artifacts and the model registry live; `mlflow` is imported only when a method needs it."""
 
     tracking_uri: str
-    artifact_root: str
+    artifact_root: str | None = None  # a folder for a local store; None: the tracking server decides
     registered_model_name: str = "credit_default"
 
     def _ensure_local_store(self) -> None:
@@ -43,6 +43,8 @@ class MlflowTracking(dg.ConfigurableResource):
         found = client.get_experiment_by_name(name)
         if found is not None:
             return found.experiment_id
+        if self.artifact_root is None:
+            return client.create_experiment(name)
         location = Path(self.artifact_root) / name
         location.mkdir(parents=True, exist_ok=True)
         return client.create_experiment(name, artifact_location=location.resolve().as_uri())

@@ -1,80 +1,70 @@
-"""The DuckDB warehouse: an IO manager for Polars frames and a query resource for checks and sensors."""
+"""The warehouse: a DuckDB file (local) or a DuckLake on a PostgreSQL catalog (prod), one Polars IO manager over
+either, and a query resource for checks, sensors and reports."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
 import duckdb
 import polars as pl
-from dagster._core.storage.db_io_manager import DbTypeHandler, TableSlice
-from dagster_duckdb.io_manager import DuckDbClient, DuckDBIOManager
+from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHandler, TableSlice
+from dagster_duckdb.io_manager import DuckDbClient
+
+from medallion.resources.ducklake import connect_lake
 
 
-class PolarsTableHandler(DbTypeHandler[pl.DataFrame]):
-    """Stores Polars frames in DuckDB.
+class WarehouseLocation(dg.Config):
+    """Where the tables live. `lake_catalog_url` set (read through dg.EnvVar: it holds a password): a DuckLake
+    whose catalog is that PostgreSQL database and whose files are under `lake_data_path`. Unset: the DuckDB file
+    `database`. Plain config, not a resource, so the resources that share it stay simple to build."""
 
-    Unlike the stock handler it also writes empty frames (so a quiet day still creates its table and clears
-    its partition), inserts by column name rather than position, and loads with `.pl()`.
-    """
-
-    def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection) -> None:
-        arrow_table = obj.to_arrow()  # noqa: F841 - referenced by name in the SQL below
-        target = f"{table_slice.schema}.{table_slice.table}"
-        connection.execute(f"create schema if not exists {table_slice.schema}")
-        connection.execute(f"create table if not exists {target} as select * from arrow_table limit 0")
-        connection.execute(f"insert into {target} by name select * from arrow_table")
-
-    def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> pl.DataFrame:
-        if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
-            return pl.DataFrame()
-        return connection.execute(DuckDbClient.get_select_statement(table_slice)).pl()
+    database: str
+    lake_catalog_url: str | None = None
+    lake_data_path: str | None = None
 
     @property
-    def supported_types(self):
-        return [pl.DataFrame]
+    def is_lake(self) -> bool:
+        return bool(self.lake_catalog_url)
 
+    def describe(self) -> str:
+        return f"DuckLake, data under {self.lake_data_path}" if self.is_lake else self.database
 
-class WarehouseIOManager(DuckDBIOManager):
-    """DuckDB IO manager for Polars frames; the asset key is [schema, table]."""
+    @contextmanager
+    def connect(self, attempts: int = 20) -> Iterator[duckdb.DuckDBPyConnection]:
+        connection = self._open(attempts)
+        try:
+            yield connection
+        finally:
+            connection.close()
 
-    @staticmethod
-    def type_handlers() -> Sequence[DbTypeHandler]:
-        return [PolarsTableHandler()]
-
-    @staticmethod
-    def default_load_type() -> type | None:
-        return pl.DataFrame
-
-    def create_io_manager(self, context):
+    def _open(self, attempts: int) -> duckdb.DuckDBPyConnection:
+        if self.is_lake:
+            return connect_lake(self.lake_catalog_url, self.lake_data_path or "")
+        # A DuckDB file admits one writing process; another run may hold it for a moment.
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        return super().create_io_manager(context)
+        for attempt in range(attempts):
+            try:
+                return duckdb.connect(self.database, config={"custom_user_agent": "dagster"})
+            except duckdb.IOException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(min(0.1 * 2**attempt, 2.0))
+        raise AssertionError("unreachable")
 
 
 class Warehouse(dg.ConfigurableResource):
     """Read access to the warehouse for checks, sensors and reports."""
 
-    database: str
+    location: WarehouseLocation
 
     @contextmanager
-    def connect(self, attempts: int = 20) -> Iterator[duckdb.DuckDBPyConnection]:
-        # DuckDB admits one writing process per file; another run may hold it for a moment.
-        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
-        for attempt in range(attempts):
-            try:
-                connection = duckdb.connect(self.database, config={"custom_user_agent": "dagster"})
-                break
-            except duckdb.IOException:
-                if attempt == attempts - 1:
-                    raise
-                time.sleep(min(0.1 * 2**attempt, 2.0))
-        try:
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.location.connect() as connection:
             yield connection
-        finally:
-            connection.close()
 
     def query(self, sql: str, parameters: list | None = None) -> pl.DataFrame:
         with self.connect() as connection:
@@ -86,7 +76,7 @@ class Warehouse(dg.ConfigurableResource):
 
     @contextmanager
     def session(self) -> Iterator[WarehouseSession]:
-        """One connection for several queries (a step's checks): opening and closing one costs tens of ms."""
+        """One connection for several queries (a step's checks): opening one costs tens of ms (a lake: ~0.3 s)."""
         with self.connect() as connection:
             yield WarehouseSession(connection)
 
@@ -102,7 +92,88 @@ class WarehouseSession:
 
     def table_exists(self, schema: str, table: str) -> bool:
         found = self.query(
-            "select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?",
+            "select count(*) as n from information_schema.tables where table_schema = ? and table_name = ? "
+            "and table_catalog = current_database()",
             [schema, table],
         )
         return found["n"][0] > 0
+
+
+def slice_filter(table_slice: TableSlice) -> str:
+    """The rows of the output's partitions: `partition_expr` within each time window (our partitions are days)."""
+    clauses = []
+    for dimension in table_slice.partition_dimensions:
+        window = dimension.partitions
+        if not isinstance(window, dg.TimeWindow):
+            raise NotImplementedError(f"{table_slice.table}: only time-window partitions are stored, got {window!r}")
+        start, end = (moment.strftime("%Y-%m-%d %H:%M:%S") for moment in (window.start, window.end))
+        clauses.append(f"{dimension.partition_expr} >= '{start}' and {dimension.partition_expr} < '{end}'")
+    return " and ".join(clauses) or "true"
+
+
+class PolarsTableHandler(DbTypeHandler[pl.DataFrame]):
+    """Stores Polars frames: the output's partitions are replaced in one transaction (delete + insert), so a
+    crash leaves the previous rows, never an empty day. Empty frames are written too (a quiet day clears its
+    partition and still creates its table); inserts go by column name; loads use `.pl()`."""
+
+    def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection) -> None:
+        arrow_table = obj.to_arrow()  # noqa: F841 - referenced by name in the SQL below
+        target = f"{table_slice.schema}.{table_slice.table}"
+        connection.execute(f"create table if not exists {target} as select * from arrow_table limit 0")
+        connection.execute("begin transaction")
+        try:
+            connection.execute(f"delete from {target} where {slice_filter(table_slice)}")
+            connection.execute(f"insert into {target} by name select * from arrow_table")
+            connection.execute("commit")
+        except BaseException:
+            connection.execute("rollback")
+            raise
+
+    def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> pl.DataFrame:
+        if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
+            return pl.DataFrame()
+        return connection.execute(DuckDbClient.get_select_statement(table_slice)).pl()
+
+    @property
+    def supported_types(self):
+        return [pl.DataFrame]
+
+
+class WarehouseClient(DbClient):
+    """Dagster's DB IO manager deletes a slice and inserts in two autocommitted statements; here the handler
+    does both in one transaction, so the delete step is a no-op."""
+
+    def __init__(self, location: WarehouseLocation):
+        self.location = location
+
+    @staticmethod
+    def delete_table_slice(context, table_slice: TableSlice, connection) -> None:
+        return None
+
+    @staticmethod
+    def ensure_schema_exists(context, table_slice: TableSlice, connection) -> None:
+        connection.execute(f"create schema if not exists {table_slice.schema}")
+
+    @staticmethod
+    def get_select_statement(table_slice: TableSlice) -> str:
+        return DuckDbClient.get_select_statement(table_slice)
+
+    @contextmanager
+    def connect(self, context, table_slice: TableSlice) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self.location.connect() as connection:
+            yield connection
+
+
+class WarehouseIOManager(dg.ConfigurableIOManagerFactory):
+    """Polars frames in the warehouse; the asset key is [schema, table], `partition_expr` names the day column."""
+
+    location: WarehouseLocation
+
+    def create_io_manager(self, context) -> DbIOManager:
+        return DbIOManager(
+            db_client=WarehouseClient(self.location),
+            database=self.location.database,
+            type_handlers=[PolarsTableHandler()],
+            default_load_type=pl.DataFrame,
+            io_manager_name="WarehouseIOManager",
+        )

@@ -17,6 +17,7 @@ from medallion.settings import Settings, set_process_defaults
 from medallion.sources.generate import generate
 from medallion.sources.replay import replay
 from medallion.tools.local_postgres import LocalPostgresError
+from medallion.tools.prod_stack import ProdStackError
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -69,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_status(subparsers)
     _add_score(subparsers)
     _add_pg(subparsers)
+    _add_prod(subparsers)
     return parser
 
 
@@ -224,13 +226,73 @@ def run_pg_down(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_prod(subparsers: argparse._SubParsersAction) -> None:
+    up = subparsers.add_parser(
+        "prod-up", help="start the production profile on 127.0.0.1: PostgreSQL, MLflow, code server, webserver, daemon"
+    )
+    up.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME (default: settings); it lives in HOME/prod")
+    for option, default, what in (
+        ("--pg-port", 5434, "PostgreSQL"),
+        ("--mlflow-port", 5001, "the MLflow server"),
+        ("--code-port", 4266, "the gRPC code server"),
+        ("--port", 3001, "the Dagster webserver"),
+    ):
+        up.add_argument(option, type=positive_int, default=default, help=f"port of {what} (default {default})")
+    up.set_defaults(handler=run_prod_up)
+    down = subparsers.add_parser("prod-down", help="stop every process prod-up started")
+    down.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME (default: settings)")
+    down.set_defaults(handler=run_prod_down)
+    run = subparsers.add_parser(
+        "prod-run", help="submit a job for a day or a range through the prod webserver (as the UI does) and wait"
+    )
+    run.add_argument("job", help="etl_job, training_job, inference_job, monitoring_job, ...")
+    run.add_argument("--start", type=iso_date, required=True, help="first partition day, YYYY-MM-DD")
+    run.add_argument("--end", type=iso_date, default=None, help="last partition day (default: --start)")
+    run.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME (default: settings)")
+    run.set_defaults(handler=run_prod_run)
+
+
+def run_prod_up(args: argparse.Namespace) -> int:
+    from medallion.tools.prod_stack import Ports, ProdStack
+
+    ports = Ports(args.pg_port, args.mlflow_port, args.code_port, args.port)
+    stack = ProdStack(_settings(args.home).home, ports)
+    stack.up()
+    print(f"Dagster UI  {stack.webserver_url}   (webserver, daemon and code server on 127.0.0.1:{ports.code_server})")
+    print(f"MLflow UI   {stack.mlflow_url}")
+    print(f"PostgreSQL  127.0.0.1:{ports.postgres}   databases: dagster, lake, mlflow, serving")
+    print(f"Logs        {stack.root}/*.log")
+    print(f"To run tools against it: source {stack.env_file}   (holds the passwords; mode 0600)")
+    return 0
+
+
+def run_prod_down(args: argparse.Namespace) -> int:
+    from medallion.tools.prod_stack import ProdStack
+
+    stack = ProdStack.at(_settings(args.home).home)
+    stack.down()
+    print(f"production profile under {stack.root} is stopped")
+    return 0
+
+
+def run_prod_run(args: argparse.Namespace) -> int:
+    from medallion.tools.prod_stack import ProdStack
+
+    stack = ProdStack.at(_settings(args.home).home)
+    end = (args.end or args.start).isoformat()
+    result = stack.run(args.job, args.start.isoformat(), end)
+    link = f"{stack.webserver_url}/runs/{result['run_id']}"
+    print(f"{args.job} {result['days']}: {result['status']} ({link})")
+    return 0 if result["status"] == "SUCCESS" else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     set_process_defaults()
     try:
         return args.handler(args)
-    except (ValueError, FileExistsError, LocalPostgresError) as error:
+    except (ValueError, FileExistsError, LocalPostgresError, ProdStackError) as error:
         print(f"medallion {args.command}: error: {error}", file=sys.stderr)
         return 1
 

@@ -66,16 +66,21 @@ class LocalPostgres:
             except LocalPostgresError as error:
                 log = self.log_file.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-3:]
                 raise LocalPostgresError(f"{error}; {self.log_file} ends with: {' | '.join(log)}") from None
-        created = _run_as_owner(
-            [_binary("createdb"), "-h", str(self.root), "-p", str(self.port), "-U", SUPERUSER, DATABASE], check=False
-        )
-        if created.returncode != 0 and "already exists" not in created.stderr:
-            raise LocalPostgresError(f"createdb {DATABASE} failed: {created.stderr.strip()}")
+        self.ensure_database(DATABASE)
         return self.url()
 
     def create_database(self, name: str) -> str:
         """A new, empty database on this server; its URL."""
         _run_as_owner([_binary("createdb"), "-h", str(self.root), "-p", str(self.port), "-U", SUPERUSER, name])
+        return self.url().rsplit("/", 1)[0] + f"/{name}"
+
+    def ensure_database(self, name: str) -> str:
+        """The database `name`, created if missing; its URL."""
+        created = _run_as_owner(
+            [_binary("createdb"), "-h", str(self.root), "-p", str(self.port), "-U", SUPERUSER, name], check=False
+        )
+        if created.returncode != 0 and "already exists" not in created.stderr:
+            raise LocalPostgresError(f"createdb {name} failed: {created.stderr.strip()}")
         return self.url().rsplit("/", 1)[0] + f"/{name}"
 
     def stop(self) -> None:

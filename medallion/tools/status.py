@@ -54,33 +54,39 @@ def warehouse_status(warehouse: Path) -> list[TableStatus]:
     import duckdb
 
     with duckdb.connect(str(warehouse), read_only=True) as connection:
-        tables = connection.execute(
-            "select table_schema, table_name from information_schema.tables "
-            "where table_type = 'BASE TABLE' order by table_schema, table_name"
+        return tables_status(connection)
+
+
+def tables_status(connection) -> list[TableStatus]:
+    """`warehouse_status` over an open connection: a DuckDB file, or a DuckLake attached and in use."""
+    tables = connection.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_type = 'BASE TABLE' and table_catalog = current_database() order by table_schema, table_name"
+    ).fetchall()
+    partitioned = {
+        (schema, name)
+        for schema, name in connection.execute(
+            "select table_schema, table_name from information_schema.columns "
+            "where column_name = ? and table_catalog = current_database()",
+            [PARTITION_COLUMN],
         ).fetchall()
-        partitioned = {
-            (schema, name)
-            for schema, name in connection.execute(
-                "select table_schema, table_name from information_schema.columns where column_name = ?",
-                [PARTITION_COLUMN],
-            ).fetchall()
-        }
-        found = []
-        for schema, name in tables:
-            target = f'"{schema}"."{name}"'
-            if (schema, name) in partitioned:
-                rows, partitions, first, last = connection.execute(
-                    f'select count(*), count(distinct "{PARTITION_COLUMN}"), '
-                    f'min("{PARTITION_COLUMN}"), max("{PARTITION_COLUMN}") from {target}'
-                ).fetchone()
-            else:
-                (rows,), partitions, first, last = (
-                    connection.execute(f"select count(*) from {target}").fetchone(),
-                    None,
-                    None,
-                    None,
-                )
-            found.append(TableStatus(f"{schema}.{name}", rows, partitions, first, last))
+    }
+    found = []
+    for schema, name in tables:
+        target = f'"{schema}"."{name}"'
+        if (schema, name) in partitioned:
+            rows, partitions, first, last = connection.execute(
+                f'select count(*), count(distinct "{PARTITION_COLUMN}"), '
+                f'min("{PARTITION_COLUMN}"), max("{PARTITION_COLUMN}") from {target}'
+            ).fetchone()
+        else:
+            (rows,), partitions, first, last = (
+                connection.execute(f"select count(*) from {target}").fetchone(),
+                None,
+                None,
+                None,
+            )
+        found.append(TableStatus(f"{schema}.{name}", rows, partitions, first, last))
     return found
 
 
@@ -108,28 +114,51 @@ def render_status(settings: Settings) -> str:
             "or run `medallion replay --start 2025-01-01 --days 30`"
         )
 
-    lines += ["", f"warehouse       {settings.warehouse_path}"]
+    if settings.env == "prod":
+        lines += ["", f"warehouse       DuckLake, data under {settings.lake_data_root}"]
+        lines += _table_lines(lambda: _lake_tables(settings))
+    else:
+        lines += ["", f"warehouse       {settings.warehouse_path}"]
+        lines += _file_lines(settings)
+    lines += ["", f"UI              {UI_HINT}", f"MLflow          {MLFLOW_HINT}"]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _lake_tables(settings: Settings) -> list[TableStatus]:
+    from medallion.resources.environments import resources_for
+
+    warehouse = resources_for(settings)["warehouse"].process_config_and_initialize()
+    with warehouse.connect() as connection:
+        return tables_status(connection)
+
+
+def _file_lines(settings: Settings) -> list[str]:
+    lines: list[str] = []
     if not settings.warehouse_path.exists():
         lines.append("  does not exist yet: create it with `make demo` (or materialize etl_job for some days)")
     else:
-        try:
-            tables = warehouse_status(settings.warehouse_path)
-        except Exception as error:  # a writer holding the lock, or a file from another DuckDB version
-            lines.append(f"  cannot be read right now ({type(error).__name__}: {str(error).splitlines()[0]})")
-            lines.append("  a run may be writing it; try again when it has finished")
-        else:
-            if not tables:
-                lines.append(
-                    "  no tables yet: materialize etl_job (`make demo`, or `dg launch --job etl_job --partition <day>`)"
-                )
-            else:
-                width = max(len("table"), *(len(t.name) for t in tables))
-                lines.append(f"  {'table':<{width}}  {'rows':>9}  {'partitions':>10}  {'first':<10}  {'last':<10}")
-                for t in tables:
-                    partitions = "-" if t.partitions is None else str(t.partitions)
-                    lines.append(
-                        f"  {t.name:<{width}}  {t.rows:>9}  {partitions:>10}  {_day(t.first):<10}  {_day(t.last):<10}"
-                    )
+        lines += _table_lines(lambda: warehouse_status(settings.warehouse_path))
+    return lines
 
-    lines += ["", f"UI              {UI_HINT}", f"MLflow          {MLFLOW_HINT}"]
-    return "\n".join(line.rstrip() for line in lines)
+
+def _table_lines(read_tables) -> list[str]:
+    lines: list[str] = []
+    try:
+        tables = read_tables()
+    except Exception as error:  # a writer holding the lock, a file from another DuckDB version, a catalog down
+        lines.append(f"  cannot be read right now ({type(error).__name__}: {str(error).splitlines()[0]})")
+        lines.append("  a run may be writing it; try again when it has finished")
+    else:
+        if not tables:
+            lines.append(
+                "  no tables yet: materialize etl_job (`make demo`, or `dg launch --job etl_job --partition <day>`)"
+            )
+        else:
+            width = max(len("table"), *(len(t.name) for t in tables))
+            lines.append(f"  {'table':<{width}}  {'rows':>9}  {'partitions':>10}  {'first':<10}  {'last':<10}")
+            for t in tables:
+                partitions = "-" if t.partitions is None else str(t.partitions)
+                lines.append(
+                    f"  {t.name:<{width}}  {t.rows:>9}  {partitions:>10}  {_day(t.first):<10}  {_day(t.last):<10}"
+                )
+    return lines

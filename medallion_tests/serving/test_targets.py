@@ -19,6 +19,7 @@ from medallion.resources.serving import ServingError, ServingTargets
 from medallion.resources.serving.delta_target import DeltaTarget
 from medallion.resources.serving.duckdb_target import DuckDBTarget
 from medallion.resources.serving.postgres_target import PostgresTarget
+from medallion.resources.warehouse import WarehouseLocation
 from medallion.settings import Settings, SettingsError
 from medallion_tests.conftest import pg_rows
 
@@ -116,6 +117,7 @@ LOADER = textwrap.dedent(
     import polars as pl
     from medallion.logic.serving.tables import predictions_table
     from medallion.resources.serving.{module} import {cls}
+    from medallion.resources.warehouse import WarehouseLocation
     day, rows = date.fromisoformat(sys.argv[2]), int(sys.argv[3])
     frame = pl.select(
         pl.lit(day).alias("partition_date"),
@@ -125,7 +127,8 @@ LOADER = textwrap.dedent(
         pl.lit("killed").alias("model_version"),
         pl.lit(datetime.now(UTC), pl.Datetime("us", "UTC")).alias("scored_at"),
     )
-    {cls}(sys.argv[1]).replace(predictions_table("ID"), frame, day, day)
+    location = WarehouseLocation(database=sys.argv[1]) if {cls}.name == "duckdb" else sys.argv[1]
+    {cls}(location).replace(predictions_table("ID"), frame, day, day)
     """
 )
 
@@ -219,7 +222,7 @@ def test_delta_writer_killed_mid_write_leaves_the_previous_version(tmp_path):
 
 def test_duckdb_load_rerun_and_summary_table(tmp_path):
     database = str(tmp_path / "warehouse.duckdb")
-    target = DuckDBTarget(database)
+    target = DuckDBTarget(WarehouseLocation(database=database))
     target.replace(TABLE, predictions(DAY, 100), DAY, DAY)
     target.replace(TABLE, predictions(DAY, 30), DAY, DAY)
     summary = pl.DataFrame({"partition_date": [DAY], "rows": [30]})
@@ -233,7 +236,7 @@ def test_duckdb_load_rerun_and_summary_table(tmp_path):
 def test_every_target_in_order_reports_rows_seconds_and_a_location_without_the_password(tmp_path, pg_url):
     serving = ServingTargets(
         targets=["duckdb", "postgres", "delta"],
-        duckdb_database=str(tmp_path / "warehouse.duckdb"),
+        warehouse=WarehouseLocation(database=str(tmp_path / "warehouse.duckdb")),
         delta_root=str(tmp_path / "delta"),
         pg_url=pg_url,
     )
@@ -247,7 +250,7 @@ def test_every_target_in_order_reports_rows_seconds_and_a_location_without_the_p
 def test_serving_settings_name_the_setting_and_the_allowed_values(tmp_path):
     with pytest.raises(SettingsError, match=r"unknown target 'kafka'.*duckdb, postgres, delta"):
         Settings.from_env({"MEDALLION_HOME": str(tmp_path), "MEDALLION_SERVING_TARGETS": "duckdb,kafka"})
-    with pytest.raises(SettingsError, match="MEDALLION_PG_URL is not set"):
+    with pytest.raises(SettingsError, match="needs MEDALLION_PG_URL, not set"):
         Settings.from_env({"MEDALLION_HOME": str(tmp_path), "MEDALLION_SERVING_TARGETS": "postgres"})
     settings = Settings.from_env(
         {"MEDALLION_HOME": str(tmp_path), "MEDALLION_SERVING_TARGETS": " Delta, duckdb ,delta", "MEDALLION_PG_URL": ""}
@@ -259,7 +262,7 @@ def test_serving_settings_name_the_setting_and_the_allowed_values(tmp_path):
 
 def test_duckdb_loader_killed_mid_insert_leaves_the_previous_rows(tmp_path):
     database = tmp_path / "warehouse.duckdb"
-    target = DuckDBTarget(str(database))
+    target = DuckDBTarget(WarehouseLocation(database=str(database)))
     target.replace(TABLE, predictions(DAY, 200), DAY, DAY)
     size_before = database.stat().st_size
     loader = start_loader("duckdb_target", "DuckDBTarget", str(database), DAY, 3_000_000)
@@ -279,4 +282,4 @@ def test_duckdb_loader_killed_mid_insert_leaves_the_previous_rows(tmp_path):
             ("1", 200)
         ]
     target.replace(TABLE, predictions(DAY, 10, version="2"), DAY, DAY)
-    assert DuckDBTarget(str(database)).rows_by_day(TABLE, DAY, DAY) == {DAY: 10}
+    assert target.rows_by_day(TABLE, DAY, DAY) == {DAY: 10}

@@ -1,4 +1,5 @@
-"""Serving into the warehouse's DuckDB file, schema `serving`: the default, with nothing else to run."""
+"""Serving into the warehouse itself, schema `serving`: the DuckDB file locally (the default, nothing else to run),
+the DuckLake in prod."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import polars as pl
 
 from medallion.logic.serving.tables import ServedTable
 from medallion.resources.serving.schema import added_columns
-from medallion.resources.warehouse import Warehouse
+from medallion.resources.warehouse import WarehouseLocation
 
 SCHEMA = "serving"
 
@@ -16,11 +17,11 @@ SCHEMA = "serving"
 class DuckDBTarget:
     name = "duckdb"
 
-    def __init__(self, database: str):
-        self.warehouse = Warehouse(database=database)
+    def __init__(self, warehouse: WarehouseLocation):
+        self.warehouse = warehouse
 
     def location(self, table: ServedTable) -> str:
-        return f"{self.warehouse.database} {SCHEMA}.{table.name}"
+        return f"{self.warehouse.describe()} {SCHEMA}.{table.name}"
 
     def rows_by_day(self, table: ServedTable, first: date, last: date) -> dict[date, int]:
         with self.warehouse.connect() as connection:
@@ -39,10 +40,13 @@ class DuckDBTarget:
             columns = ", ".join(f'"{name}" {type_}' for name, type_ in types.items())
             key = ", ".join(f'"{column}"' for column in table.primary_key)
             connection.execute(f"create schema if not exists {SCHEMA}")
-            connection.execute(f"create table if not exists {target} ({columns}, primary key ({key}))")
-            connection.execute(
-                f'create index if not exists "{table.name}_by_day" on {target} ({table.partition_column})'
-            )
+            if self.warehouse.is_lake:  # DuckLake has neither keys nor indexes; its files are pruned by day
+                connection.execute(f"create table if not exists {target} ({columns})")
+            else:
+                connection.execute(f"create table if not exists {target} ({columns}, primary key ({key}))")
+                connection.execute(
+                    f'create index if not exists "{table.name}_by_day" on {target} ({table.partition_column})'
+                )
             existing = [
                 row[0] for row in connection.execute(f"select name from pragma_table_info('{target}')").fetchall()
             ]

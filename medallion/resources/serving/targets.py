@@ -14,6 +14,7 @@ from medallion.resources.serving.delta_target import DeltaTarget
 from medallion.resources.serving.duckdb_target import DuckDBTarget
 from medallion.resources.serving.postgres_target import PostgresTarget
 from medallion.resources.serving.schema import ServingError
+from medallion.resources.warehouse import WarehouseLocation
 from medallion.settings import SERVING_TARGETS
 
 
@@ -30,7 +31,7 @@ class ServingTargets(dg.ConfigurableResource):
     password), `delta_root` is a folder or an object-store URI."""
 
     targets: list[str]
-    duckdb_database: str
+    warehouse: WarehouseLocation
     delta_root: str
     pg_url: str | None = None
 
@@ -39,7 +40,7 @@ class ServingTargets(dg.ConfigurableResource):
 
     def _writer(self, target: str):
         if target == "duckdb":
-            return DuckDBTarget(self.duckdb_database)
+            return DuckDBTarget(self.warehouse)
         if target == "postgres":
             return PostgresTarget(self.pg_url or "")
         if target == "delta":

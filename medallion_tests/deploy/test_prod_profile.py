@@ -1,0 +1,175 @@
+"""MEDALLION_ENV=prod on this machine, for real: PostgreSQL (Dagster storage, DuckLake catalog, MLflow backend,
+serving), the MLflow server, the gRPC code server, the webserver and the daemon as separate processes. Runs are
+submitted through the webserver as the UI does, queued, and launched by the daemon through the code server."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from medallion.definitions import build_definitions
+from medallion.resources.environments import resources_for
+from medallion.settings import Settings, SettingsError
+from medallion.sources.generate import generate
+from medallion.tools.local_postgres import free_port
+from medallion.tools.prod_stack import Ports, ProdStack
+from medallion_tests.conftest import pg_rows
+
+START = date(2025, 1, 1)
+APP_DAYS, ROWS_PER_DAY, DELAY = 60, 100, 2
+LAST_APP_DAY = START + timedelta(days=APP_DAYS - 1)
+
+
+@pytest.fixture(scope="module")
+def stack() -> ProdStack:
+    home = Path(tempfile.mkdtemp(prefix="medallion-prod-"))
+    home.chmod(0o755)  # the postgres user runs the server under it
+    generate(home / "landing", START, APP_DAYS, ROWS_PER_DAY, label_delay_days=DELAY, seed=3)
+    stack = ProdStack(home, Ports(free_port(), free_port(), free_port(), free_port()))
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def prod_settings(stack: ProdStack, monkeypatch) -> Settings:
+    for name, value in stack.environment().items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_env()
+
+
+def lake(stack: ProdStack, monkeypatch, sql: str) -> pl.DataFrame:
+    warehouse = resources_for(prod_settings(stack, monkeypatch))["warehouse"].process_config_and_initialize()
+    return warehouse.query(sql)
+
+
+def test_the_prod_profile_resolves_its_resources_from_the_environment(stack, monkeypatch):
+    settings = prod_settings(stack, monkeypatch)
+    defs = build_definitions(settings)
+    assert defs.resolve_job_def("etl_job") is not None
+    resources = resources_for(settings)
+    password = stack.postgres.url().split(":")[2].split("@")[0]
+    assert password not in repr(resources)  # URLs reach the resources as EnvVar names, never as values
+    warehouse = resources["warehouse"].process_config_and_initialize()
+    assert warehouse.location.is_lake and warehouse.query("select 42 as answer")["answer"][0] == 42
+
+
+def test_etl_training_and_inference_run_through_the_code_server_on_prod_storage(stack, monkeypatch):
+    assert stack.run("etl_job", START.isoformat(), (LAST_APP_DAY + timedelta(days=DELAY)).isoformat())["status"] == (
+        "SUCCESS"
+    )
+    training = stack.run("training_job", (LAST_APP_DAY + timedelta(days=DELAY)).isoformat())
+    assert training["status"] == "SUCCESS"
+    last_week = (LAST_APP_DAY - timedelta(days=6)).isoformat()
+    inference = stack.run("inference_job", last_week, LAST_APP_DAY.isoformat())
+    assert inference["status"] == "SUCCESS"
+
+    # Dagster's run history is in PostgreSQL
+    dagster_db = stack.database_url("dagster")
+    statuses = dict(pg_rows(dagster_db, "select run_id, status from runs"))
+    assert {statuses[r["run_id"]] for r in (training, inference)} == {"SUCCESS"}
+    # the warehouse is the DuckLake: Parquet files under the data path, catalog in PostgreSQL
+    features = lake(
+        stack, monkeypatch, "select count(*) as n, count(distinct partition_date) as days from gold.features"
+    )
+    assert features.row(0) == (APP_DAYS * ROWS_PER_DAY, APP_DAYS)
+    assert list((stack.home / "lake").rglob("*.parquet"))
+    assert pg_rows(stack.database_url("lake"), "select count(*) from ducklake_table")[0][0] > 0
+    # the model is registered on the MLflow server (PostgreSQL backend)
+    mlflow = resources_for(prod_settings(stack, monkeypatch))["mlflow"].process_config_and_initialize()
+    champion = mlflow.version_by_alias("champion")
+    assert champion is not None
+    assert pg_rows(stack.database_url("mlflow"), "select count(*) from model_versions")[0][0] >= 1
+    # predictions are served to PostgreSQL and Delta, and equal ml.predictions
+    scored = lake(stack, monkeypatch, f"select count(*) as n from ml.predictions where partition_date >= '{last_week}'")
+    served = pg_rows(stack.database_url("serving"), "select count(*) from serving.predictions")[0][0]
+    assert served == scored["n"][0] == 7 * ROWS_PER_DAY
+    assert pl.read_delta(str(stack.home / "serving" / "delta" / "daily_summary")).height == 7
+
+
+def test_a_60_day_backfill_split_over_concurrent_runs_is_correct_with_no_lock_errors(stack, monkeypatch):
+    from dagster_graphql import DagsterGraphQLClient
+
+    client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ports.webserver)
+    chunks = [(START + timedelta(days=20 * i), START + timedelta(days=20 * i + 19)) for i in range(3)]
+    run_ids = [
+        client.submit_job_execution(
+            "etl_job",
+            repository_location_name="medallion",
+            tags={
+                "dagster/asset_partition_range_start": a.isoformat(),
+                "dagster/asset_partition_range_end": b.isoformat(),
+            },
+        )
+        for a, b in chunks
+    ]
+    deadline = time.monotonic() + 600
+    while {client.get_run_status(r).value for r in run_ids} - {"SUCCESS", "FAILURE", "CANCELED"}:
+        assert time.monotonic() < deadline
+        time.sleep(1)
+    assert [client.get_run_status(r).value for r in run_ids] == ["SUCCESS"] * 3
+    runs = pg_rows(
+        stack.database_url("dagster"),
+        "select run_id, start_time, end_time from runs where run_id = any(%s)",
+        [run_ids],
+    )
+    overlapping = max(start for _, start, _ in runs) < min(end for _, _, end in runs)
+    assert overlapping, "the three runs did not write the lake at the same time"
+    events = pg_rows(
+        stack.database_url("dagster"),
+        "select count(*) from event_logs where run_id = any(%s) and (event ilike '%%could not set lock%%' or "
+        "event ilike '%%conflicting lock%%' or event ilike '%%transaction conflict%%' or "
+        "dagster_event_type = 'STEP_FAILURE')",
+        [run_ids],
+    )
+    assert events == [(0,)]
+    per_day = lake(
+        stack,
+        monkeypatch,
+        "select partition_date, count(*) as n from silver.applications group by 1 order by 1",
+    )
+    assert per_day.height == APP_DAYS and per_day["n"].to_list() == [ROWS_PER_DAY] * APP_DAYS
+
+
+def test_a_run_whose_process_died_with_its_code_server_is_marked_failed_by_run_monitoring(stack):
+    from dagster_graphql import DagsterGraphQLClient
+
+    client = DagsterGraphQLClient("127.0.0.1", port_number=stack.ports.webserver)
+    tags = {
+        "dagster/asset_partition_range_start": START.isoformat(),
+        "dagster/asset_partition_range_end": LAST_APP_DAY.isoformat(),
+    }
+    run_id = client.submit_job_execution("etl_job", repository_location_name="medallion", tags=tags)
+    deadline = time.monotonic() + 120
+    while client.get_run_status(run_id).value != "STARTED":
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    os.killpg(stack.pid("code_server"), signal.SIGKILL)  # the code server and the run process it started
+    stack.restart("code_server")  # a new server, which knows nothing of the run
+    deadline = time.monotonic() + 120
+    while (status := client.get_run_status(run_id).value) == "STARTED":
+        assert time.monotonic() < deadline, "run monitoring never marked the killed run"
+        time.sleep(1)
+    assert status == "FAILURE"
+    messages = pg_rows(
+        stack.database_url("dagster"),
+        "select event from event_logs where run_id = %s and dagster_event_type = 'PIPELINE_FAILURE'",
+        [run_id],
+    )
+    assert any(re.search("has no process for it|does not answer", message) for (message,) in messages)
+
+
+def test_prod_without_its_variables_fails_at_load_naming_them(tmp_path):
+    with pytest.raises(SettingsError, match="MEDALLION_LAKE_CATALOG_URL"):
+        build_definitions(Settings.from_env({"MEDALLION_HOME": str(tmp_path), "MEDALLION_ENV": "prod"}))
