@@ -56,9 +56,7 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
         },
         description=(
             f"One row per {contract.entity.name} row whose outcome is known, partitioned by label_date, the day the "
-            f"outcome landed; matched by key and application day "
-            f"({contract.application_time or 'the latest application old enough'}), at least "
-            f"{contract.label_maturity_days} days after the application and up to {LABEL_MATCH_WINDOW_DAYS} days back."
+            f"outcome landed; matched by key and application day, up to {LABEL_MATCH_WINDOW_DAYS} days back."
         ),
         **op_policy(GOLD, start),
     )

@@ -78,10 +78,8 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
     @dg.asset(
         key=MONITORING,
         deps=[_window_dep(key) for key in upstream],
-        description="Over the trailing window up to D: feature PSI against the champion's training reference (days "
-        "the champion did not use), prediction PSI per version and late-label ROC AUC / Brier / calibration per "
-        "version (out-of-sample predictions only), each with its row count, quarantine and null-rate trends. One row "
-        "per measurement.",
+        description="Over the trailing window up to D, out-of-sample rows only: feature and prediction PSI, late-label "
+        "ROC AUC / Brier / calibration per version, quarantine and null-rate trends. One row per measurement.",
         kinds={"duckdb", "polars", "mlflow"},
         **op_policy(ML, start),
     )
@@ -172,10 +170,8 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
     @dg.asset(
         key=RETRAIN_DECISION,
         ins={"monitoring": dg.AssetIn(key=MONITORING)},
-        description="Whether to retrain, from the window's measurements and configurable rules, each judged against "
-        "its sampling noise (AUC floor and AUC drop from the holdout AUC by confidence interval, prediction PSI and "
-        "PSI on k groups of correlated features by threshold and no-drift p-value). A history table, plus "
-        "decisions/<date>.json as the audit trail.",
+        description="Whether to retrain, by rules judged against sampling noise (AUC floor and drop by interval, PSI "
+        "by no-drift p-value, features in correlated groups); decisions/<date>.json audits it.",
         kinds={"duckdb", "python"},
         **op_policy(ML, start),
     )

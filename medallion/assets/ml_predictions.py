@@ -23,8 +23,8 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
     @dg.asset(
         key=PREDICTIONS,
         ins={"features": dg.AssetIn(key=table_key(GOLD, contract.features_table))},
-        description="One prediction per gold feature row: probability, the model's thresholded label, which model "
-        "made it, and in_sample: whether the day is one that version was fitted, tuned or measured on.",
+        description="One prediction per gold feature row: probability, thresholded label, which model made it, and "
+        "in_sample (a day that version used).",
         kinds={"duckdb", "scikitlearn", "mlflow"},
         **op_policy(ML, start, single_run_backfill=True),
         output_required=False,

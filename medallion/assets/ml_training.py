@@ -104,9 +104,8 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
     @dg.asset(
         key=MODEL,
         ins={"training_set": dg.AssetIn(key=TRAINING_SET)},
-        description="Fits the candidate pipelines on the oldest days of the training set, chooses one and tunes its "
-        "threshold on the next days, measures it on the newest (holdout) days, and registers it as a new version of "
-        "the registered model in MLflow. The metrics in this table are the holdout's.",
+        description="Fits the candidates on the oldest days, chooses one and tunes its threshold on the next, measures "
+        "it on the newest (holdout) days and registers it in MLflow; metrics are the holdout's.",
         kinds=ML_KINDS,
         **op_policy(ML, start),
     )
@@ -221,9 +220,8 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
     @dg.asset(
         key=MODEL_EVALUATION,
         ins={"model": dg.AssetIn(key=MODEL), "training_set": dg.AssetIn(key=TRAINING_SET)},
-        description="Champion/challenger: the new version and the current champion scored on the same labelled rows, "
-        "the new version's holdout days after every day the champion used; paired bootstrap CIs at 1 - alpha, "
-        "DeLong p-value, the calibration guard, and the promotion decision applied to the registry aliases.",
+        description="Champion/challenger on labelled days neither version used: paired bootstrap CIs at 1 - alpha, "
+        "DeLong p-value, calibration guard; the decision sets the registry aliases.",
         kinds=ML_KINDS,
         **op_policy(ML, start),
     )

@@ -9,6 +9,7 @@ from medallion.contract import load_contract
 from medallion.logic.etl.features import FEATURE_NAMES
 from medallion.resources.mlflow_tracking import ModelNotFoundError
 from medallion.tools.score import ScoringInputError, score_file
+from medallion.tools.status import render_status
 from medallion_tests.conftest import CREDIT_CONTRACT, DAY1, checks_by_name, table, table_exists
 from medallion_tests.ml.conftest import LAST_APP_DAY, mlflow_of, predict, train
 
@@ -180,3 +181,13 @@ def test_predictions_say_which_days_the_model_used_and_monitoring_leaves_them_ou
     assert live["value"] == pytest.approx(roc_auc(out_of_sample[LABEL].to_numpy(), out_of_sample["probability"]))
     decision = table(home, "ml.retrain_decision", f"where partition_date = '{monitoring_day}'").row(0, named=True)
     assert decision["matured_labels"] == 9 * 300 and decision["in_sample_excluded"] == excluded
+    status = render_status(home).splitlines()
+    [outside] = [line for line in status if "out-of-sample (days the version never used" in line]
+    [inside] = [line for line in status if "in-sample     (days the version was fitted" in line]
+    labelled = predictions.join(
+        table(home, "gold.labels").select("ID", pl.col("application_date").alias("partition_date")),
+        on=["ID", "partition_date"],
+    )
+    assert f"on {labelled.filter(~pl.col('in_sample')).height:>6} rows" in outside
+    assert f"on {labelled.filter(pl.col('in_sample')).height:>6} rows" in inside
+    assert any("holdout AUC" in line and f"{tags.holdout_start}..{tags.holdout_end}" in line for line in status)
