@@ -99,7 +99,7 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
         inputs: WindowInputs = load_window(warehouse, contract, window, feature_set_version)
         # Days the champion used are part of its own reference: drift is measured on the others.
         features = (
-            inputs.features.filter(~pl.col("partition_date").is_between(tags.train_start, tags.holdout_end))
+            inputs.features.filter(~pl.col("partition_date").is_between(*tags.used_days))
             if tags and not inputs.features.is_empty()
             else inputs.features
         )

@@ -61,7 +61,7 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
             str(champion.version),
             feature_set.version,
             datetime.now(UTC),
-            used_days=(tags.train_start, tags.holdout_end),
+            used_days=tags.used_days,
         )
         log.info("predictions: %d rows scored by %s v%s", frame.height, mlflow.registered_model_name, champion.version)
         yield dg.Output(

@@ -255,17 +255,17 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
             seed=config.seed,
         )
         mlflow.set_alias(outcome.decision.alias, new["model_version"])
+        row = outcome.as_row(as_of, new["model_version"])
         client = mlflow.client()
         for tag, value in {
             "promotion": outcome.decision.branch,
-            "promotion_reason": outcome.decision.reason[:4900],
-            "promotion_measured_on": outcome.as_row(as_of, new["model_version"])["measured_on"][0],
+            "promotion_reason": outcome.decision.reason[:4900],  # MLflow caps tag values at 5000 characters
+            "promotion_measured_on": row["measured_on"][0],
         }.items():
             client.set_model_version_tag(mlflow.registered_model_name, new["model_version"], tag, value)
         log.info(
             "evaluation %s: v%s → %s (%s)", as_of, new["model_version"], outcome.decision.alias, outcome.decision.reason
         )
-        row = outcome.as_row(as_of, new["model_version"])
         return dg.Output(
             row,
             metadata={

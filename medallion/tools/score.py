@@ -86,7 +86,7 @@ def score_file(
         str(version.version),
         feature_set.version,
         datetime.now(UTC),
-        used_days=(tags.train_start, tags.holdout_end),
+        used_days=tags.used_days,
     )
     output_path.parent.mkdir(parents=True, exist_ok=True)
     predictions.write_parquet(output_path)

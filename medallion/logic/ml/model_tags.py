@@ -30,9 +30,10 @@ class ModelTags:
     holdout_start: date  # the days it was measured on (and compared with the champion on)
     holdout_end: date
 
-    def in_sample(self, day: date) -> bool:
-        """Whether the version was fitted, tuned or measured on applications of `day`."""
-        return self.train_start <= day <= self.holdout_end
+    @property
+    def used_days(self) -> tuple[date, date]:
+        """The application days the version was fitted, tuned or measured on: its in-sample days."""
+        return self.train_start, self.holdout_end
 
     def to_mlflow(self) -> dict[str, str]:
         return {f.name: _text(getattr(self, f.name)) for f in fields(self)}
