@@ -17,6 +17,9 @@ DEMO_DAYS ?= 120
 LABEL_DELAY_DAYS ?= 30
 DEMO_END := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_DAYS) + $(LABEL_DELAY_DAYS) - 1 )) days" +%F)
 DEMO_LAST_APPLICATION_DAY := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_DAYS) - 1 )) days" +%F)
+# Train on an early day, so the days after it are scored by a model that never saw them (out-of-sample).
+DEMO_TRAIN_AFTER_DAYS ?= 60
+DEMO_TRAIN_DAY := $(shell date -u -d "$(DEMO_START) + $$(( $(DEMO_TRAIN_AFTER_DAYS) )) days" +%F)
 PORT ?= 3000
 MLFLOW_PORT ?= 5000
 PG_DIR ?= $(MEDALLION_HOME)/postgres
@@ -43,7 +46,7 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 demo: install
 	$(BIN)/medallion replay --start $(DEMO_START) --days $(DEMO_DAYS) --label-delay-days $(LABEL_DELAY_DAYS)
 	$(BIN)/dg launch --job etl_job --partition-range "$(DEMO_START)...$(DEMO_END)"
-	$(BIN)/dg launch --job training_job --partition "$(DEMO_LAST_APPLICATION_DAY)"
+	$(BIN)/dg launch --job training_job --partition "$(DEMO_TRAIN_DAY)"
 	$(BIN)/dg launch --job inference_job --partition-range "$(DEMO_START)...$(DEMO_LAST_APPLICATION_DAY)"
 	$(BIN)/medallion status
 	@echo "Dagster UI: make dev, then open http://127.0.0.1:$(PORT)   MLflow UI: make mlflow, then http://127.0.0.1:$(MLFLOW_PORT)"
@@ -83,7 +86,7 @@ prod-down: install
 prod-demo: prod-up
 	$(BIN)/medallion replay --start $(DEMO_START) --days $(DEMO_DAYS) --label-delay-days $(LABEL_DELAY_DAYS)
 	$(BIN)/medallion prod-run etl_job --start $(DEMO_START) --end $(DEMO_END)
-	$(BIN)/medallion prod-run training_job --start $(DEMO_LAST_APPLICATION_DAY)
+	$(BIN)/medallion prod-run training_job --start $(DEMO_TRAIN_DAY)
 	$(BIN)/medallion prod-run inference_job --start $(DEMO_START) --end $(DEMO_LAST_APPLICATION_DAY)
 	set -a && . $(MEDALLION_HOME)/prod/env && $(BIN)/medallion status
 	@echo "Dagster UI: http://127.0.0.1:$(PROD_PORT)   MLflow UI: http://127.0.0.1:$(PROD_MLFLOW_PORT)   stop: make prod-down"

@@ -59,8 +59,9 @@ def score_medallion(pipeline, features: pl.DataFrame) -> dict:
 
     from medallion.logic.ml.scoring import score_features
 
+    trained_on = (date(2025, 1, 1), date(2025, 3, 1))  # labelled_window's days
     out = score_features(
-        pipeline, features, FEATURE_NAMES, "ID", 0.3, "credit_default", "1", "credit-v1", datetime.now(UTC)
+        pipeline, features, FEATURE_NAMES, "ID", 0.3, "credit_default", "1", "credit-v1", datetime.now(UTC), trained_on
     )
     return {"mean_probability": round(float(out["probability"].mean()), 4)}
 

@@ -59,9 +59,14 @@ def land_reference_rows(
     return part
 
 
-def land_outcomes(home: Settings, part: pl.DataFrame, day: date, name: str = "outcomes.csv") -> Path:
+def land_outcomes(
+    home: Settings, part: pl.DataFrame, day: date, name: str = "outcomes.csv", applied: date | None = None
+) -> Path:
     frame = part.select(
-        "ID", pl.col(LABEL).alias("default_payment_next_month"), pl.lit(day.isoformat()).alias("outcome_date")
+        "ID",
+        pl.col(LABEL).alias("default_payment_next_month"),
+        pl.lit(day.isoformat()).alias("outcome_date"),
+        pl.lit(applied.isoformat() if applied else None, pl.String).alias("application_date"),
     )
     return land(home, "outcomes", day, name, frame.write_csv())
 

@@ -56,7 +56,7 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
         },
         description=(
             f"One row per {contract.entity.name} row whose outcome is known, partitioned by label_date, the day the "
-            f"outcome landed; matched to applications up to {LABEL_MATCH_WINDOW_DAYS} days back."
+            f"outcome landed; matched by key and application day, up to {LABEL_MATCH_WINDOW_DAYS} days back."
         ),
         **op_policy(GOLD, start),
     )
@@ -64,12 +64,22 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
         context: dg.AssetExecutionContext, outcomes: pl.DataFrame, applications: pl.DataFrame
     ) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
-        result = build_labels(outcomes, applications, contract.key, contract.label, contract.label_time)
+        result = build_labels(
+            outcomes,
+            applications,
+            contract.key,
+            contract.label,
+            contract.label_time,
+            contract.application_time,
+            contract.label_maturity_days,
+        )
+        reasons = dict(result.unmatched.group_by("reason").len().iter_rows())
         if result.unmatched.height:
             log.warning(
-                "%d outcome(s) match no application in the %d days before they landed",
+                "%d outcome(s) resolve no application in the %d days before they landed (%s)",
                 result.unmatched.height,
                 LABEL_MATCH_WINDOW_DAYS,
+                ", ".join(f"{reason}: {n}" for reason, n in sorted(reasons.items())),
             )
         return dg.Output(
             result.labels,
@@ -79,6 +89,8 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
                 rows_in=outcomes.height,
                 rows_rejected=result.unmatched.height,
                 unmatched_outcomes=result.unmatched.height,
+                unmatched_reasons=dg.MetadataValue.json(reasons),
+                label_maturity_days=contract.label_maturity_days,
                 positive_rate=float(result.labels[contract.label].mean() or 0.0),
             ),
         )

@@ -50,6 +50,8 @@ class RetrainRulesConfig(dg.Config):
     max_drifting_features: int = RetrainRules.max_drifting_features
     min_matured_labels: int = RetrainRules.min_matured_labels
     min_predictions: int = RetrainRules.min_predictions
+    alpha: float = RetrainRules.alpha
+    psi_alpha: float = RetrainRules.psi_alpha
 
 
 def _window_dep(key: dg.AssetKey) -> dg.AssetDep:
@@ -76,9 +78,8 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
     @dg.asset(
         key=MONITORING,
         deps=[_window_dep(key) for key in upstream],
-        description="Over the trailing window up to D: feature PSI against the champion's training reference, "
-        "prediction PSI per version, late-label ROC AUC / Brier / calibration per version, quarantine and null-rate "
-        "trends. One row per measurement.",
+        description="Over the trailing window up to D, out-of-sample rows only: feature and prediction PSI, late-label "
+        "ROC AUC / Brier / calibration per version, quarantine and null-rate trends. One row per measurement.",
         kinds={"duckdb", "polars", "mlflow"},
         **op_policy(ML, start),
     )
@@ -96,6 +97,12 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
         tags = ModelTags.from_mlflow(champion.tags, champion.version) if champion else None
         feature_set_version = tags.feature_set_version if tags else feature_set.version
         inputs: WindowInputs = load_window(warehouse, contract, window, feature_set_version)
+        # Days the champion used are part of its own reference: drift is measured on the others.
+        features = (
+            inputs.features.filter(~pl.col("partition_date").is_between(*tags.used_days))
+            if tags and not inputs.features.is_empty()
+            else inputs.features
+        )
         versions = {str(v) for v in inputs.predictions["model_version"].unique()} | (
             {str(champion.version)} if champion else set()
         )
@@ -105,21 +112,24 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
             window,
             inputs.predictions,
             join_matured(inputs.matured_predictions, inputs.labels, contract.key, contract.label),
-            inputs.features,
+            features,
             feature_set.names,
             feature_reference,
             prediction_references,
             str(champion.version) if champion else None,
-            tags.validation_auc if tags else None,
+            tags.holdout_auc if tags else None,
             inputs.bronze_counts,
             inputs.quarantine_counts,
             config.calibration_bins,
+            holdout_auc_se=tags.holdout_auc_se if tags else None,
+            holdout_rows=tags.holdout_rows if tags else None,
         )
         frame = measures.to_frame()
         chart = plot_monitoring(measures, monitoring_files.chart_path(day))
         found = decision_inputs(frame)
         log.info(
-            "monitoring %s (%s..%s): %d predictions, prediction PSI %s, live AUC %s on %d matured labels, top drift %s",
+            "monitoring %s (%s..%s): %d predictions, prediction PSI %s, live AUC %s on %d out-of-sample matured "
+            "labels, top drift %s",
             day,
             *window,
             found.n_predictions,
@@ -136,12 +146,20 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
                 "champion_version": found.model_version or "none",
                 "predictions": found.n_predictions,
                 "matured_labels": found.matured_labels,
+                "in_sample_labels_excluded": found.in_sample_excluded,
                 "live_auc": dg.MetadataValue.float(found.live_auc) if found.live_auc is not None else "n/a",
+                "live_auc_measured_on": f"{found.matured_labels} out-of-sample matured labels of the champion "
+                f"(predictions of days it did not use); {found.in_sample_excluded} in-sample left out",
                 "prediction_psi": dg.MetadataValue.float(found.prediction_psi)
                 if found.prediction_psi is not None
                 else "n/a",
                 "top_drifting_features": dg.MetadataValue.json(
-                    {f: round(p, 4) for f, p, _ in measures.feature_drift.head(config.top_features).iter_rows()}
+                    {
+                        f: round(p, 4)
+                        for f, p in measures.feature_drift.head(config.top_features)
+                        .select("feature", "psi")
+                        .iter_rows()
+                    }
                 ),
                 "summary": dg.MetadataValue.md(monitoring_markdown(measures, config.top_features)),
                 "chart": _embedded_png(chart),
@@ -152,9 +170,8 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
     @dg.asset(
         key=RETRAIN_DECISION,
         ins={"monitoring": dg.AssetIn(key=MONITORING)},
-        description="Whether to retrain, from the window's measurements and configurable rules (AUC floor, AUC drop "
-        "from validation, prediction PSI, PSI on k features). A history table, plus decisions/<date>.json as the "
-        "audit trail.",
+        description="Whether to retrain, by rules judged against sampling noise (AUC floor and drop by interval, PSI "
+        "by no-drift p-value, features in correlated groups); decisions/<date>.json audits it.",
         kinds={"duckdb", "python"},
         **op_policy(ML, start),
     )
@@ -178,8 +195,10 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
                     "decision_date": day,
                     "triggered_rules": ",".join(decision.triggered_rules),
                     "drifting_features": ",".join(decision.drifting_features),
-                    "validation_auc": inputs.validation_auc,
+                    "holdout_auc": inputs.holdout_auc,
+                    "live_auc_se": inputs.live_auc_se,
                     "matured_labels": inputs.matured_labels,
+                    "in_sample_excluded": inputs.in_sample_excluded,
                     "n_predictions": inputs.n_predictions,
                     "prediction_psi": inputs.prediction_psi,
                     "rules": json.dumps(dataclasses.asdict(rules), sort_keys=True),
@@ -190,7 +209,8 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
                 "performance_score": pl.Float64,
                 "drift_score": pl.Float64,
                 "model_version": pl.String,
-                "validation_auc": pl.Float64,
+                "holdout_auc": pl.Float64,
+                "live_auc_se": pl.Float64,
                 "prediction_psi": pl.Float64,
             },
         )

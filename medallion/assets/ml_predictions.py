@@ -23,8 +23,8 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
     @dg.asset(
         key=PREDICTIONS,
         ins={"features": dg.AssetIn(key=table_key(GOLD, contract.features_table))},
-        description="One prediction per gold feature row: probability, the model's thresholded label, and which "
-        "model made it.",
+        description="One prediction per gold feature row: probability, thresholded label, which model made it, and "
+        "in_sample (a day that version used).",
         kinds={"duckdb", "scikitlearn", "mlflow"},
         **op_policy(ML, start, single_run_backfill=True),
         output_required=False,
@@ -52,7 +52,7 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
             )
         threshold = tags.threshold
         frame = score_features(
-            mlflow.load_pipeline(str(champion.version)),
+            mlflow.load_served(str(champion.version)).pipeline,
             features,
             feature_set.names,
             contract.key,
@@ -61,6 +61,7 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
             str(champion.version),
             feature_set.version,
             datetime.now(UTC),
+            used_days=tags.used_days,
         )
         log.info("predictions: %d rows scored by %s v%s", frame.height, mlflow.registered_model_name, champion.version)
         yield dg.Output(
@@ -72,6 +73,8 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
                 model_version=str(champion.version),
                 threshold=threshold,
                 predicted_positive_rate=float(frame["predicted_label"].mean() or 0.0),
+                in_sample_rows=int(frame["in_sample"].sum()),
+                in_sample_days=f"{tags.train_start}..{tags.holdout_end}",
                 mean_probability=float(frame["probability"].mean() or 0.0),
             ),
         )

@@ -29,6 +29,7 @@ class TrainingConfig(dg.Config):
     seed: int = 0
     candidates: list[str] = ["logistic_regression", "random_forest", "hist_gradient_boosting"]
     validation_fraction: float = 0.2
+    holdout_fraction: float = 0.2
     auc_floor: float = 0.70
 
 
@@ -36,6 +37,7 @@ class PromotionConfig(dg.Config):
     alpha: float = 0.05
     max_champion_age_days: float = 30
     non_inferiority_margin: float = 0.01
+    calibration_margin: float = 0.005
     n_resamples: int = 1000
     seed: int = 0
 
@@ -102,8 +104,8 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
     @dg.asset(
         key=MODEL,
         ins={"training_set": dg.AssetIn(key=TRAINING_SET)},
-        description="Trains the candidate pipelines on the older days of the training set, validates on the newest, "
-        "and registers the best as a new version of the registered model in MLflow.",
+        description="Fits the candidates on the oldest days, chooses one and tunes its threshold on the next, measures "
+        "it on the newest (holdout) days and registers it in MLflow; metrics are the holdout's.",
         kinds=ML_KINDS,
         **op_policy(ML, start),
     )
@@ -114,15 +116,27 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
 
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
-        result = train_candidates(
-            training_set, feature_set.names, label, config.seed, config.candidates, config.validation_fraction
-        )
-        best = result.best_metrics
+        try:
+            result = train_candidates(
+                training_set,
+                feature_set.names,
+                label,
+                config.seed,
+                config.candidates,
+                config.validation_fraction,
+                holdout_fraction=config.holdout_fraction,
+            )
+        except ValueError as error:
+            raise dg.Failure(description=f"ml/model {as_of}: {error}") from error
+        holdout = result.holdout_metrics
         version_tags = ModelTags(
             feature_set_version=feature_set.version,
             candidate=result.best_name,
             threshold=float(result.threshold),
-            validation_auc=float(best["roc_auc"]),
+            selection_auc=float(result.best_metrics["roc_auc"]),
+            holdout_auc=float(holdout["roc_auc"]),
+            holdout_auc_se=float(result.holdout_auc_se),
+            holdout_rows=result.n_holdout,
             as_of=as_of,
             window_start=training_set["application_date"].min(),
             window_end=training_set["application_date"].max(),
@@ -130,16 +144,24 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
             train_end=result.train_dates[1],
             valid_start=result.valid_dates[0],
             valid_end=result.valid_dates[1],
+            holdout_start=result.holdout_dates[0],
+            holdout_end=result.holdout_dates[1],
+        )
+        measured_on = (
+            f"holdout: {result.n_holdout} rows of application days {result.holdout_dates[0]}..{result.holdout_dates[1]}"
+            ", not used to fit, choose or tune the model"
         )
         with mlflow.start_run(experiment_name(context), f"train {as_of}", tags=dagster_tags(context)) as run:
-            tags = {**version_tags.to_mlflow(), **dagster_tags(context)}
-            version = _log_and_register(mlflow, run, result, training_set, feature_set, tags, config)
+            tags = {**version_tags.to_mlflow(), **dagster_tags(context), "measured_on": measured_on}
+            version = _log_and_register(mlflow, result, training_set, feature_set, tags, config)
         log.info(
-            "model %s v%s (%s): validation AUC %.4f",
+            "model %s v%s (%s): holdout AUC %.4f on %d rows (selection AUC %.4f)",
             mlflow.registered_model_name,
             version,
             result.best_name,
-            best["roc_auc"],
+            holdout["roc_auc"],
+            result.n_holdout,
+            result.best_metrics["roc_auc"],
         )
         row = pl.DataFrame(
             {
@@ -155,9 +177,15 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
                 "train_end": [result.train_dates[1]],
                 "valid_start": [result.valid_dates[0]],
                 "valid_end": [result.valid_dates[1]],
+                "holdout_start": [result.holdout_dates[0]],
+                "holdout_end": [result.holdout_dates[1]],
                 "n_train": [result.n_train],
                 "n_valid": [result.n_valid],
-                **{metric: [float(value)] for metric, value in best.items() if metric not in ("threshold",)},
+                "n_holdout": [result.n_holdout],
+                "selection_auc": [float(result.best_metrics["roc_auc"])],
+                **{metric: [float(value)] for metric, value in holdout.items() if metric not in ("threshold",)},
+                "roc_auc_se": [float(result.holdout_auc_se)],
+                "measured_on": [measured_on],
                 "trained_at": [datetime.now(UTC)],
             }
         )
@@ -173,12 +201,17 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
                 **table_metadata(row, started, rows_in=training_set.height),
                 "model_version": str(version),
                 "candidate": result.best_name,
-                "validation_auc": float(best["roc_auc"]),
+                "holdout_auc": float(holdout["roc_auc"]),
+                "holdout_rows": result.n_holdout,
+                "measured_on": measured_on,
+                "selection_auc": float(result.best_metrics["roc_auc"]),
                 "threshold": float(result.threshold),
                 "mlflow_run_id": run.info.run_id,
                 "mlflow_run": dg.MetadataValue.url(mlflow.run_url(run)),
                 "candidates": dg.MetadataValue.md(
-                    markdown_table(candidates.select("candidate", "roc_auc", "pr_auc", "log_loss", "brier", "f1"))
+                    f"Measured on the selection days {result.valid_dates[0]}..{result.valid_dates[1]} "
+                    f"({result.n_valid} rows), which chose the candidate: optimistic for the winner.\n\n"
+                    + markdown_table(candidates.select("candidate", "roc_auc", "pr_auc", "log_loss", "brier"))
                 ),
                 "fit_seconds": dg.MetadataValue.json({k: round(v, 2) for k, v in result.fit_seconds.items()}),
             },
@@ -187,9 +220,8 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
     @dg.asset(
         key=MODEL_EVALUATION,
         ins={"model": dg.AssetIn(key=MODEL), "training_set": dg.AssetIn(key=TRAINING_SET)},
-        description="Champion/challenger: the new version and the current champion scored on the same newest "
-        "labelled rows; paired bootstrap CIs, DeLong p-value, and the promotion decision applied to the "
-        "registry aliases.",
+        description="Champion/challenger on labelled days neither version used: paired bootstrap CIs at 1 - alpha, "
+        "DeLong p-value, calibration guard; the decision sets the registry aliases.",
         kinds=ML_KINDS,
         **op_policy(ML, start),
     )
@@ -207,28 +239,33 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         as_of = as_date(context.partition_key)
         new = model.row(0, named=True)
         champion = mlflow.version_by_alias(CHAMPION)
+        rule = PromotionRule(
+            config.alpha, config.max_champion_age_days, config.non_inferiority_margin, config.calibration_margin
+        )
         outcome = compare_with_champion(
             training_set,
             new=contender(
                 mlflow, mlflow.client().get_model_version(mlflow.registered_model_name, new["model_version"])
             ),
             champion=contender(mlflow, champion) if champion is not None else None,
-            valid_window=(new["valid_start"], new["valid_end"]),
-            feature_names=feature_set.names,
             label=label,
             as_of=as_of,
-            rule=PromotionRule(config.alpha, config.max_champion_age_days, config.non_inferiority_margin),
+            rule=rule,
             n_resamples=config.n_resamples,
             seed=config.seed,
         )
         mlflow.set_alias(outcome.decision.alias, new["model_version"])
-        mlflow.client().set_model_version_tag(
-            mlflow.registered_model_name, new["model_version"], "promotion", outcome.decision.branch
-        )
+        row = outcome.as_row(as_of, new["model_version"])
+        client = mlflow.client()
+        for tag, value in {
+            "promotion": outcome.decision.branch,
+            "promotion_reason": outcome.decision.reason[:4900],  # MLflow caps tag values at 5000 characters
+            "promotion_measured_on": row["measured_on"][0],
+        }.items():
+            client.set_model_version_tag(mlflow.registered_model_name, new["model_version"], tag, value)
         log.info(
             "evaluation %s: v%s → %s (%s)", as_of, new["model_version"], outcome.decision.alias, outcome.decision.reason
         )
-        row = outcome.as_row(as_of, new["model_version"])
         return dg.Output(
             row,
             metadata={
@@ -236,6 +273,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
                 "decision": outcome.decision.branch,
                 "alias": outcome.decision.alias,
                 "reason": outcome.decision.reason,
+                "measured_on": row["measured_on"][0],
                 "champion_version": outcome.champion_version or "none",
                 "comparison": dg.MetadataValue.md(outcome.markdown()),
             },
@@ -248,19 +286,21 @@ def contender(mlflow: MlflowTracking, version):
     from medallion.logic.ml.champion import Contender
 
     tags = ModelTags.from_mlflow(version.tags, version.version)
+    served = mlflow.load_served(str(version.version))
     return Contender(
         version=str(version.version),
-        pipeline=mlflow.load_pipeline(str(version.version)),
+        pipeline=served.pipeline,
         threshold=tags.threshold,
         feature_set_version=tags.feature_set_version,
-        train_end=tags.train_end,
+        feature_names=served.feature_names,
+        holdout_start=tags.holdout_start,
+        holdout_end=tags.holdout_end,
         trained_as_of=tags.as_of,
     )
 
 
 def _log_and_register(
     mlflow: MlflowTracking,
-    run,
     result,
     training_set: pl.DataFrame,
     feature_set: FeatureSet,
@@ -268,11 +308,9 @@ def _log_and_register(
     config: TrainingConfig,
 ) -> str:
     import mlflow as ml
-    import sklearn
-    from mlflow.models import infer_signature
-    from skops import io as skops_io
 
-    from medallion.logic.ml.training import feature_matrix, plot_calibration, plot_confusion_matrix, plot_roc
+    from medallion.logic.ml.model_logging import log_served_model
+    from medallion.logic.ml.training import plot_calibration, plot_confusion_matrix, plot_roc
     from medallion.logic.monitoring.drift import build_reference
 
     ml.log_params(
@@ -280,42 +318,47 @@ def _log_and_register(
             "seed": config.seed,
             "candidates": ",".join(config.candidates),
             "validation_fraction": config.validation_fraction,
+            "holdout_fraction": config.holdout_fraction,
             "feature_set_version": feature_set.version,
             "n_features": len(feature_set.names),
             "best_candidate": result.best_name,
             "threshold": result.threshold,
             "train_dates": f"{version_tags['train_start']}..{version_tags['train_end']}",
-            "valid_dates": f"{version_tags['valid_start']}..{version_tags['valid_end']}",
+            "selection_dates": f"{version_tags['valid_start']}..{version_tags['valid_end']}",
+            "holdout_dates": f"{version_tags['holdout_start']}..{version_tags['holdout_end']}",
+            "n_train": result.n_train,
+            "n_selection": result.n_valid,
+            "n_holdout": result.n_holdout,
         }
     )
+    ml.set_tags(
+        {
+            "measured_on": version_tags["measured_on"],
+            "selection_metrics_measured_on": f"selection days {version_tags['valid_start']}.."
+            f"{version_tags['valid_end']} ({result.n_valid} rows), which chose the candidate: ranking metrics only",
+        }
+    )
+    # Thresholded metrics on the selection days would be in-sample for the threshold, so only the holdout has them.
     for name, metrics in result.metrics.items():
-        ml.log_metrics({f"{name}.{m}": float(v) for m, v in metrics.items()})
-    ml.log_metrics({m: float(v) for m, v in result.best_metrics.items()})
-    y_pred = (result.proba_valid >= result.threshold).astype(int)
+        ml.log_metrics({f"selection.{name}.{m}": float(metrics[m]) for m in ("roc_auc", "pr_auc", "log_loss", "brier")})
+    ml.log_metrics({f"holdout.{m}": float(v) for m, v in result.holdout_metrics.items()})
+    ml.log_metric("holdout.roc_auc_se", float(result.holdout_auc_se))
+    y_pred = (result.proba_holdout >= result.threshold).astype(int)
     with tempfile.TemporaryDirectory() as folder:
-        plot_confusion_matrix(result.y_valid, y_pred, Path(folder) / "confusion_matrix.png")
-        plot_roc(result.y_valid, result.proba_valid, Path(folder) / "roc_curve.png")
-        plot_calibration(result.y_valid, result.proba_valid, Path(folder) / "calibration.png")
+        plot_confusion_matrix(result.y_holdout, y_pred, Path(folder) / "confusion_matrix.png")
+        plot_roc(result.y_holdout, result.proba_holdout, Path(folder) / "roc_curve.png")
+        plot_calibration(result.y_holdout, result.proba_holdout, Path(folder) / "calibration.png")
         ml.log_artifacts(folder, artifact_path="plots")
     # The drift monitor compares live data with these references, so they travel with the model.
-    ml.log_dict(build_reference(training_set, feature_set.names), "reference/feature_bins.json")
+    ml.log_dict(build_reference(training_set, feature_set.names, groups=True), "reference/feature_bins.json")
     ml.log_dict(
-        build_reference(pl.DataFrame({"probability": result.proba_valid}), ["probability"]),
+        build_reference(pl.DataFrame({"probability": result.proba_holdout}), ["probability"]),
         "reference/prediction_bins.json",
     )
     ml.log_dict({"feature_names": feature_set.names}, "feature_names.json")
-    sample = feature_matrix(training_set.head(50), feature_set.names)
-    # skops refuses types it cannot vouch for; this pipeline was fitted in this very step, so its own types are trusted.
-    trusted = skops_io.get_untrusted_types(data=skops_io.dumps(result.best_pipeline))
-    info = ml.sklearn.log_model(
-        result.best_pipeline,
-        name="model",
-        skops_trusted_types=trusted,
-        pip_requirements=[f"scikit-learn=={sklearn.__version__}"],
-        signature=infer_signature(sample, result.best_pipeline.predict_proba(sample)[:, 1]),
-        registered_model_name=mlflow.registered_model_name,
+    version = log_served_model(
+        result.best_pipeline, training_set, feature_set.names, result.threshold, mlflow.registered_model_name
     )
-    version = str(info.registered_model_version)
     client = mlflow.client()
     for tag, value in version_tags.items():
         client.set_model_version_tag(mlflow.registered_model_name, version, tag, str(value))

@@ -46,26 +46,31 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         asset=MODEL,
         name=MODEL_QUALITY_FLOOR,
         blocking=True,
-        description="The registered version's validation ROC AUC is at least the configured floor "
-        "(TrainingConfig.auc_floor, default 0.70).",
+        description="The registered version's holdout ROC AUC (days not used to fit, choose or tune it) is at least "
+        "the configured floor (TrainingConfig.auc_floor, default 0.70).",
     )
     def model_quality_floor(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
         rows = warehouse.query(
-            f"select partition_date, model_version, roc_auc, auc_floor from ml.model{where} "
+            f"select partition_date, model_version, roc_auc, auc_floor, n_holdout from ml.model{where} "
             "order by trained_at desc limit 1",
             params,
         )
         if rows.is_empty():
             return dg.AssetCheckResult(passed=False, severity=ERROR, description="no model row for this partition")
-        _, version, auc, floor = rows.row(0)
+        _, version, auc, floor, n_holdout = rows.row(0)
         return dg.AssetCheckResult(
             passed=auc >= floor,
             severity=ERROR,
             description=None
             if auc >= floor
-            else f"version {version}: validation AUC {auc:.4f} is below the floor {floor:.2f}",
-            metadata={"model_version": version, "validation_auc": float(auc), "auc_floor": float(floor)},
+            else f"version {version}: holdout AUC {auc:.4f} on {n_holdout} rows is below the floor {floor:.2f}",
+            metadata={
+                "model_version": version,
+                "holdout_auc": float(auc),
+                "holdout_rows": int(n_holdout),
+                "auc_floor": float(floor),
+            },
         )
 
     @dg.asset_check(
@@ -126,6 +131,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
             "model_name",
             "model_version",
             "feature_set_version",
+            "in_sample",
             "scored_at",
             contract.key,
         ]

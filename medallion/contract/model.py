@@ -75,6 +75,11 @@ class Contract:
     labels_table: str
     max_quarantine_rate: float
     source: Path | None = field(default=None, compare=False)
+    # The outcome column naming the day of the application it resolves; rows where it is empty (or contracts
+    # without it) resolve the latest application of the key at least label_maturity_days before the outcome.
+    application_time: str | None = None
+    # An outcome resolves an application only once it is this many days old: earlier ones are rejected as immature.
+    label_maturity_days: int = 0
 
     @property
     def feeds(self) -> tuple[FeedSpec, FeedSpec]:
@@ -146,6 +151,16 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
             raise ContractError(f"{where}: `{setting}: {column}` must be a column of feed {outcome.name!r}")
     if outcome.key != entity.key:
         raise ContractError(f"{where}: the outcome key {outcome.key!r} must equal the entity key {entity.key!r}")
+    application_time = raw.get("application_time")
+    if application_time is not None and (
+        application_time not in outcome.column_names or outcome.column(application_time).type != "date"
+    ):
+        raise ContractError(
+            f"{where}: `application_time: {application_time}` must be a date column of feed {outcome.name!r}"
+        )
+    maturity = raw.get("label_maturity_days", 0)
+    if not isinstance(maturity, int) or isinstance(maturity, bool) or maturity < 0:
+        raise ContractError(f"{where}: `label_maturity_days: {maturity!r}` must be a whole number of days, 0 or more")
     tables = _mapping(raw.get("tables", {}), f"{where}: `tables`")
     return Contract(
         name=name,
@@ -160,6 +175,8 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
         labels_table=tables.get("labels", f"{entity.name}_labels"),
         max_quarantine_rate=float(raw.get("max_quarantine_rate", 0.05)),
         source=source,
+        application_time=application_time,
+        label_maturity_days=maturity,
     )
 
 

@@ -69,12 +69,17 @@ class MlflowTracking(dg.ConfigurableResource):
     def set_alias(self, alias: str, version: str) -> None:
         self.client().set_registered_model_alias(self.registered_model_name, alias, version)
 
-    def load_pipeline(self, version: str):
+    def load_served(self, version: str):
+        """The version's ThresholdedClassifier (medallion/logic/ml/served_model.py): `.pipeline`, `.feature_names`,
+        `.threshold`, and `.predict` as any pyfunc client gets it."""
+        return self._load_served(f"models:/{self.registered_model_name}/{version}")
+
+    def _load_served(self, uri: str):
         mlflow = self._mlflow()
-        return mlflow.sklearn.load_model(f"models:/{self.registered_model_name}/{version}")
+        return mlflow.pyfunc.load_model(uri).unwrap_python_model()
 
     def resolve(self, model_uri: str):
-        """`models:/NAME@ALIAS` or `models:/NAME/VERSION` → (model version, loaded sklearn pipeline)."""
+        """`models:/NAME@ALIAS` or `models:/NAME/VERSION` → (model version, its ThresholdedClassifier)."""
         from mlflow.exceptions import MlflowException
 
         if not model_uri.startswith("models:/"):
@@ -94,8 +99,7 @@ class MlflowTracking(dg.ConfigurableResource):
                 f"model URI {model_uri!r} does not resolve in {self.tracking_uri}: {error.message}. "
                 f"Registered models: {known or 'none'}"
             ) from error
-        mlflow = self._mlflow()
-        return version, mlflow.sklearn.load_model(f"models:/{version.name}/{version.version}")
+        return version, self._load_served(f"models:/{version.name}/{version.version}")
 
     def load_run_dict(self, run_id: str, artifact_path: str) -> dict:
         """A JSON artifact logged with `mlflow.log_dict` in run `run_id` (e.g. reference/feature_bins.json)."""

@@ -1,7 +1,7 @@
 """The landing layout: `<landing_dir>/<feed>/<YYYY-MM-DD>/*.csv`, written atomically and never modified.
 
 Applications of day d go to `applications/<d>/applications_<d>.csv`; their outcomes become known
-`label_delay_days` later and go to `outcomes/<d + delay>/outcomes_<d>.csv`.
+`label_delay_days` later and go to `outcomes/<d + delay>/outcomes_<d>.csv`, each naming its application day d.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ APPLICATIONS = "applications"
 OUTCOMES = "outcomes"
 LABEL = "default_payment_next_month"
 OUTCOME_DATE = "outcome_date"
+APPLICATION_DATE = "application_date"
 
 APPLICATION_COLUMNS: tuple[str, ...] = (
     "ID", "LIMIT_BAL", "SEX", "EDUCATION", "MARRIAGE", "AGE",
@@ -103,12 +104,18 @@ def write_day_file_once(landing_dir: Path, feed: str, day: date, frame: pl.DataF
 def land_day(
     landing_dir: Path, day: date, applications: pl.DataFrame, outcomes: pl.DataFrame, label_delay_days: int
 ) -> tuple[int, int]:
-    """Land one day's applications and its outcomes (`ID`, label) delayed by `label_delay_days`.
+    """Land one day's applications and its outcomes (`ID`, label) delayed by `label_delay_days`; each outcome names
+    the day of the application it resolves, so a client applying again before then cannot take it.
 
     Returns (files written, files already identical).
     """
     outcome_day = day + timedelta(days=label_delay_days)
-    outcomes = outcomes.select(pl.col("ID"), pl.col(LABEL), pl.lit(outcome_day, dtype=pl.Date).alias(OUTCOME_DATE))
+    outcomes = outcomes.select(
+        pl.col("ID"),
+        pl.col(LABEL),
+        pl.lit(outcome_day, dtype=pl.Date).alias(OUTCOME_DATE),
+        pl.lit(day, dtype=pl.Date).alias(APPLICATION_DATE),
+    )
     written = [
         write_day_file_once(landing_dir, APPLICATIONS, day, applications, f"applications_{day.isoformat()}.csv"),
         write_day_file_once(landing_dir, OUTCOMES, outcome_day, outcomes, f"outcomes_{day.isoformat()}.csv"),

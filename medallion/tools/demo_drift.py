@@ -119,14 +119,14 @@ class DriftDemo:
         """Run training_job for `day`: the new version and whether the run (its checks, the evaluation) succeeded."""
         result = self.run("training_job", run_config=self.run_config, partition_key=str(day), tags=tags or {})
         model = self.table(
-            "select model_version, candidate, roc_auc from ml.model where partition_date = ? "
+            "select model_version, candidate, roc_auc, n_holdout from ml.model where partition_date = ? "
             "order by trained_at desc limit 1",
             [day],
         )
         if model.is_empty():
             raise SystemExit(f"training_job {day} produced no model; see the runs under {self.home / 'dagster'}")
-        version, candidate, auc = model.row(0)
-        self.echo(f"  training_job {day}: v{version} registered ({candidate}, validation AUC {auc:.4f})")
+        version, candidate, auc, rows = model.row(0)
+        self.echo(f"  training_job {day}: v{version} registered ({candidate}, holdout AUC {auc:.4f} on {rows} rows)")
         if not result.success:
             self.alert(result)
             return version, False
@@ -171,7 +171,7 @@ class DriftDemo:
         decision = self.table("select * from ml.retrain_decision where partition_date = ?", [day]).row(0, named=True)
         measures = self.table(
             "select kind, subject, model_version, value, n from ml.monitoring where partition_date = ? "
-            "and kind in ('feature_psi', 'performance') order by value desc",
+            "and kind in ('feature_psi', 'performance') order by value desc nulls last",
             [day],
         )
         drift = measures.filter(measures["kind"] == "feature_psi")

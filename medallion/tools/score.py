@@ -15,6 +15,7 @@ from medallion.contract import Contract
 from medallion.logic.etl.cleaning import validate_feed
 from medallion.logic.etl.feature_sets import feature_set_for
 from medallion.logic.etl.ingestion import bronze_from_frame, read_landing_file
+from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.ml.scoring import score_features
 from medallion.resources.mlflow_tracking import MlflowTracking
 
@@ -64,7 +65,7 @@ def score_file(
     input_path, output_path = Path(input_path), Path(output_path)
     if not input_path.is_file():
         raise ScoringInputError(f"{input_path}: no such file")
-    version, pipeline = mlflow.resolve(model_uri)
+    version, served = mlflow.resolve(model_uri)
     feature_set = feature_set_for(contract)
     trained_on = version.tags.get("feature_set_version")
     if trained_on != feature_set.version:
@@ -74,16 +75,18 @@ def score_file(
         )
     checked = validate_feed(read_input(input_path, contract, day or datetime.now(UTC).date()), contract.entity)
     features = feature_set.engineer(checked.valid)
+    tags = ModelTags.from_mlflow(version.tags, version.version)
     predictions = score_features(
-        pipeline,
+        served.pipeline,
         features,
         feature_set.names,
         contract.key,
-        float(version.tags["threshold"]),
+        tags.threshold,
         version.name,
         str(version.version),
         feature_set.version,
         datetime.now(UTC),
+        used_days=tags.used_days,
     )
     output_path.parent.mkdir(parents=True, exist_ok=True)
     predictions.write_parquet(output_path)

@@ -49,16 +49,9 @@ def landing_status(landing_dir: Path) -> list[FeedStatus]:
     return feeds
 
 
-def warehouse_status(warehouse: Path) -> list[TableStatus]:
-    """Rows, partitions and first/last partition_date of every table in every schema; opens the file read-only."""
-    import duckdb
-
-    with duckdb.connect(str(warehouse), read_only=True) as connection:
-        return tables_status(connection)
-
-
 def tables_status(connection) -> list[TableStatus]:
-    """`warehouse_status` over an open connection: a DuckDB file, or a DuckLake attached and in use."""
+    """Rows, partitions and first/last partition_date of every table in every schema of the connection's database
+    (a DuckDB file, or a DuckLake attached and in use)."""
     tables = connection.execute(
         "select table_schema, table_name from information_schema.tables "
         "where table_type = 'BASE TABLE' and table_catalog = current_database() order by table_schema, table_name"
@@ -90,6 +83,123 @@ def tables_status(connection) -> list[TableStatus]:
     return found
 
 
+# ml.predictions' own columns (medallion.logic.ml.scoring.PREDICTION_SCHEMA); the one left over is the key.
+PREDICTION_COLUMNS = {
+    "partition_date",
+    "probability",
+    "predicted_label",
+    "model_name",
+    "model_version",
+    "feature_set_version",
+    "in_sample",
+    "scored_at",
+}
+
+
+@dataclass(frozen=True)
+class ScoredRows:
+    """AUC of one model version's predictions whose label is known, in-sample or out-of-sample."""
+
+    model: str
+    in_sample: bool
+    rows: int
+    first: date
+    last: date
+    auc: float | None
+    low: float | None
+    high: float | None
+
+
+def _columns(connection, schema: str, table: str) -> list[str]:
+    return [
+        name
+        for (name,) in connection.execute(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+            "order by ordinal_position",
+            [schema, table],
+        ).fetchall()
+    ]
+
+
+def scored_performance(connection) -> list[ScoredRows]:
+    """Predictions joined to their matured labels (key and application day), split by in_sample, with the AUC and
+    its 95% DeLong interval. The label store is the gold table holding application_date and label_date; its label is
+    the column that is neither a key, a day nor the partition."""
+    from medallion.logic.ml.evaluation import auc_standard_error
+    from medallion.logic.monitoring.measures import roc_auc
+
+    predictions = _columns(connection, "ml", "predictions")
+    keys = [c for c in predictions if c not in PREDICTION_COLUMNS]
+    if "in_sample" not in predictions or len(keys) != 1:
+        return []
+    key = keys[0]
+    for (table,) in connection.execute(
+        "select table_name from information_schema.tables where table_schema = 'gold' order by 1"
+    ).fetchall():
+        columns = connection.execute(f'select * from gold."{table}" limit 0').pl().schema
+        if {"application_date", "label_date", key} <= set(columns):
+            rest = [c for c, t in columns.items() if c not in (key, PARTITION_COLUMN) and not t.is_temporal()]
+            if len(rest) == 1:
+                break
+    else:
+        return []
+    frame = connection.execute(
+        f'select p.model_name, p.model_version, p.in_sample, p.partition_date, p.probability, l."{rest[0]}" as label '
+        f'from ml.predictions p join gold."{table}" l '
+        f'on p."{key}" = l."{key}" and p.partition_date = l.application_date'
+    ).pl()
+    found = []
+    for (name, version, in_sample), group in frame.group_by(["model_name", "model_version", "in_sample"]):
+        y, p = group["label"].to_numpy(), group["probability"].to_numpy()
+        auc = roc_auc(y, p)
+        margin = 1.959964 * auc_standard_error(y, p) if auc is not None else None
+        found.append(
+            ScoredRows(
+                f"{name} v{version}",
+                bool(in_sample),
+                group.height,
+                group["partition_date"].min(),
+                group["partition_date"].max(),
+                auc,
+                auc - margin if auc is not None else None,
+                auc + margin if auc is not None else None,
+            )
+        )
+    return sorted(found, key=lambda r: (r.model, r.in_sample))
+
+
+def model_lines(connection) -> list[str]:
+    tables = {
+        f"{s}.{t}"
+        for s, t in connection.execute("select table_schema, table_name from information_schema.tables").fetchall()
+    }
+    if "ml.predictions" not in tables:
+        return ["  no predictions yet: run training_job, then inference_job (`make demo` does both)"]
+    lines = []
+    if "ml.model" in tables:
+        for version, candidate, auc, rows, first, last in connection.execute(
+            "select model_version, candidate, roc_auc, n_holdout, holdout_start, holdout_end from ml.model "
+            "where model_version in (select distinct model_version from ml.predictions) order by trained_at"
+        ).fetchall():
+            lines.append(
+                f"  v{version} ({candidate}) holdout AUC {auc:.4f} on {rows} rows of application days "
+                f"{first}..{last}, which it was not fitted, chosen or tuned on"
+            )
+    performance = scored_performance(connection)
+    if not performance:
+        return [*lines, "  no prediction has a matured label yet"]
+    lines.append("  predictions with matured labels, AUC with its 95% interval (DeLong):")
+    for r in performance:
+        kind = (
+            "in-sample     (days the version was fitted, tuned or measured on: not live performance)"
+            if r.in_sample
+            else "out-of-sample (days the version never used: live performance)"
+        )
+        auc = "AUC n/a (one class)" if r.auc is None else f"AUC {r.auc:.4f} [{r.low:.4f}, {r.high:.4f}]"
+        lines.append(f"    {r.model}  {auc} on {r.rows:>6} rows, days {r.first}..{r.last}  {kind}")
+    return lines
+
+
 def _day(value: date | None) -> str:
     return value.isoformat() if value is not None else "-"
 
@@ -116,20 +226,32 @@ def render_status(settings: Settings) -> str:
 
     if settings.env == "prod":
         lines += ["", f"warehouse       DuckLake, data under {settings.lake_data_root}"]
-        lines += _table_lines(lambda: _lake_tables(settings))
+        lines += _table_lines(lambda: _read(settings, tables_status))
     else:
         lines += ["", f"warehouse       {settings.warehouse_path}"]
         lines += _file_lines(settings)
+    if settings.env == "prod" or settings.warehouse_path.exists():
+        try:
+            found = _read(settings, model_lines)
+        except Exception as error:  # a writer holding the lock: the table listing above already said so
+            found = [f"  cannot be read right now ({type(error).__name__})"]
+        lines += ["", "model", *found]
     lines += ["", f"UI              {UI_HINT}", f"MLflow          {MLFLOW_HINT}"]
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _lake_tables(settings: Settings) -> list[TableStatus]:
+def _read(settings: Settings, read):
+    """`read(connection)` on the warehouse: the DuckDB file opened read-only, or the prod DuckLake."""
+    if settings.env != "prod":
+        import duckdb
+
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+            return read(connection)
     from medallion.resources.environments import resources_for
 
     warehouse = resources_for(settings)["warehouse"].process_config_and_initialize()
     with warehouse.connect() as connection:
-        return tables_status(connection)
+        return read(connection)
 
 
 def _file_lines(settings: Settings) -> list[str]:
@@ -137,7 +259,7 @@ def _file_lines(settings: Settings) -> list[str]:
     if not settings.warehouse_path.exists():
         lines.append("  does not exist yet: create it with `make demo` (or materialize etl_job for some days)")
     else:
-        lines += _table_lines(lambda: warehouse_status(settings.warehouse_path))
+        lines += _table_lines(lambda: _read(settings, tables_status))
     return lines
 
 

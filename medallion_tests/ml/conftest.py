@@ -22,7 +22,7 @@ def build_world(home: Settings, reference) -> dg.Definitions:
     for i in range(APP_DAYS):
         day = DAY1 + timedelta(days=i)
         part = land_reference_rows(home, reference, day, i * ROWS_PER_DAY, ROWS_PER_DAY)
-        land_outcomes(home, part, day + timedelta(days=DELAY), name=f"outcomes_{day}.csv")
+        land_outcomes(home, part, day + timedelta(days=DELAY), name=f"outcomes_{day}.csv", applied=day)
     defs = build_definitions(home)
     assert run_etl(defs, DAY1, AS_OF).success
     return defs

@@ -34,7 +34,7 @@ def test_training_set_uses_only_labels_known_on_the_day(world):
 
 def test_same_seed_gives_same_metrics_and_registers_versions(world):
     home, defs, instance = world
-    metrics = ["roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "accuracy", "threshold"]
+    metrics = ["roc_auc", "pr_auc", "log_loss", "brier", "f1", "precision", "recall", "accuracy", "threshold", "n"]
     first = train(defs, instance)
     before = table(home, "ml.model", f"where partition_date = '{AS_OF}'")
     second = train(defs, instance)
@@ -49,13 +49,16 @@ def test_same_seed_gives_same_metrics_and_registers_versions(world):
     assert version.tags["dagster.run_id"] == second.run_id
     tags = ModelTags.from_mlflow(version.tags, version.version)
     assert tags.window_start == DAY1 and tags.as_of == AS_OF
-    assert (
-        tags.window_start <= tags.train_start <= tags.train_end < tags.valid_start <= tags.valid_end <= tags.window_end
-    )
-    assert tags.validation_auc == models["roc_auc"][1] and tags.threshold == models["threshold"][1]
+    assert tags.window_start <= tags.train_start <= tags.train_end < tags.valid_start <= tags.valid_end
+    assert tags.valid_end < tags.holdout_start <= tags.holdout_end <= tags.window_end
+    assert tags.holdout_auc == models["roc_auc"][1] and tags.threshold == models["threshold"][1]
+    assert tags.holdout_rows == models["n_holdout"][1] == models["n"][1]
+    assert models["measured_on"][1].startswith(f"holdout: {tags.holdout_rows} rows of application days")
     run = client.get_run(version.run_id)
     assert run.data.tags["dagster.run_id"] == second.run_id
-    assert run.data.metrics["roc_auc"] == models["roc_auc"][1]
+    assert run.data.metrics["holdout.roc_auc"] == models["roc_auc"][1]
+    assert run.data.metrics["holdout.f1"] == models["f1"][1]
+    assert not any(name.startswith("selection.") and name.endswith(".f1") for name in run.data.metrics)
     artifacts = {a.path for a in client.list_artifacts(version.run_id, "plots")} | {
         a.path for a in client.list_artifacts(version.run_id, "reference")
     }

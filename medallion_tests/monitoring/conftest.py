@@ -17,14 +17,14 @@ def measurement_rows(
     day: date,
     *,
     champion: str | None = "1",
-    validation_auc: float | None = 0.80,
+    holdout_auc: float | None = 0.80,
     live_auc: float | None = None,
     matured: int = 0,
     predictions: int = 0,
     prediction_psi: float | None = None,
     feature_psi: dict[str, float] | None = None,
 ) -> pl.DataFrame:
-    rows = [{"kind": "champion", "subject": "validation_auc", "model_version": champion, "value": validation_auc}]
+    rows = [{"kind": "champion", "subject": "holdout_auc", "model_version": champion, "value": holdout_auc}]
     if predictions:
         rows.append({"kind": "predictions", "subject": "count", "model_version": champion, "n": predictions})
     if live_auc is not None:

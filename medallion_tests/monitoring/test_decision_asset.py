@@ -13,7 +13,7 @@ DAY = date(2025, 3, 1)
 ENOUGH = dict(predictions=1000, matured=500)
 CASES = {
     "healthy": (dict(live_auc=0.79, prediction_psi=0.05, feature_psi={"a": 0.30, "b": 0.01}, **ENOUGH), "healthy", ""),
-    "auc_floor": (dict(validation_auc=0.68, live_auc=0.65, prediction_psi=0.05, **ENOUGH), "retrain", "auc_floor"),
+    "auc_floor": (dict(holdout_auc=0.68, live_auc=0.65, prediction_psi=0.05, **ENOUGH), "retrain", "auc_floor"),
     "auc_drop": (dict(live_auc=0.72, prediction_psi=0.05, **ENOUGH), "retrain", "auc_drop"),
     "prediction_drift": (dict(live_auc=0.79, prediction_psi=0.40, **ENOUGH), "retrain", "prediction_drift"),
     "feature_drift": (
@@ -27,7 +27,7 @@ CASES = {
         "insufficient_data",
         "",
     ),
-    "no_champion": (dict(champion=None, validation_auc=None), "insufficient_data", ""),
+    "no_champion": (dict(champion=None, holdout_auc=None), "insufficient_data", ""),
 }
 
 
@@ -59,7 +59,7 @@ def test_each_rule_decides_through_the_asset(decided, case):
 def test_insufficient_data_says_why(decided):
     home, _, days = decided
     assert "only 0 predictions" in decision_row(home, days["no_predictions"])["reason"]
-    assert "0 matured labels" in decision_row(home, days["no_matured_labels"])["reason"]
+    assert "0 out-of-sample matured labels" in decision_row(home, days["no_matured_labels"])["reason"]
 
 
 def test_rules_are_configurable(decided):

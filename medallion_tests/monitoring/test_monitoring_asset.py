@@ -54,6 +54,7 @@ def test_predictions_without_matured_labels_are_insufficient_data(home):
             "model_name": ["credit_default"] * 300,
             "model_version": ["1"] * 300,
             "feature_set_version": ["credit-v1"] * 300,
+            "in_sample": [False] * 300,
             "scored_at": [datetime(2025, 3, 8, tzinfo=UTC)] * 300,
         }
     )
@@ -67,7 +68,7 @@ def test_predictions_without_matured_labels_are_insufficient_data(home):
     assert result.success
     decision = table(home, "ml.retrain_decision").row(0, named=True)
     assert (decision["status"], decision["n_predictions"], decision["matured_labels"]) == ("insufficient_data", 300, 0)
-    assert decision["reason"].startswith("0 matured labels (< 200), so performance is unknown")
+    assert decision["reason"].startswith("0 out-of-sample matured labels (< 200), so performance is unknown")
     assert metadata(result, "ml/monitoring")["predictions"].value == 300
 
 

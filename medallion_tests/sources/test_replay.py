@@ -68,8 +68,9 @@ def test_outcomes_land_delay_days_later_with_reference_labels(landing, reference
         [outcome_file] = list_day_files(landing, OUTCOMES, outcome_day)
         assert outcome_file.name == f"outcomes_{day.isoformat()}.csv"
         outcomes = pl.read_csv(outcome_file, try_parse_dates=True)
-        assert outcomes.columns == ["ID", LABEL, "outcome_date"]
+        assert outcomes.columns == ["ID", LABEL, "outcome_date", "application_date"]
         assert outcomes["outcome_date"].unique().to_list() == [outcome_day]
+        assert outcomes["application_date"].unique().to_list() == [day]
         applications = pl.read_csv(list_day_files(landing, APPLICATIONS, day)[0])
         assert outcomes["ID"].to_list() == applications["ID"].to_list()
         expected = outcomes.select("ID").join(reference.select("ID", LABEL), on="ID", how="left")

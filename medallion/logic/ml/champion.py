@@ -1,4 +1,8 @@
-"""Champion/challenger on the same rows: which rows are fair to both models, the statistics, the decision."""
+"""Champion/challenger on the same rows: which rows are fair to both models, the statistics, the decision.
+
+The rows are the new version's holdout days (used neither to fit it nor to choose or tune it) after every day
+the champion used for anything (fit, selection, holdout), so neither model has seen them.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +18,7 @@ from medallion.logic.ml.evaluation import (
     PromotionDecision,
     PromotionRule,
     auc_difference_pvalue,
+    confidence_label,
     decide_promotion,
     paired_bootstrap,
 )
@@ -30,7 +35,9 @@ class Contender:
     pipeline: Any
     threshold: float
     feature_set_version: str
-    train_end: date
+    feature_names: list[str]
+    holdout_start: date
+    holdout_end: date  # the last day the version used for anything
     trained_as_of: date
 
 
@@ -41,6 +48,7 @@ class ChampionComparison:
     n_rows: int
     evaluation_window: str
     comparisons: dict = field(default_factory=dict)
+    alpha: float = 0.05
 
     def as_row(self, as_of: date, new_version: str) -> pl.DataFrame:
         d = self.decision
@@ -54,6 +62,9 @@ class ChampionComparison:
             "reason": d.reason,
             "evaluation_rows": self.n_rows,
             "evaluation_window": self.evaluation_window,
+            "measured_on": f"{self.n_rows} rows of application days {self.evaluation_window}, seen by neither model"
+            if self.n_rows
+            else "no rows",
             "auc_p_value": d.p_value,
             "champion_age_days": d.champion_age_days,
         }
@@ -68,7 +79,8 @@ class ChampionComparison:
     def markdown(self) -> str:
         if not self.comparisons:
             return f"**{self.decision.branch}**: {self.decision.reason}"
-        lines = ["| metric | new | champion | difference | 95% CI |", "|---|---|---|---|---|"]
+        level = confidence_label(1 - self.alpha)
+        lines = [f"| metric | new | champion | difference | {level} CI |", "|---|---|---|---|---|"]
         for name, c in self.comparisons.items():
             lines.append(
                 f"| {name} | {c.new:.4f} | {c.champion:.4f} | {c.difference:+.4f} | "
@@ -78,7 +90,8 @@ class ChampionComparison:
             lines
             + [
                 "",
-                f"**{self.decision.branch}** on {self.n_rows} rows ({self.evaluation_window}): {self.decision.reason}",
+                f"**{self.decision.branch}** on {self.n_rows} rows (application days {self.evaluation_window}, "
+                f"seen by neither model): {self.decision.reason}",
             ]
         )
 
@@ -99,6 +112,7 @@ def _fixed(promote: bool, branch: str, reason: str, rule: PromotionRule) -> Prom
         rule.alpha,
         rule.max_champion_age_days,
         rule.non_inferiority_margin,
+        rule.calibration_margin,
     )
 
 
@@ -106,65 +120,75 @@ def compare_with_champion(
     training_set: pl.DataFrame,
     new: Contender,
     champion: Contender | None,
-    valid_window: tuple[date, date],
-    feature_names: list[str],
     label: str,
     as_of: date,
     rule: PromotionRule,
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> ChampionComparison:
-    """Score the newest labelled rows that neither model was fitted on with both, and decide the aliases.
+    """Score the labelled rows that neither model used with both, and decide the aliases.
 
-    The rows are the new version's validation days, minus any day the champion was trained on.
+    A champion of another feature set is still compared when the rows hold every column it reads (by name);
+    when they do not, the new version replaces it uncompared and the reason names the missing columns.
     """
+
+    def outcome(decision: PromotionDecision, rows: int = 0, window: str = "", comparisons=None) -> ChampionComparison:
+        version = champion.version if champion else None
+        return ChampionComparison(decision, version, rows, window, comparisons or {}, rule.alpha)
+
     if champion is None:
-        return ChampionComparison(decide_promotion(None, None, None, rule), None, 0, "")
+        return outcome(decide_promotion(None, None, None, rule))
     if champion.version == new.version:
-        return ChampionComparison(
-            _fixed(True, "already_champion", f"version {new.version} already holds the champion alias", rule),
-            champion.version,
-            0,
-            "",
+        return outcome(
+            _fixed(True, "already_champion", f"version {new.version} already holds the champion alias", rule)
         )
+    change = None
     if champion.feature_set_version != new.feature_set_version:
-        return ChampionComparison(
-            _fixed(
-                True,
-                "feature_set_changed",
-                f"the champion (v{champion.version}) was trained on feature set {champion.feature_set_version}, "
-                f"which gold no longer produces ({new.feature_set_version}); it cannot score today's features, "
-                "so the new version replaces it",
-                rule,
-            ),
-            champion.version,
-            0,
-            "",
+        missing = [name for name in champion.feature_names if name not in training_set.columns]
+        change = (
+            f"the champion (v{champion.version}) was trained on feature set {champion.feature_set_version}, which gold "
+            f"no longer produces ({new.feature_set_version})"
         )
-    first = max(valid_window[0], champion.train_end + timedelta(days=1))
-    rows = training_set.filter(pl.col("application_date").is_between(first, valid_window[1]))
-    window = f"{first}..{valid_window[1]}"
+        if missing:
+            return outcome(
+                _fixed(
+                    True,
+                    "feature_set_changed_not_comparable",
+                    f"{change}, and today's rows lack {len(missing)} of its columns ({', '.join(missing[:10])}"
+                    f"{', ...' if len(missing) > 10 else ''}), so it can score neither them nor today's features: "
+                    "the new version replaces it without a comparison",
+                    rule,
+                )
+            )
+        change += f"; it scored these rows from its own {len(champion.feature_names)} columns, found by name"
+    first = max(new.holdout_start, champion.holdout_end + timedelta(days=1))
+    rows = training_set.filter(pl.col("application_date").is_between(first, new.holdout_end))
+    window = f"{first}..{new.holdout_end}"
     y = rows[label].cast(pl.Int64).to_numpy()
     if rows.height < MIN_EVALUATION_ROWS or len(np.unique(y)) < 2:
-        return ChampionComparison(
+        return outcome(
             _fixed(
                 False,
                 "insufficient_evaluation_data",
-                f"only {rows.height} labelled rows in {window} were seen by neither model "
+                f"only {rows.height} labelled rows in {window} were used by neither model "
                 f"(at least {MIN_EVALUATION_ROWS} with both classes are needed); kept as challenger",
                 rule,
             ),
-            champion.version,
             rows.height,
             window,
         )
-    x = feature_matrix(rows, feature_names)
-    proba_new, proba_champion = new.pipeline.predict_proba(x)[:, 1], champion.pipeline.predict_proba(x)[:, 1]
+    proba_new = new.pipeline.predict_proba(feature_matrix(rows, new.feature_names))[:, 1]
+    proba_champion = champion.pipeline.predict_proba(feature_matrix(rows, champion.feature_names))[:, 1]
     comparisons = paired_bootstrap(
-        y, proba_new, proba_champion, new.threshold, champion.threshold, n_resamples=n_resamples, seed=seed
+        y,
+        proba_new,
+        proba_champion,
+        new.threshold,
+        champion.threshold,
+        n_resamples=n_resamples,
+        seed=seed,
+        alpha=rule.alpha,
     )
     p_value = auc_difference_pvalue(y, proba_new, proba_champion)
     age = float((as_of - champion.trained_as_of).days)
-    return ChampionComparison(
-        decide_promotion(comparisons, p_value, age, rule), champion.version, rows.height, window, comparisons
-    )
+    return outcome(decide_promotion(comparisons, p_value, age, rule, change), rows.height, window, comparisons)

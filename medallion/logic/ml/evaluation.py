@@ -23,6 +23,7 @@ class MetricComparison:
     ci_high: float
     n_resamples: int
     higher_is_better: bool
+    confidence: float = 0.95
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -122,13 +123,16 @@ def paired_bootstrap(
     n_resamples: int = 1000,
     seed: int = 0,
     metrics: Sequence[str] = METRICS,
+    alpha: float = 0.05,
 ) -> dict[str, MetricComparison]:
     """Compare two models on the same rows with a paired percentile bootstrap.
 
     Each resample draws row indices once and scores both models on them, so the interval is for
     the difference (new - champion) itself. Resamples holding a single class are redrawn, so
-    exactly `n_resamples` differences back every 95% interval.
+    exactly `n_resamples` differences back every (1 - alpha) interval.
     """
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if n_resamples < 1:
         raise ValueError(f"n_resamples must be positive, got {n_resamples}")
     unknown = [m for m in metrics if m not in METRICS]
@@ -150,7 +154,7 @@ def paired_bootstrap(
     for m in metrics:
         new_value = float(resampled_metric(m, ones, y, new, threshold_new)[0])
         champion_value = float(resampled_metric(m, ones, y, champion, threshold_champion)[0])
-        low, high = np.percentile(np.concatenate(differences[m]), [2.5, 97.5])
+        low, high = np.percentile(np.concatenate(differences[m]), [50 * alpha, 100 - 50 * alpha])
         result[m] = MetricComparison(
             metric=m,
             new=new_value,
@@ -160,6 +164,7 @@ def paired_bootstrap(
             ci_high=float(high),
             n_resamples=n_resamples,
             higher_is_better=m not in LOWER_IS_BETTER,
+            confidence=1 - alpha,
         )
     return result
 
@@ -185,6 +190,12 @@ def delong_auc_covariance(y_true: np.ndarray, probas: Sequence[np.ndarray]) -> t
     return aucs, cov_pos / m + cov_neg / n
 
 
+def auc_standard_error(y_true: np.ndarray, proba: np.ndarray) -> float:
+    """DeLong's standard error of one ROC AUC."""
+    _, cov = delong_auc_covariance(y_true, [proba])
+    return float(np.sqrt(max(cov[0, 0], 0.0)))
+
+
 def auc_difference_pvalue(y_true: np.ndarray, proba_new: np.ndarray, proba_champion: np.ndarray) -> float:
     """Two-sided p-value of AUC(new) - AUC(champion) on the same rows, by DeLong's test."""
     from scipy.stats import norm
@@ -198,11 +209,16 @@ def auc_difference_pvalue(y_true: np.ndarray, proba_new: np.ndarray, proba_champ
     return float(2 * norm.sf(abs(difference) / np.sqrt(variance)))
 
 
+def confidence_label(confidence: float) -> str:
+    return f"{100 * confidence:.4g}%"
+
+
 @dataclass(frozen=True)
 class PromotionRule:
     alpha: float = 0.05
     max_champion_age_days: float = 30
     non_inferiority_margin: float = 0.01
+    calibration_margin: float = 0.005  # the largest Brier score increase a promotion may bring
 
 
 @dataclass(frozen=True)
@@ -221,6 +237,7 @@ class PromotionDecision:
     alpha: float
     max_champion_age_days: float
     non_inferiority_margin: float
+    calibration_margin: float = PromotionRule.calibration_margin
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -231,11 +248,15 @@ def decide_promotion(
     p_value: float | None,
     champion_age_days: float | None,
     rule: PromotionRule = PromotionRule(),
+    feature_set_change: str | None = None,
 ) -> PromotionDecision:
     """Champion or challenger alias for a new model; `comparison` is None when there is no champion.
 
-    `comparison` is the paired_bootstrap result (its "roc_auc" entry is used) or that entry itself;
-    `p_value` is DeLong's. An unknown champion age never counts as stale.
+    `comparison` is the paired_bootstrap result (its "roc_auc" and, when present, "brier" entries are used) or
+    the AUC entry itself; `p_value` is DeLong's. An unknown champion age never counts as stale. Every promotion
+    over a champion also needs the Brier score not to rise by more than `calibration_margin`.
+    `feature_set_change` describes a champion of another feature set that was still compared on these rows:
+    a new version that is not worse then replaces it, since the champion cannot score today's features.
     """
 
     def decision(promote: bool, branch: str, reason: str, auc: MetricComparison | None = None) -> PromotionDecision:
@@ -254,34 +275,63 @@ def decide_promotion(
             alpha=rule.alpha,
             max_champion_age_days=rule.max_champion_age_days,
             non_inferiority_margin=rule.non_inferiority_margin,
+            calibration_margin=rule.calibration_margin,
         )
 
     if comparison is None:
         return decision(True, "no_champion", "there is no champion yet, so the new model becomes champion")
     auc = comparison if isinstance(comparison, MetricComparison) else comparison["roc_auc"]
+    brier = None if isinstance(comparison, MetricComparison) else comparison.get("brier")
     if p_value is None:
         raise ValueError("a p-value is needed to compare against an existing champion")
     numbers = (
         f"AUC {auc.new:.4f} vs champion {auc.champion:.4f} (difference {auc.difference:+.4f}, "
-        f"95% CI [{auc.ci_low:+.4f}, {auc.ci_high:+.4f}], DeLong p = {p_value:.4g})"
+        f"{confidence_label(auc.confidence)} CI [{auc.ci_low:+.4f}, {auc.ci_high:+.4f}], DeLong p = {p_value:.4g})"
     )
-    if auc.difference > 0 and p_value < rule.alpha and auc.ci_low > 0:
-        return decision(True, "significantly_better", f"significantly better than the champion: {numbers}", auc)
     is_stale = champion_age_days is not None and champion_age_days > rule.max_champion_age_days
-    if is_stale and auc.ci_low > -rule.non_inferiority_margin:
-        return decision(
-            True,
+    not_worse = auc.ci_low > -rule.non_inferiority_margin
+    if auc.difference > 0 and p_value < rule.alpha and auc.ci_low > 0:
+        branch, reason = "significantly_better", f"significantly better than the champion: {numbers}"
+    elif is_stale and not_worse:
+        branch, reason = (
             "stale_champion_not_worse",
             f"the champion is {champion_age_days:.1f} days old (> {rule.max_champion_age_days:g}) and a model "
             f"trained on fresher data that is not significantly worse replaces an old one: {numbers}; "
             f"CI low above -{rule.non_inferiority_margin:g}",
+        )
+    elif feature_set_change and not_worse:
+        branch, reason = (
+            "feature_set_changed_not_worse",
+            f"{feature_set_change}; the new version is not significantly worse, so it replaces a champion that "
+            f"cannot score today's features: {numbers}; CI low above -{rule.non_inferiority_margin:g}",
+        )
+    elif feature_set_change:
+        return decision(
+            False,
+            "feature_set_changed_worse",
+            f"{feature_set_change}; the new version is worse than the champion ({numbers}), so it stays challenger "
+            "and predictions fail until the feature change is reverted or a version is promoted by hand",
             auc,
         )
-    age = "unknown age" if champion_age_days is None else f"{champion_age_days:.1f} days old"
-    return decision(
-        False,
-        "not_better",
-        f"not significantly better than the champion ({age}, stale after {rule.max_champion_age_days:g} days): "
-        f"{numbers}; kept as challenger",
-        auc,
-    )
+    else:
+        age = "unknown age" if champion_age_days is None else f"{champion_age_days:.1f} days old"
+        return decision(
+            False,
+            "not_better",
+            f"not significantly better than the champion ({age}, stale after {rule.max_champion_age_days:g} days): "
+            f"{numbers}; kept as challenger",
+            auc,
+        )
+    if feature_set_change and not branch.startswith("feature_set_changed"):
+        reason = f"{feature_set_change}; {reason}"
+    if brier is not None and brier.difference > rule.calibration_margin:
+        return decision(
+            False,
+            "worse_calibrated",
+            f"would be {branch} ({numbers}) but its Brier score {brier.new:.4f} is {brier.difference:+.4f} above the "
+            f"champion's {brier.champion:.4f} (more than the margin {rule.calibration_margin:g}); kept as challenger",
+            auc,
+        )
+    if brier is not None:
+        reason += f"; Brier {brier.new:.4f} vs {brier.champion:.4f} (difference {brier.difference:+.4f})"
+    return decision(True, branch, reason, auc)

@@ -16,14 +16,24 @@ class ModelTags:
     feature_set_version: str
     candidate: str
     threshold: float
-    validation_auc: float
+    selection_auc: float  # on the valid_* days, which chose the candidate and its threshold: optimistic
+    holdout_auc: float  # on the holdout_* days, used for nothing else: the reference live AUC is compared with
+    holdout_auc_se: float
+    holdout_rows: int
     as_of: date
     window_start: date  # the training set's application days
     window_end: date
     train_start: date  # the days the model was fit on
     train_end: date
-    valid_start: date  # the days it was validated and chosen on
+    valid_start: date  # the days the candidate was chosen and its threshold tuned on
     valid_end: date
+    holdout_start: date  # the days it was measured on (and compared with the champion on)
+    holdout_end: date
+
+    @property
+    def used_days(self) -> tuple[date, date]:
+        """The application days the version was fitted, tuned or measured on: its in-sample days."""
+        return self.train_start, self.holdout_end
 
     def to_mlflow(self) -> dict[str, str]:
         return {f.name: _text(getattr(self, f.name)) for f in fields(self)}
@@ -44,6 +54,6 @@ def _text(value: object) -> str:
 
 def _parse(kind: str, text: str, name: str, version: str) -> object:
     try:
-        return {"date": date.fromisoformat, "float": float}.get(kind, str)(text)
+        return {"date": date.fromisoformat, "float": float, "int": int}.get(kind, str)(text)
     except ValueError:
         raise ModelTagsError(f"model version {version}: tag {name}={text!r} is not a {kind}") from None

@@ -1,4 +1,4 @@
-"""Train the candidate models on a time-based split and pick the one to register."""
+"""Train the candidate models on a time-based split, pick the one to register, and measure it on later days."""
 
 from __future__ import annotations
 
@@ -156,18 +156,46 @@ def classification_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: flo
     }
 
 
+def three_way_split(
+    frame: pl.DataFrame,
+    date_col: str = DEFAULT_DATE,
+    selection_fraction: float = 0.2,
+    holdout_fraction: float = 0.2,
+    label_col: str | None = DEFAULT_LABEL,
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Fit, selection and holdout sides on whole days, oldest to newest; each fraction is of all the rows.
+
+    The selection days choose the candidate and tune its threshold; the holdout days are used for nothing
+    but measuring, so the numbers reported on them are out of sample.
+    """
+    if not 0 < selection_fraction + holdout_fraction < 1:
+        raise ValueError(
+            f"selection_fraction + holdout_fraction must be in (0, 1), got {selection_fraction} + {holdout_fraction}"
+        )
+    rest, holdout = time_based_split(frame, date_col, holdout_fraction, label_col)
+    fit, selection = time_based_split(rest, date_col, selection_fraction / (1 - holdout_fraction), label_col)
+    return fit, selection, holdout
+
+
 @dataclass
 class TrainingResult:
+    """`metrics` per candidate are measured on the selection days (which chose the winner and its threshold);
+    `holdout_metrics` are the winner's on the later holdout days, which nothing was fitted, chosen or tuned on."""
+
     best_name: str
     best_pipeline: Any
     threshold: float
     metrics: dict[str, dict[str, float]]
-    y_valid: np.ndarray
-    proba_valid: np.ndarray
+    holdout_metrics: dict[str, float]
+    holdout_auc_se: float
+    y_holdout: np.ndarray
+    proba_holdout: np.ndarray
     train_dates: tuple[dt.date, dt.date]
     valid_dates: tuple[dt.date, dt.date]
+    holdout_dates: tuple[dt.date, dt.date]
     n_train: int
     n_valid: int
+    n_holdout: int
     feature_names: list[str]
     seed: int
     fit_seconds: dict[str, float] = field(default_factory=dict)
@@ -185,13 +213,17 @@ def train_candidates(
     candidates: Sequence[str] = CANDIDATES,
     validation_fraction: float = 0.2,
     date_col: str = DEFAULT_DATE,
+    holdout_fraction: float = 0.2,
 ) -> TrainingResult:
-    """Fit every candidate on the older days, score on the newest, keep the best by validation ROC AUC.
+    """Fit every candidate on the oldest days, choose the best by ROC AUC and tune its F1 threshold on the selection
+    days, and measure the winner on the newest (holdout) days.
 
-    Ties go to the simpler model (earlier in CANDIDATES). The winner is not refitted on train +
-    validation: the shipped pipeline is exactly the one whose metrics and F1 threshold were measured,
-    at the cost of not learning from the newest days until the next retrain.
+    Ties go to the simpler model (earlier in CANDIDATES). The winner is not refitted on more days: the shipped
+    pipeline is exactly the one whose holdout metrics were measured, at the cost of not learning from the newest
+    days until the next retrain.
     """
+    from medallion.logic.ml.evaluation import auc_standard_error
+
     unknown = [name for name in candidates if name not in CANDIDATES]
     if unknown or not candidates:
         raise ValueError(f"unknown or no candidates {unknown or list(candidates)}; allowed: {', '.join(CANDIDATES)}")
@@ -203,12 +235,14 @@ def train_candidates(
         )
     order = [date_col] + ([KEY_COLUMN] if KEY_COLUMN in frame.columns else [])
     # Row order feeds the forests' bootstrap, so a fixed order makes a seed reproduce the same model.
-    train, valid = time_based_split(frame.sort(order, maintain_order=True), date_col, validation_fraction, label_col)
+    train, valid, holdout = three_way_split(
+        frame.sort(order, maintain_order=True), date_col, validation_fraction, holdout_fraction, label_col
+    )
     x_train, y_train = feature_matrix(train, feature_names), train[label_col].cast(pl.Int64).to_numpy()
     x_valid, y_valid = feature_matrix(valid, feature_names), valid[label_col].cast(pl.Int64).to_numpy()
 
     metrics: dict[str, dict[str, float]] = {}
-    fitted: dict[str, tuple[Any, np.ndarray, float]] = {}
+    fitted: dict[str, tuple[Any, float]] = {}
     fit_seconds: dict[str, float] = {}
     for name in sorted(set(candidates), key=CANDIDATES.index):
         started = time.perf_counter()
@@ -220,22 +254,28 @@ def train_candidates(
         proba = pipeline.predict_proba(x_valid)[:, 1]
         threshold = choose_threshold(y_valid, proba)
         metrics[name] = classification_metrics(y_valid, proba, threshold)
-        fitted[name] = (pipeline, proba, threshold)
+        fitted[name] = (pipeline, threshold)
 
     # Rounding lets AUCs that differ only by float noise (e.g. 1 - 1e-16 vs 1) count as ties.
     best_name = max(metrics, key=lambda name: (round(metrics[name]["roc_auc"], 12), -CANDIDATES.index(name)))
-    best_pipeline, best_proba, best_threshold = fitted[best_name]
+    best_pipeline, best_threshold = fitted[best_name]
+    y_holdout = holdout[label_col].cast(pl.Int64).to_numpy()
+    proba_holdout = best_pipeline.predict_proba(feature_matrix(holdout, feature_names))[:, 1]
     return TrainingResult(
         best_name=best_name,
         best_pipeline=best_pipeline,
         threshold=best_threshold,
         metrics=metrics,
-        y_valid=y_valid,
-        proba_valid=best_proba,
+        holdout_metrics=classification_metrics(y_holdout, proba_holdout, best_threshold),
+        holdout_auc_se=auc_standard_error(y_holdout, proba_holdout),
+        y_holdout=y_holdout,
+        proba_holdout=proba_holdout,
         train_dates=(train[date_col].min(), train[date_col].max()),
         valid_dates=(valid[date_col].min(), valid[date_col].max()),
+        holdout_dates=(holdout[date_col].min(), holdout[date_col].max()),
         n_train=train.height,
         n_valid=valid.height,
+        n_holdout=holdout.height,
         feature_names=list(feature_names),
         seed=seed,
         fit_seconds=fit_seconds,

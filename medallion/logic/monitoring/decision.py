@@ -1,4 +1,9 @@
-"""The daily retrain decision from live performance and drift."""
+"""The daily retrain decision from live performance and drift, each rule judged against its sampling noise.
+
+Performance rules read the live AUC with its DeLong standard error (out-of-sample matured labels only) and the
+version's holdout AUC with its own; drift rules read each PSI with its no-drift p-value at the window's size
+(drift.psi_p_value); correlated features count once, as their group.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +23,8 @@ class RetrainRules:
     max_drifting_features: int = 3
     min_matured_labels: int = 200
     min_predictions: int = 200
+    alpha: float = 0.05  # AUC rules: a two-sided (1 - alpha) interval must clear the floor / show the drop
+    psi_alpha: float = 0.01  # a PSI counts only if no-drift samples of that size reach it less often than this
 
 
 @dataclass(frozen=True)
@@ -51,40 +58,65 @@ def _known(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+def _z(alpha: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.isf(alpha / 2))
+
+
 def decide_retrain(
     *,
     decision_date: dt.date | str,
     model_version: str | int | None,
-    validation_auc: float | None,
+    holdout_auc: float | None,
     live_auc: float | None,
     matured_labels: int,
     n_predictions: int,
     prediction_psi: float | None,
     feature_psi: Mapping[str, float],
+    holdout_auc_se: float | None = None,
+    live_auc_se: float | None = None,
+    in_sample_excluded: int = 0,
+    prediction_psi_p_value: float | None = None,
+    feature_psi_p_values: Mapping[str, float] | None = None,
+    feature_groups: Mapping[str, str] | None = None,
     rules: RetrainRules = RetrainRules(),
 ) -> RetrainDecision:
-    """Retrain when live AUC is below the floor or dropped from validation, or when predictions or
-    enough features drifted.
+    """Retrain when live AUC is significantly below the floor or significantly dropped (by more than max_auc_drop)
+    from the holdout AUC, or when predictions or enough groups of features drifted beyond both the PSI threshold and
+    what chance gives at that sample size.
 
-    Performance rules need at least `min_matured_labels` matured labels; drift rules alone can
-    trigger a retrain without them. Too few predictions make every measure unreliable, so the
-    status is insufficient_data; so is having too few labels while no drift rule fires, since a
-    model cannot be called healthy on drift alone.
+    A missing standard error or p-value leaves the point value alone to decide. Performance rules need at least
+    `min_matured_labels` matured out-of-sample labels; drift rules alone can trigger a retrain without them. Too few
+    predictions make every measure unreliable, so the status is insufficient_data; so is having too few labels while
+    no drift rule fires, since a model cannot be called healthy on drift alone.
     """
-    live_auc, validation_auc, prediction_psi = _known(live_auc), _known(validation_auc), _known(prediction_psi)
+    live_auc, holdout_auc, prediction_psi = _known(live_auc), _known(holdout_auc), _known(prediction_psi)
+    live_se, holdout_se = _known(live_auc_se) or 0.0, _known(holdout_auc_se) or 0.0
     feature_psi = {name: float(value) for name, value in feature_psi.items() if not math.isnan(value)}
+    p_values = {name: p for name, p in (feature_psi_p_values or {}).items() if _known(p) is not None}
+    groups = {name: (feature_groups or {}).get(name) or name for name in feature_psi}
     top_feature = max(feature_psi, key=lambda name: (feature_psi[name], name), default=None)
     drift_candidates = [
         v for v in (prediction_psi, feature_psi.get(top_feature) if top_feature else None) if v is not None
     ]
     drift_score = max(drift_candidates) if drift_candidates else None
     drifting = sorted(
-        (name for name, value in feature_psi.items() if value > rules.feature_psi_threshold),
+        (
+            name
+            for name, value in feature_psi.items()
+            if value > rules.feature_psi_threshold and p_values.get(name, 0.0) < rules.psi_alpha
+        ),
         key=lambda name: (-feature_psi[name], name),
     )
+    drifting_groups = list(dict.fromkeys(groups[name] for name in drifting))
     labels_enough = live_auc is not None and matured_labels >= rules.min_matured_labels
     performance_score = live_auc if labels_enough else None
     version = None if model_version is None else str(model_version)
+    z, level = _z(rules.alpha), f"{100 * (1 - rules.alpha):.4g}%"
+    rows = f"{matured_labels} out-of-sample matured labels" + (
+        f", {in_sample_excluded} in-sample left out" if in_sample_excluded else ""
+    )
 
     def decision(retrain: bool, status: str, reason: str, fired: list[str]) -> RetrainDecision:
         return RetrainDecision(
@@ -111,45 +143,55 @@ def decide_retrain(
     reasons: list[str] = []
     checks: list[str] = []
     if labels_enough:
-        if live_auc < rules.auc_floor:
+        low, high = live_auc - z * live_se, live_auc + z * live_se
+        text = f"live AUC {live_auc:.4f} ({level} CI [{low:.4f}, {high:.4f}], {rows})"
+        if high < rules.auc_floor:
             fired.append("auc_floor")
-            reasons.append(f"live AUC {live_auc:.4f} < floor {rules.auc_floor:.2f} ({matured_labels} matured labels)")
+            reasons.append(f"{text} < floor {rules.auc_floor:.2f}")
         else:
-            checks.append(f"live AUC {live_auc:.4f} >= floor {rules.auc_floor:.2f}")
-        if validation_auc is not None:
-            drop = round(validation_auc - live_auc, 12)  # 0.80 - 0.75 must not exceed 0.05
-            text = f"AUC dropped {drop:.4f} from validation {validation_auc:.4f} to live {live_auc:.4f}"
-            if drop > rules.max_auc_drop:
+            checks.append(f"{text} not below floor {rules.auc_floor:.2f}")
+        if holdout_auc is not None:
+            drop = round(holdout_auc - live_auc, 12)  # 0.80 - 0.75 must not exceed 0.05
+            margin = z * math.hypot(live_se, holdout_se)
+            text = (
+                f"AUC dropped {drop:.4f} ({level} CI [{drop - margin:.4f}, {drop + margin:.4f}]) from holdout "
+                f"{holdout_auc:.4f} to live {live_auc:.4f}"
+            )
+            if drop > rules.max_auc_drop and drop - margin > 0:
                 fired.append("auc_drop")
-                reasons.append(f"{text} (> {rules.max_auc_drop:.2f})")
+                reasons.append(f"{text} (> {rules.max_auc_drop:.2f}, CI above 0)")
             else:
-                checks.append(f"{text} (<= {rules.max_auc_drop:.2f})")
+                checks.append(f"{text} (retrain when > {rules.max_auc_drop:.2f} with the CI above 0)")
     if prediction_psi is not None:
-        if prediction_psi > rules.prediction_psi_threshold:
+        p_text = "" if prediction_psi_p_value is None else f", no-drift p = {prediction_psi_p_value:.2g}"
+        text = f"prediction PSI {prediction_psi:.3f}{p_text}"
+        significant = prediction_psi_p_value is None or prediction_psi_p_value < rules.psi_alpha
+        if prediction_psi > rules.prediction_psi_threshold and significant:
             fired.append("prediction_drift")
-            reasons.append(f"prediction PSI {prediction_psi:.3f} > {rules.prediction_psi_threshold:.2f}")
+            reasons.append(f"{text} > {rules.prediction_psi_threshold:.2f}")
         else:
-            checks.append(f"prediction PSI {prediction_psi:.3f} <= {rules.prediction_psi_threshold:.2f}")
-    drift_listing = ", ".join(f"{name} {feature_psi[name]:.3f}" for name in drifting)
-    if len(drifting) >= rules.max_drifting_features:
+            checks.append(f"{text} (retrain when > {rules.prediction_psi_threshold:.2f} with p < {rules.psi_alpha:g})")
+    drift_listing = ", ".join(
+        f"{group} ({', '.join(f'{n} {feature_psi[n]:.3f}' for n in drifting if groups[n] == group)})"
+        for group in drifting_groups
+    )
+    counted = (
+        f"{len(drifting_groups)} feature groups with PSI > {rules.feature_psi_threshold:.2f} and no-drift "
+        f"p < {rules.psi_alpha:g}"
+    )
+    if len(drifting_groups) >= rules.max_drifting_features:
         fired.append("feature_drift")
-        reasons.append(
-            f"{len(drifting)} features with PSI > {rules.feature_psi_threshold:.2f} "
-            f"(>= {rules.max_drifting_features}): {drift_listing}"
-        )
+        reasons.append(f"{counted} (>= {rules.max_drifting_features}): {drift_listing}")
     elif feature_psi:
         checks.append(
-            f"{len(drifting)} features with PSI > {rules.feature_psi_threshold:.2f} "
-            f"(retrain at {rules.max_drifting_features})" + (f": {drift_listing}" if drifting else "")
+            f"{counted} (retrain at {rules.max_drifting_features})" + (f": {drift_listing}" if drifting else "")
         )
 
     if fired:
         return decision(True, "retrain", "; ".join(reasons), fired)
     if not labels_enough:
         label_note = (
-            f"{matured_labels} matured labels (< {rules.min_matured_labels})"
-            if matured_labels < rules.min_matured_labels
-            else "no live AUC"
+            f"{rows} (< {rules.min_matured_labels})" if matured_labels < rules.min_matured_labels else "no live AUC"
         )
         drift_note = "; ".join(checks) if checks else "no drift measured"
         return decision(

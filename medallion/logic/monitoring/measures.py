@@ -1,13 +1,15 @@
 """Monitoring over a trailing window: late-label performance per model version, prediction drift, data quality.
 
-Every measure lands in one long table (one measurement per row, `kind` says which) so that a single
+Live performance and prediction drift use out-of-sample rows only: predictions of days the scoring version was
+not fitted, tuned or measured on (`in_sample` false); how many in-sample rows were left out is recorded. Every
+measure lands in one long table (one measurement per row, `kind` says which) so that a single
 partitioned table holds a window's numbers, its per-feature PSI rows and its daily trends.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -27,8 +29,21 @@ MEASUREMENT_SCHEMA = {
     "reference_value": pl.Float64,
     "n": pl.Int64,
     "level": pl.String,
+    "p_value": pl.Float64,
+    "feature_group": pl.String,
 }
-MATURED_SCHEMA = {"partition_date": pl.Date, "model_version": pl.String, "probability": pl.Float64, "label": pl.Int8}
+MATURED_SCHEMA = {
+    "partition_date": pl.Date,
+    "model_version": pl.String,
+    "probability": pl.Float64,
+    "label": pl.Int8,
+    "in_sample": pl.Boolean,
+}
+
+
+def out_of_sample(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows scored on a day their version did not use; frames without `in_sample` count as out of sample."""
+    return frame.filter(~pl.col("in_sample")) if "in_sample" in frame.columns else frame
 
 
 def trailing_window(day: date, days: int) -> tuple[date, date]:
@@ -44,8 +59,13 @@ def join_matured(predictions: pl.DataFrame, labels: pl.DataFrame, key: str, labe
     outcomes = labels.select(
         pl.col(key), pl.col("application_date").alias("partition_date"), pl.col(label).cast(pl.Int8).alias("label")
     ).unique([key, "partition_date"])
+    in_sample = pl.col("in_sample") if "in_sample" in predictions.columns else pl.lit(False)
     return predictions.join(outcomes, on=[key, "partition_date"], how="inner").select(
-        "partition_date", pl.col("model_version").cast(pl.String), pl.col("probability").cast(pl.Float64), "label"
+        "partition_date",
+        pl.col("model_version").cast(pl.String),
+        pl.col("probability").cast(pl.Float64),
+        "label",
+        in_sample.cast(pl.Boolean).alias("in_sample"),
     )
 
 
@@ -59,8 +79,19 @@ def roc_auc(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
     return float(roc_auc_score(labels, np.asarray(probabilities, dtype=float)))
 
 
+def roc_auc_se(labels: np.ndarray, probabilities: np.ndarray) -> float | None:
+    """DeLong's standard error of the ROC AUC, or None when it is undefined."""
+    from medallion.logic.ml.evaluation import auc_standard_error
+
+    labels = np.asarray(labels).astype(int)
+    if labels.size == 0 or np.unique(labels).size < 2:
+        return None
+    return auc_standard_error(labels, np.asarray(probabilities, dtype=float))
+
+
 def performance_by_version(matured: pl.DataFrame) -> pl.DataFrame:
-    """Per model version: matured label count, ROC AUC, Brier score, observed and predicted default rates."""
+    """Per model version: matured label count, ROC AUC with its standard error, Brier score, observed and predicted
+    default rates."""
     rows = []
     for (version,), group in matured.group_by("model_version", maintain_order=True):
         y, p = group["label"].to_numpy(), group["probability"].to_numpy()
@@ -69,6 +100,7 @@ def performance_by_version(matured: pl.DataFrame) -> pl.DataFrame:
                 "model_version": version,
                 "matured_labels": group.height,
                 "roc_auc": roc_auc(y, p),
+                "roc_auc_se": roc_auc_se(y, p),
                 "brier": float(np.mean((p - y) ** 2)),
                 "positive_rate": float(y.mean()),
                 "mean_probability": float(p.mean()),
@@ -78,6 +110,7 @@ def performance_by_version(matured: pl.DataFrame) -> pl.DataFrame:
         "model_version": pl.String,
         "matured_labels": pl.Int64,
         "roc_auc": pl.Float64,
+        "roc_auc_se": pl.Float64,
         "brier": pl.Float64,
         "positive_rate": pl.Float64,
         "mean_probability": pl.Float64,
@@ -126,16 +159,32 @@ def calibration_table(matured: pl.DataFrame, n_bins: int = 10) -> pl.DataFrame:
 
 
 def prediction_drift(predictions: pl.DataFrame, references: Mapping[str, FeatureReference]) -> pl.DataFrame:
-    """PSI of each version's predicted probabilities against that version's validation probabilities."""
+    """PSI of each version's predicted probabilities against that version's holdout probabilities, with its no-drift
+    p-value at that many rows."""
     rows = []
     for (version,), group in predictions.group_by("model_version", maintain_order=True):
         reference = references.get(str(version))
         if reference is None or group.is_empty():
             continue
         value = reference.psi(group["probability"].cast(pl.Float64).to_numpy())
-        rows.append({"model_version": str(version), "psi": value, "level": psi_level(value), "n": group.height})
+        rows.append(
+            {
+                "model_version": str(version),
+                "psi": value,
+                "level": psi_level(value),
+                "n": group.height,
+                "p_value": reference.p_value(value, group.height),
+            }
+        )
     return pl.DataFrame(
-        rows, schema={"model_version": pl.String, "psi": pl.Float64, "level": pl.String, "n": pl.Int64}
+        rows,
+        schema={
+            "model_version": pl.String,
+            "psi": pl.Float64,
+            "level": pl.String,
+            "n": pl.Int64,
+            "p_value": pl.Float64,
+        },
     ).sort("model_version")
 
 
@@ -178,32 +227,55 @@ class WindowMeasures:
     day: date
     window: tuple[date, date]
     champion_version: str | None
-    validation_auc: float | None
+    holdout_auc: float | None  # the champion's, on its holdout days
     predictions_per_version: pl.DataFrame  # model_version, n
-    feature_drift: pl.DataFrame  # feature, psi, level
+    feature_drift: pl.DataFrame  # feature, psi, level, p_value, group
     prediction_drift: pl.DataFrame
-    performance: pl.DataFrame
+    performance: pl.DataFrame  # out-of-sample matured labels only
     daily_auc: pl.DataFrame
     calibration: pl.DataFrame
     quarantine: pl.DataFrame
     null_rates: pl.DataFrame
+    holdout_auc_se: float | None = None
+    holdout_rows: int | None = None
+    in_sample_excluded: dict[str, int] = field(default_factory=dict)  # matured in-sample labels left out, per version
 
     def to_frame(self) -> pl.DataFrame:
         rows: list[dict] = [
             {
                 "kind": "champion",
-                "subject": "validation_auc",
+                "subject": "holdout_auc",
                 "model_version": self.champion_version,
-                "value": self.validation_auc,
-            }
+                "value": self.holdout_auc,
+                "n": self.holdout_rows,
+            },
+            {
+                "kind": "champion",
+                "subject": "holdout_auc_se",
+                "model_version": self.champion_version,
+                "value": self.holdout_auc_se,
+                "n": self.holdout_rows,
+            },
         ]
         rows += [
             {"kind": "predictions", "subject": "count", "model_version": v, "n": n}
             for v, n in self.predictions_per_version.iter_rows()
         ]
+        n_features = int(self.null_rates.group_by("partition_date").agg(pl.col("rows").first())["rows"].sum() or 0)
         rows += [
-            {"kind": "feature_psi", "subject": f, "model_version": self.champion_version, "value": psi, "level": level}
-            for f, psi, level in self.feature_drift.select("feature", "psi", "level").iter_rows()
+            {
+                "kind": "feature_psi",
+                "subject": f,
+                "model_version": self.champion_version,
+                "value": psi,
+                "level": level,
+                "p_value": p,
+                "feature_group": group,
+                "n": n_features,
+            }
+            for f, psi, level, p, group in self.feature_drift.select(
+                "feature", "psi", "level", "p_value", "group"
+            ).iter_rows()
         ]
         rows += [
             {
@@ -213,8 +285,13 @@ class WindowMeasures:
                 "value": psi,
                 "level": level,
                 "n": n,
+                "p_value": p,
             }
-            for v, psi, level, n in self.prediction_drift.iter_rows()
+            for v, psi, level, n, p in self.prediction_drift.iter_rows()
+        ]
+        rows += [
+            {"kind": "performance", "subject": "in_sample_excluded", "model_version": v, "n": n}
+            for v, n in sorted(self.in_sample_excluded.items())
         ]
         for r in self.performance.iter_rows(named=True):
             rows += [
@@ -225,7 +302,7 @@ class WindowMeasures:
                     "value": r[metric],
                     "n": r["matured_labels"],
                 }
-                for metric in ("roc_auc", "brier", "positive_rate", "mean_probability")
+                for metric in ("roc_auc", "roc_auc_se", "brier", "positive_rate", "mean_probability")
             ]
         rows += [
             {"kind": "daily_auc", "subject": "roc_auc", "model_version": v, "day": d, "value": auc, "n": n}
@@ -270,13 +347,21 @@ class WindowMeasures:
 
 @dataclass(frozen=True)
 class DecisionInputs:
+    """decide_retrain's keyword arguments, read back from a window's measurements: the champion's numbers."""
+
     model_version: str | None
-    validation_auc: float | None
+    holdout_auc: float | None
     live_auc: float | None
     matured_labels: int
     n_predictions: int
     prediction_psi: float | None
     feature_psi: dict[str, float]
+    holdout_auc_se: float | None = None
+    live_auc_se: float | None = None
+    in_sample_excluded: int = 0
+    prediction_psi_p_value: float | None = None
+    feature_psi_p_values: dict[str, float] = field(default_factory=dict)
+    feature_groups: dict[str, str] = field(default_factory=dict)
 
 
 def decision_inputs(measurements: pl.DataFrame) -> DecisionInputs:
@@ -286,19 +371,30 @@ def decision_inputs(measurements: pl.DataFrame) -> DecisionInputs:
         found = measurements.filter(pl.col("kind") == kind)
         return found.filter(pl.col("model_version") == version) if version is not None else found
 
+    def value(kind: str, subject: str, version: str | None, column: str = "value"):
+        if version is None:
+            return None
+        found = rows(kind, version).filter(pl.col("subject") == subject)
+        return found[column][0] if found.height else None
+
     champion = rows("champion")
     version = champion["model_version"][0] if champion.height else None
-    validation = champion["value"][0] if champion.height else None
-    performance = rows("performance", version).filter(pl.col("subject") == "roc_auc") if version else pl.DataFrame()
     prediction = rows("prediction_psi", version) if version else pl.DataFrame()
+    features = rows("feature_psi").filter(pl.col("value").is_not_null())
     return DecisionInputs(
         model_version=version,
-        validation_auc=validation,
-        live_auc=performance["value"][0] if performance.height else None,
-        matured_labels=int(performance["n"][0]) if performance.height else 0,
+        holdout_auc=value("champion", "holdout_auc", version),
+        holdout_auc_se=value("champion", "holdout_auc_se", version),
+        live_auc=value("performance", "roc_auc", version),
+        live_auc_se=value("performance", "roc_auc_se", version),
+        matured_labels=int(value("performance", "roc_auc", version, "n") or 0),
+        in_sample_excluded=int(value("performance", "in_sample_excluded", version, "n") or 0),
         n_predictions=int(rows("predictions")["n"].sum() or 0),
         prediction_psi=prediction["value"][0] if prediction.height else None,
-        feature_psi={f: v for f, v in rows("feature_psi").select("subject", "value").iter_rows() if v is not None},
+        prediction_psi_p_value=prediction["p_value"][0] if prediction.height else None,
+        feature_psi=dict(features.select("subject", "value").iter_rows()),
+        feature_psi_p_values={f: p for f, p in features.select("subject", "p_value").iter_rows() if p is not None},
+        feature_groups={f: g for f, g in features.select("subject", "feature_group").iter_rows() if g is not None},
     )
 
 
@@ -312,16 +408,23 @@ def measure_window(
     feature_reference: Mapping[str, FeatureReference] | None,
     prediction_references: Mapping[str, FeatureReference],
     champion_version: str | None,
-    validation_auc: float | None,
+    holdout_auc: float | None,
     bronze_counts: pl.DataFrame,
     quarantine_counts: pl.DataFrame,
     calibration_bins: int = 10,
+    holdout_auc_se: float | None = None,
+    holdout_rows: int | None = None,
 ) -> WindowMeasures:
-    """All measures of one window. Feature drift needs the champion's reference and at least one feature row."""
-    from medallion.logic.monitoring.drift import feature_drift
+    """All measures of one window. Feature drift needs the champion's reference and at least one feature row
+    (the caller passes the days the champion did not use); performance and prediction drift keep out-of-sample
+    rows only."""
+    from medallion.logic.monitoring.drift import DRIFT_SCHEMA, feature_drift
 
-    no_drift = pl.DataFrame(schema={"feature": pl.String, "psi": pl.Float64, "level": pl.String})
+    no_drift = pl.DataFrame(schema=DRIFT_SCHEMA)
     drift = feature_drift(feature_reference, features) if feature_reference and not features.is_empty() else no_drift
+    live = out_of_sample(matured)
+    excluded = matured.filter(pl.col("in_sample")) if "in_sample" in matured.columns else matured.clear()
+    in_sample_excluded = dict(excluded.group_by("model_version").len().iter_rows())
     counts = (
         predictions.group_by(pl.col("model_version").cast(pl.String))
         .agg(pl.len().cast(pl.Int64).alias("n"))
@@ -331,13 +434,16 @@ def measure_window(
         day=day,
         window=window,
         champion_version=champion_version,
-        validation_auc=validation_auc,
+        holdout_auc=holdout_auc,
         predictions_per_version=counts,
         feature_drift=drift,
-        prediction_drift=prediction_drift(predictions, prediction_references),
-        performance=performance_by_version(matured),
-        daily_auc=auc_by_day(matured),
-        calibration=calibration_table(matured, calibration_bins),
+        prediction_drift=prediction_drift(out_of_sample(predictions), prediction_references),
+        performance=performance_by_version(live),
+        daily_auc=auc_by_day(live),
+        calibration=calibration_table(live, calibration_bins),
         quarantine=quarantine_trend(bronze_counts, quarantine_counts),
         null_rates=null_rate_trend(features, feature_names),
+        holdout_auc_se=holdout_auc_se,
+        holdout_rows=holdout_rows,
+        in_sample_excluded={str(v): int(n) for v, n in in_sample_excluded.items()},
     )

@@ -32,20 +32,36 @@ def monitoring_markdown(measures: WindowMeasures, top: int = TOP_FEATURES) -> st
     n_predictions = int(measures.predictions_per_version["n"].sum() or 0)
     lines = [
         f"**Window** {measures.window[0]}..{measures.window[1]} · champion "
-        + (f"v{champion} (validation AUC {_number(measures.validation_auc)})" if champion else "none")
+        + (
+            f"v{champion} (holdout AUC {_number(measures.holdout_auc)} on {measures.holdout_rows} rows)"
+            if champion
+            else "none"
+        )
         + f" · {n_predictions} predictions",
         "",
     ]
     rows = []
-    for version, psi, level, n in measures.prediction_drift.iter_rows():
-        rows.append([f"prediction PSI v{version}", f"{psi:.3f} ({level}, {n} rows)"])
+    for version, psi, level, n, p in measures.prediction_drift.iter_rows():
+        rows.append([f"prediction PSI v{version}", f"{psi:.3f} ({level}, {n} out-of-sample rows, no-drift p {p:.2g})"])
     for r in measures.performance.iter_rows(named=True):
+        excluded = measures.in_sample_excluded.get(r["model_version"], 0)
+        se = f" ± {1.96 * r['roc_auc_se']:.4f} (95%)" if r["roc_auc_se"] is not None else ""
         rows.append(
-            [f"live AUC v{r['model_version']}", f"{_number(r['roc_auc'])} on {r['matured_labels']} matured labels"]
+            [
+                f"live AUC v{r['model_version']}",
+                f"{_number(r['roc_auc'])}{se} on {r['matured_labels']} out-of-sample matured labels"
+                + (f" ({excluded} in-sample left out)" if excluded else ""),
+            ]
         )
         rows.append([f"Brier v{r['model_version']}", _number(r["brier"])])
     if not measures.performance.height:
-        rows.append(["live AUC", "no matured labels in the window"])
+        excluded = sum(measures.in_sample_excluded.values())
+        text = (
+            f"no out-of-sample matured labels in the window ({excluded} in-sample left out)"
+            if excluded
+            else "no matured labels in the window"
+        )
+        rows.append(["live AUC", text])
     quarantine = (
         measures.quarantine.group_by("feed").agg(pl.col("quarantined").sum(), pl.col("rows").sum()).sort("feed")
     )
@@ -68,8 +84,11 @@ def monitoring_markdown(measures: WindowMeasures, top: int = TOP_FEATURES) -> st
     if measures.feature_drift.height:
         lines += ["", f"**Top drifting features** (PSI against v{champion}'s training reference)", ""]
         lines += _table(
-            ["feature", "PSI", "level"],
-            [[f, f"{psi:.3f}", level] for f, psi, level in measures.feature_drift.head(top).iter_rows()],
+            ["feature", "PSI", "level", "no-drift p", "group"],
+            [
+                [f, f"{psi:.3f}", level, f"{p:.2g}", group]
+                for f, psi, level, p, group in measures.feature_drift.head(top).iter_rows()
+            ],
         )
     calibration = (
         measures.calibration.filter(pl.col("model_version") == champion) if champion else measures.calibration.clear()
@@ -107,15 +126,15 @@ def plot_monitoring(measures: WindowMeasures, path: str | Path) -> Path:
     if measures.daily_auc.height:
         for (version,), group in measures.daily_auc.group_by("model_version", maintain_order=True):
             auc_ax.plot(group["day"].to_list(), group["roc_auc"].to_list(), marker="o", label=f"v{version}")
-        if measures.validation_auc is not None:
+        if measures.holdout_auc is not None:
             auc_ax.axhline(
-                measures.validation_auc, color="grey", linestyle="--", label=f"validation v{measures.champion_version}"
+                measures.holdout_auc, color="grey", linestyle="--", label=f"holdout v{measures.champion_version}"
             )
         auc_ax.legend(loc="lower left")
         auc_ax.tick_params(axis="x", labelrotation=30)
     else:
         auc_ax.text(0.5, 0.5, "no matured labels yet", ha="center", va="center", transform=auc_ax.transAxes)
-    auc_ax.set_ylabel("ROC AUC (matured labels)")
+    auc_ax.set_ylabel("ROC AUC (out-of-sample matured labels)")
     auc_ax.set_xlabel("prediction day")
     auc_ax.set_title("Live AUC over time")
     path = Path(path)

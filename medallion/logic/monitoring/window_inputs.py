@@ -40,6 +40,7 @@ def load_window(
         contract.key: pl.Int64,
         "probability": pl.Float64,
         "model_version": pl.String,
+        "in_sample": pl.Boolean,
     }
     labels_table, features_table = f"gold.{contract.labels_table}", f"gold.{contract.features_table}"
 
@@ -51,7 +52,7 @@ def load_window(
 
     predictions = read(
         "ml.predictions",
-        f"select partition_date, {key}, probability, model_version from ml.predictions where {between}",
+        f"select partition_date, {key}, probability, model_version, in_sample from ml.predictions where {between}",
         list(window),
         prediction_schema,
     )
@@ -65,7 +66,7 @@ def load_window(
     if not labels.is_empty():
         matured = read(
             "ml.predictions",
-            f"select p.partition_date, p.{key}, p.probability, p.model_version from ml.predictions p "
+            f"select p.partition_date, p.{key}, p.probability, p.model_version, p.in_sample from ml.predictions p "
             f"join (select distinct {key}, application_date from {labels_table} where {between}) l "
             f"on p.{key} = l.{key} and p.partition_date = l.application_date",
             list(window),

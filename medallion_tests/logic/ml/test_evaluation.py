@@ -173,3 +173,41 @@ def test_a_fresh_or_unknown_age_champion_stays_against_an_equal_model():
         assert (decision.promote, decision.alias, decision.branch) == (False, "challenger", "not_better")
     custom = decide_promotion(auc_comparison(0.001, -0.005, 0.007), 0.7, 8.0, PromotionRule(max_champion_age_days=7))
     assert custom.branch == "stale_champion_not_worse"
+
+
+def test_the_interval_level_follows_alpha():
+    """Finding 5: alpha = 0.2 gives an 80% interval (the 10th and 90th percentiles of the paired differences), and
+    the reason and the comparison table say 80%; the old code always gave the 95% one."""
+    from medallion.logic.ml.champion import ChampionComparison
+
+    y, new, champion = scored_rows(n=800, seed=4)
+    wide = paired_bootstrap(y, new, champion, 0.3, 0.3, n_resamples=400, seed=7, metrics=("roc_auc",))["roc_auc"]
+    narrow = paired_bootstrap(y, new, champion, 0.3, 0.3, n_resamples=400, seed=7, metrics=("roc_auc",), alpha=0.2)[
+        "roc_auc"
+    ]
+    assert wide.confidence == 0.95 and narrow.confidence == 0.8
+    assert wide.ci_low < narrow.ci_low < narrow.difference < narrow.ci_high < wide.ci_high
+    rng = np.random.default_rng(7)
+    counts = np.stack([np.bincount(rng.integers(0, 800, 800), minlength=800) for _ in range(400)])
+    differences = resampled_metric("roc_auc", counts, y, new) - resampled_metric("roc_auc", counts, y, champion)
+    np.testing.assert_allclose([narrow.ci_low, narrow.ci_high], np.percentile(differences, [10, 90]))
+    decision = decide_promotion({"roc_auc": narrow}, 0.5, 1.0, PromotionRule(alpha=0.2))
+    assert "80% CI" in decision.reason
+    table = ChampionComparison(decision, "1", 800, "2025-01-01..2025-01-05", {"roc_auc": narrow}, alpha=0.2)
+    assert "| 80% CI |" in table.markdown()
+
+
+def test_a_better_ranking_with_worse_calibration_is_not_promoted():
+    """Finding 7: significantly better AUC but a Brier score worse beyond the margin stays challenger; the old rule
+    looked at AUC only and promoted it."""
+    y, new, champion = scored_rows(n=3000, noise_new=0.3, noise_champion=1.5)
+    overconfident = np.clip(new * 3, 0, 0.999)  # same ranking, far too high probabilities
+    comparisons = paired_bootstrap(y, overconfident, champion, 0.5, 0.3, n_resamples=200)
+    p_value = auc_difference_pvalue(y, overconfident, champion)
+    assert comparisons["roc_auc"].ci_low > 0 and p_value < 0.05
+    assert comparisons["brier"].difference > 0.005
+    decision = decide_promotion(comparisons, p_value, 3.0, PromotionRule())
+    assert (decision.promote, decision.branch) == (False, "worse_calibrated")
+    assert "Brier score" in decision.reason and "margin 0.005" in decision.reason
+    calibrated = decide_promotion(paired_bootstrap(y, new, champion, 0.3, 0.3, n_resamples=200), p_value, 3.0)
+    assert (calibrated.promote, calibrated.branch) == (True, "significantly_better")

@@ -15,6 +15,7 @@ from medallion.logic.ml.training import (
     plot_calibration,
     plot_confusion_matrix,
     plot_roc,
+    three_way_split,
     time_based_split,
     train_candidates,
 )
@@ -146,23 +147,41 @@ def test_train_candidates_picks_the_best_validated_model():
     aucs = {name: m["roc_auc"] for name, m in result.metrics.items()}
     assert result.best_name == max(aucs, key=aucs.get)
     assert aucs[result.best_name] > 0.75
-    assert result.n_train + result.n_valid == frame.height == 2000
-    assert result.train_dates[1] < result.valid_dates[0]
-    assert result.valid_dates[1] == dt.date(2024, 2, 29)
+    assert result.n_train + result.n_valid + result.n_holdout == frame.height == 2000
+    assert result.holdout_dates[1] == dt.date(2024, 2, 29)
     assert result.threshold == result.best_metrics["threshold"]
-    _, valid = time_based_split(frame.sort("application_date", "ID"))
-    assert np.array_equal(result.y_valid, valid[LABEL].to_numpy())
+    fit, selection, holdout = three_way_split(frame.sort("application_date", "ID"))
+    assert (fit.height, selection.height, holdout.height) == (result.n_train, result.n_valid, result.n_holdout)
+    assert np.array_equal(result.y_holdout, holdout[LABEL].to_numpy())
     np.testing.assert_allclose(
-        result.best_pipeline.predict_proba(feature_matrix(valid, FEATURES))[:, 1], result.proba_valid
+        result.best_pipeline.predict_proba(feature_matrix(holdout, FEATURES))[:, 1], result.proba_holdout
     )
+
+
+def test_fit_selection_and_holdout_are_disjoint_days_and_reported_metrics_come_from_the_holdout():
+    """Finding 2 and 3: the candidate and its F1 threshold are chosen on the selection days; every reported metric,
+    the thresholded ones included, is measured on later days nothing was fitted, chosen or tuned on."""
+    frame = synthetic_frame()
+    result = train_candidates(frame, FEATURES, LABEL, seed=0)
+    assert result.train_dates[1] < result.valid_dates[0] <= result.valid_dates[1] < result.holdout_dates[0]
+    _, selection, holdout = three_way_split(frame.sort("application_date", "ID"))
+    proba_selection = result.best_pipeline.predict_proba(feature_matrix(selection, FEATURES))[:, 1]
+    assert result.threshold == choose_threshold(selection[LABEL].to_numpy(), proba_selection)
+    expected = classification_metrics(holdout[LABEL].to_numpy(), result.proba_holdout, result.threshold)
+    assert result.holdout_metrics == expected
+    for metric in ("f1", "precision", "recall", "accuracy"):
+        in_sample = classification_metrics(selection[LABEL].to_numpy(), proba_selection, result.threshold)[metric]
+        assert result.holdout_metrics[metric] != in_sample
+    assert result.holdout_metrics["n"] == result.n_holdout
+    assert 0 < result.holdout_auc_se < 0.1
 
 
 def test_same_seed_gives_identical_metrics_whatever_the_row_order():
     frame = synthetic_frame(n_rows=1500)
     first = train_candidates(frame, FEATURES, LABEL, seed=3)
     again = train_candidates(frame.sample(fraction=1.0, shuffle=True, seed=11), FEATURES, LABEL, seed=3)
-    assert first.metrics == again.metrics
-    np.testing.assert_array_equal(first.proba_valid, again.proba_valid)
+    assert first.metrics == again.metrics and first.holdout_metrics == again.holdout_metrics
+    np.testing.assert_array_equal(first.proba_holdout, again.proba_holdout)
     other_seed = train_candidates(frame, FEATURES, LABEL, seed=4, candidates=("random_forest",))
     assert other_seed.metrics["random_forest"]["roc_auc"] != first.metrics["random_forest"]["roc_auc"]
 

@@ -12,7 +12,7 @@ def decide(**overrides):
     inputs = dict(
         decision_date=DAY,
         model_version="7",
-        validation_auc=0.78,
+        holdout_auc=0.78,
         live_auc=0.76,
         matured_labels=500,
         n_predictions=1000,
@@ -28,23 +28,27 @@ def test_healthy_when_no_rule_fires():
     decision = decide()
     assert (decision.retrain, decision.status, decision.triggered_rules) == (False, "healthy", [])
     assert decision.reason.startswith("no rule fired")
-    assert "live AUC 0.7600 >= floor 0.70" in decision.reason
+    assert "live AUC 0.7600 (95% CI [0.7600, 0.7600], 500 out-of-sample matured labels) not below floor" in (
+        decision.reason
+    )
     assert decision.performance_score == 0.76
     assert decision.drift_score == 0.3
     assert decision.drifting_features == ["PAY_0"]
 
 
 def test_auc_below_floor():
-    decision = decide(live_auc=0.65, validation_auc=0.68)
+    decision = decide(live_auc=0.65, holdout_auc=0.68)
     assert (decision.retrain, decision.status, decision.triggered_rules) == (True, "retrain", ["auc_floor"])
-    assert "live AUC 0.6500 < floor 0.70 (500 matured labels)" in decision.reason
+    assert "live AUC 0.6500 (95% CI [0.6500, 0.6500], 500 out-of-sample matured labels) < floor 0.70" in (
+        decision.reason
+    )
 
 
-def test_auc_drop_from_validation():
-    decision = decide(live_auc=0.72, validation_auc=0.80)
+def test_auc_drop_from_the_holdout_auc():
+    decision = decide(live_auc=0.72, holdout_auc=0.80)
     assert decision.triggered_rules == ["auc_drop"]
-    assert "AUC dropped 0.0800 from validation 0.8000 to live 0.7200 (> 0.05)" in decision.reason
-    assert decide(live_auc=0.75, validation_auc=0.80).triggered_rules == []
+    assert "AUC dropped 0.0800 (95% CI [0.0800, 0.0800]) from holdout 0.8000 to live 0.7200 (> 0.05" in decision.reason
+    assert decide(live_auc=0.75, holdout_auc=0.80).triggered_rules == []
 
 
 def test_prediction_drift_retrains_without_matured_labels():
@@ -59,7 +63,9 @@ def test_feature_drift_needs_enough_drifting_features():
     decision = decide(feature_psi=psi)
     assert decision.triggered_rules == ["feature_drift"]
     assert decision.drifting_features == ["a", "b", "c"]
-    assert "3 features with PSI > 0.25 (>= 3): a 0.400, b 0.300, c 0.260" in decision.reason
+    assert "3 feature groups with PSI > 0.25 and no-drift p < 0.01 (>= 3): a (a 0.400), b (b 0.300), c (c 0.260)" in (
+        decision.reason
+    )
     assert decide(feature_psi={**psi, "c": 0.25}).status == "healthy"
     assert decide(feature_psi=psi, rules=RetrainRules(max_drifting_features=4)).retrain is False
 
@@ -74,7 +80,10 @@ def test_too_few_labels_and_no_drift_is_insufficient():
     decision = decide(matured_labels=120, live_auc=0.55)
     assert (decision.retrain, decision.status) == (False, "insufficient_data")
     assert decision.performance_score is None
-    assert "120 matured labels (< 200)" in decision.reason and "prediction PSI 0.050 <= 0.25" in decision.reason
+    assert (
+        "120 out-of-sample matured labels (< 200)" in decision.reason
+        and "prediction PSI 0.050 (retrain when > 0.25" in decision.reason
+    )
 
 
 def test_no_measure_at_all_is_insufficient():
@@ -84,13 +93,13 @@ def test_no_measure_at_all_is_insufficient():
 
 
 def test_several_rules_fire_together():
-    decision = decide(live_auc=0.6, validation_auc=0.8, prediction_psi=0.4)
+    decision = decide(live_auc=0.6, holdout_auc=0.8, prediction_psi=0.4)
     assert decision.triggered_rules == ["auc_floor", "auc_drop", "prediction_drift"]
     assert decision.drift_score == 0.4
 
 
 def test_to_dict_is_json_safe():
-    payload = decide(live_auc=0.6, validation_auc=0.62, model_version=12).to_dict()
+    payload = decide(live_auc=0.6, holdout_auc=0.62, model_version=12).to_dict()
     assert json.loads(json.dumps(payload, allow_nan=False)) == payload
     assert payload["decision_date"] == "2024-05-01"
     assert payload["model_version"] == "12"

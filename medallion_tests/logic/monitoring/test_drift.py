@@ -112,9 +112,10 @@ def test_feature_drift_ranks_features_and_counts_nulls_as_a_bin():
         }
     )
     drift = feature_drift(reference, live)
-    assert drift.columns == ["feature", "psi", "level"]
+    assert drift.columns == ["feature", "psi", "level", "p_value", "group"]
     assert drift["feature"].to_list() == ["flag", "shifted", "steady"]
     assert drift["level"].to_list() == ["major", "major", "stable"]
+    assert drift["p_value"][0] == 0.0 and drift["p_value"][1] < 1e-6 and drift["p_value"][2] > 1e-3
     # flag: reference all in (-inf, 1] with no nulls; live half there, half null.
     flag_psi = (0.5 - 1.0) * math.log(0.5) + (0.5 - 1e-4) * math.log(0.5 / 1e-4)
     assert drift["psi"][0] == pytest.approx(flag_psi)

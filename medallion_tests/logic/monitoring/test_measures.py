@@ -190,7 +190,7 @@ def test_measurements_round_trip_into_the_decision_inputs(matured, tmp_path):
     }
     assert frame["partition_date"].unique().to_list() == [D3] and frame["window_start"].unique().to_list() == [D1]
     inputs = decision_inputs(frame)
-    assert (inputs.model_version, inputs.validation_auc, inputs.n_predictions, inputs.matured_labels) == (
+    assert (inputs.model_version, inputs.holdout_auc, inputs.n_predictions, inputs.matured_labels) == (
         "1",
         0.8,
         300,
