@@ -176,13 +176,44 @@ def backfill_rows(config: Config, work: Path) -> list[dict]:
     name = f"etl_job, {days} days × {per_day:,} rows, one run"
     out = []
     for batch in (0, config.event_batch_size):
-        variant = f"in process, DAGSTER_EVENT_BATCH_SIZE={batch}" + (" (unbatched)" if batch == 0 else "")
+        variant = f"local, in process, DAGSTER_EVENT_BATCH_SIZE={batch}" + (" (unbatched)" if batch == 0 else "")
         for stale in home.glob("warehouse.duckdb*"):
             stale.unlink()
         instance = work / f"instance-{batch}"
         result = measure(orchestration.backfill, str(home), str(instance), BACKFILL_START, days, batch)
         out.append(row("backfill", name, variant, days * per_day, {"days": days, **result}))
+    out += prod_backfill_rows(config, work, home, name)
     shutil.rmtree(home, ignore_errors=True)
+    return out
+
+
+def prod_backfill_rows(config: Config, work: Path, home: Path, name: str) -> list[dict]:
+    """The same year on the production profile: DuckLake on a PostgreSQL catalog, PostgreSQL instance storage."""
+    from medallion.tools.local_postgres import LocalPostgres, free_port
+
+    days, per_day = config.backfill_days, config.backfill_rows_per_day
+    server = LocalPostgres(Path(tempfile.mkdtemp(prefix="medallion-bench-pg-")), free_port())
+    server.start()
+    out = []
+    try:
+        for batch in (0, config.event_batch_size):
+            env = {
+                "MEDALLION_ENV": "prod",
+                "MEDALLION_HOME": str(home),
+                "MEDALLION_DAGSTER_PG_URL": server.create_database(f"dagster_{batch}").replace(
+                    "postgresql://", "postgresql+psycopg2://", 1
+                ),
+                "MEDALLION_LAKE_CATALOG_URL": server.create_database(f"lake_{batch}"),
+                "MEDALLION_LAKE_DATA_PATH": str(work / f"lake-{batch}"),
+                "MEDALLION_MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # required by prod, unused by etl_job
+            }
+            variant = f"prod (DuckLake + PostgreSQL storage), DAGSTER_EVENT_BATCH_SIZE={batch}"
+            instance = work / f"instance-prod-{batch}"
+            result = measure(orchestration.backfill, str(home), str(instance), BACKFILL_START, days, batch, env)
+            out.append(row("backfill", name, variant, days * per_day, {"days": days, **result}))
+    finally:
+        server.stop()
+        shutil.rmtree(server.root, ignore_errors=True)
     return out
 
 

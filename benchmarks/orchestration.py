@@ -16,18 +16,22 @@ from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DAGSTER_YAML = PROJECT_DIR / "deploy" / "dagster.yaml"
+DAGSTER_PROD_YAML = PROJECT_DIR / "deploy" / "dagster.prod.yaml"
 
 
-def dagster_home(path: Path) -> Path:
+def dagster_home(path: Path, instance_yaml: Path = DAGSTER_YAML) -> Path:
     """A fresh DAGSTER_HOME holding the project's deploy/dagster.yaml, as `make install` prepares ./.dagster."""
     path.mkdir(parents=True, exist_ok=True)
-    shutil.copy(DAGSTER_YAML, path / "dagster.yaml")
+    shutil.copy(instance_yaml, path / "dagster.yaml")
     return path
 
 
-def backfill(home: str, instance_dir: str, first: date, days: int, event_batch_size: int) -> dict:
+def backfill(
+    home: str, instance_dir: str, first: date, days: int, event_batch_size: int, prod_env: dict | None = None
+) -> dict:
     """`etl_job` for `days` days from `first` as ONE run (the single-run backfill `dg launch --partition-range`
-    starts), in process, on a sqlite instance with the project's dagster.yaml.
+    starts), in process, on a sqlite instance with the project's dagster.yaml; with `prod_env`, on the production
+    profile instead (MEDALLION_ENV=prod: DuckLake warehouse, PostgreSQL instance storage, deploy/dagster.prod.yaml).
 
     `assets_compute_s` sums the `seconds` the assets report in their materializations (per step the largest,
     since the silver multi-asset reports cumulative seconds for its three outputs); `steps_s` sums every step's
@@ -35,18 +39,20 @@ def backfill(home: str, instance_dir: str, first: date, days: int, event_batch_s
     what the wall time holds beyond the steps is the run's own orchestration and event-log writes."""
     # Set explicitly, so the project's own default (medallion.settings) does not decide which variant this is.
     os.environ["DAGSTER_EVENT_BATCH_SIZE"] = str(event_batch_size)
+    os.environ.update(prod_env or {})
     import dagster as dg
 
     from medallion.definitions import build_definitions
     from medallion.settings import Settings
 
     started = time.perf_counter()
-    defs = build_definitions(Settings(home=Path(home)))
+    defs = build_definitions(Settings.from_env() if prod_env else Settings(home=Path(home)))
     job = defs.resolve_job_def("etl_job")
     loaded = time.perf_counter()
     last = first + timedelta(days=days - 1)
     tags = {"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)}
-    instance = dg.DagsterInstance.from_config(str(dagster_home(Path(instance_dir))))
+    instance_yaml = DAGSTER_PROD_YAML if prod_env else DAGSTER_YAML
+    instance = dg.DagsterInstance.from_config(str(dagster_home(Path(instance_dir), instance_yaml)))
     try:
         run_started = time.perf_counter()
         result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)

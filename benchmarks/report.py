@@ -187,7 +187,9 @@ def markdown(results: dict) -> str:
             "report in their materializations; *asset steps* is those steps' start-to-end time in the event log "
             "(adds the IO manager's DuckDB reads and writes); *check steps* the quality checks' steps; "
             "*outside steps* is wall minus all steps: run start and end, step orchestration and event-log writes "
-            "between steps.",
+            "between steps. The *prod* variants run the same run with MEDALLION_ENV=prod: the warehouse a DuckLake "
+            "on a PostgreSQL catalog (files under a local data path), the instance deploy/dagster.prod.yaml on a "
+            "PostgreSQL started for the bench (default server settings, 127.0.0.1).",
             "",
             "| variant | seconds | CPU s | rows/s | peak RSS MiB | assets' compute s | asset steps s | check steps s | "
             "outside steps s | share of wall outside assets' compute | events | success |",
