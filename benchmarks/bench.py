@@ -196,6 +196,8 @@ def prod_backfill_rows(config: Config, work: Path, home: Path, name: str) -> lis
     server.start()
     out = []
     try:
+        server.execute("alter system set synchronous_commit = off")  # as make prod-up sets it for the dagster database
+        server.execute("select pg_reload_conf()")
         for batch in (0, config.event_batch_size):
             env = {
                 "MEDALLION_ENV": "prod",

@@ -5,6 +5,7 @@ the DuckDB version they were built for."""
 from __future__ import annotations
 
 import importlib
+import os
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -61,7 +62,21 @@ def describe(url: str) -> str:
 
 
 def connect_lake(catalog_url: str, data_path: str) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with the lake attached and in use: `schema.table` names resolve in the lake."""
+    """A connection with the lake attached and in use: `schema.table` names resolve in the lake. Attaching costs
+    ~0.3 s (extensions, catalog round trips), so a process attaches once and hands out cursors: each is its own
+    connection to the same in-memory database, with its own transactions; closing it leaves the attachment."""
+    key = (catalog_url, data_path, os.getpid())
+    if key not in _attached:
+        _attached[key] = _attach(catalog_url, data_path)
+    cursor = _attached[key].cursor()
+    cursor.execute(f"use {CATALOG}")
+    return cursor
+
+
+_attached: dict[tuple[str, str, int], duckdb.DuckDBPyConnection] = {}
+
+
+def _attach(catalog_url: str, data_path: str) -> duckdb.DuckDBPyConnection:
     connection = duckdb.connect(config={"custom_user_agent": "dagster"})
     try:
         for name in EXTENSIONS:

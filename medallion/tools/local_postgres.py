@@ -83,6 +83,11 @@ class LocalPostgres:
             raise LocalPostgresError(f"createdb {name} failed: {created.stderr.strip()}")
         return self.url().rsplit("/", 1)[0] + f"/{name}"
 
+    def execute(self, sql: str) -> str:
+        """One SQL statement as the superuser over the folder's socket; its output."""
+        command = [_binary("psql"), "-h", str(self.root), "-p", str(self.port), "-U", SUPERUSER, "-d", "postgres"]
+        return _run_as_owner([*command, "-v", "ON_ERROR_STOP=1", "-tAc", sql]).stdout
+
     def stop(self) -> None:
         if self.is_running():
             _run_as_owner([_binary("pg_ctl"), "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
