@@ -6,8 +6,13 @@ same tables as a clean home that only ever saw the fixed files.
 """
 
 import hashlib
+import json
 import os
 import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -17,7 +22,7 @@ import duckdb
 import polars as pl
 
 from medallion.definitions import build_definitions
-from medallion.settings import Settings
+from medallion.settings import PROJECT_DIR, Settings
 from medallion.sources.landing import APPLICATION_COLUMNS
 from medallion_tests.conftest import run_etl
 
@@ -151,3 +156,68 @@ def step_failure_message(result: dg.ExecuteInProcessResult) -> str:
 
 def day_after(day: date, n: int) -> date:
     return day + timedelta(days=n)
+
+
+RUNNER = """
+import json, os, pwd, shutil, sys, tempfile
+from datetime import date
+from pathlib import Path
+from medallion.settings import Settings
+from medallion_tests.faults.conftest import run, step_failure_message
+home, first, last = Settings(home=Path(sys.argv[1]), env="local"), *map(date.fromisoformat, sys.argv[2:4])
+if len(sys.argv) > 4:  # as this user; Python's own files sit under a root-only folder: import them all as root first
+    scratch = Path(tempfile.mkdtemp())
+    shutil.copytree(home.landing_dir, scratch / "landing")
+    for path in (scratch / "landing").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    run(Settings(home=scratch, env="local"), first, last)
+    shutil.rmtree(scratch)
+    user = pwd.getpwnam(sys.argv[4])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+result = run(home, first, last)
+print(json.dumps({"success": result.success, "failure": None if result.success else step_failure_message(result)}))
+"""
+
+
+@dataclass(frozen=True)
+class ChildRun:
+    returncode: int
+    success: bool
+    failure: str | None
+    peak_rss_mb: float
+    log: str
+
+
+def start_etl_process(home: Settings, first: date, last: date | None = None, user: str | None = None, log=None):
+    """etl_job for the days, in a new Python process; stdout is its JSON verdict. With `user` (the caller is root),
+    the process warms up on a readable copy of the landing files, then drops to that user for the real run."""
+    command = [sys.executable, "-c", RUNNER, str(home.home), first.isoformat(), (last or first).isoformat()]
+    if user:
+        command.append(user)
+    out = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, cwd=PROJECT_DIR, stdout=out, stderr=log or subprocess.DEVNULL)
+    process.verdict_file = out
+    return process
+
+
+def finish_etl_process(process: subprocess.Popen, timeout: float = 180.0) -> ChildRun:
+    """Wait for the process (os.wait4: its own peak memory, not that of every child this test session started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError(f"etl process {process.pid} did not finish in {timeout} s")
+        time.sleep(0.05)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    process.verdict_file.seek(0)
+    output = process.verdict_file.read().decode()
+    verdict = json.loads(output.strip().splitlines()[-1]) if output.strip() else {"success": False, "failure": None}
+    return ChildRun(process.returncode, verdict["success"], verdict["failure"], usage.ru_maxrss / 1024, output)
+
+
+def run_etl_process(home: Settings, first: date, last: date | None = None, user: str | None = None) -> ChildRun:
+    return finish_etl_process(start_etl_process(home, first, last, user))
