@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,19 @@ POLARS_TYPES: dict[str, pl.DataType] = {
 
 class ContractError(ValueError):
     """A contract file is malformed; the message names the file, the setting and the allowed values."""
+
+
+# Dataset, feed, table and column names become SQL identifiers and asset keys: only plain names are accepted.
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+
+def _identifier(value: Any, where: str, setting: str) -> str:
+    if not isinstance(value, str) or not IDENTIFIER.fullmatch(value):
+        raise ContractError(
+            f"{where}: `{setting}: {value!r}` is not allowed; a name used in SQL has letters, digits and '_' only, "
+            "starts with a letter or '_' and has at most 63 characters"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -103,7 +117,7 @@ def _require(raw: dict, key: str, where: str) -> Any:
 
 
 def _parse_column(raw: dict, where: str) -> ColumnSpec:
-    name = _require(raw, "name", where)
+    name = _identifier(_require(raw, "name", where), where, "name")
     where = f"{where} column {name!r}"
     col_type = _require(raw, "type", where)
     if col_type not in POLARS_TYPES:
@@ -125,7 +139,7 @@ def _parse_column(raw: dict, where: str) -> ColumnSpec:
 
 
 def _parse_feed(raw: dict, where: str) -> FeedSpec:
-    name = _require(raw, "feed", where)
+    name = _identifier(_require(raw, "feed", where), where, "feed")
     where = f"{where} feed {name!r}"
     columns = tuple(_parse_column(c, where) for c in _require(raw, "columns", where))
     names = [c.name for c in columns]
@@ -141,7 +155,7 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
     where = str(source or "contract")
     if not isinstance(raw, dict):
         raise ContractError(f"{where}: expected a mapping at the top level")
-    name = _require(raw, "name", where)
+    name = _identifier(_require(raw, "name", where), where, "name")
     entity = _parse_feed(_require(raw, "entity", where), where)
     outcome = _parse_feed(_require(raw, "outcome", where), where)
     label = _require(raw, "label", where)
@@ -162,6 +176,8 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
     if not isinstance(maturity, int) or isinstance(maturity, bool) or maturity < 0:
         raise ContractError(f"{where}: `label_maturity_days: {maturity!r}` must be a whole number of days, 0 or more")
     tables = _mapping(raw.get("tables", {}), f"{where}: `tables`")
+    for setting, table in tables.items():
+        _identifier(table, where, f"tables.{setting}")
     return Contract(
         name=name,
         description=raw.get("description", ""),

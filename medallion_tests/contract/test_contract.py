@@ -189,3 +189,20 @@ def test_settings_of_the_wrong_shape_give_a_contract_error(tmp_path, shipped_raw
     raw = copy.deepcopy(shipped_raw)
     mutate(raw)
     load_error(tmp_path, raw)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "setting"),
+    [
+        (lambda raw: raw["entity"]["columns"][1].update(name="LIMIT_BAL; drop table silver.applications"), "name"),
+        (lambda raw: raw.update(tables={"quarantine": "q; drop table y"}), "tables.quarantine"),
+        (lambda raw: raw["outcome"].update(feed='outcomes"--'), "feed"),
+        (lambda raw: raw.update(name="credit default"), "name"),
+    ],
+    ids=["column", "table", "feed", "dataset"],
+)
+def test_a_name_that_is_not_an_sql_identifier_is_refused_at_load(tmp_path, shipped_raw, mutate, setting):
+    raw = copy.deepcopy(shipped_raw)
+    mutate(raw)
+    path, message = load_error(tmp_path, raw)
+    assert str(path) in message and f"`{setting}: " in message and "letters, digits and '_' only" in message

@@ -82,9 +82,16 @@ def _physical_lines(text: str) -> pl.Series:
     return lines.slice(0, lines.len() - 1) if text.endswith("\n") else lines
 
 
+# A record of a few dozen numbers is a few hundred characters. A longer line is quarantined with its first characters
+# only: kept whole it would be copied into bronze, the quarantine and its JSON (a 100 MB line took 3.6 GB and 19 s).
+MAX_LINE_CHARS = 1_000_000
+KEPT_CHARS = 1_000
+
+
 def _split(text: str) -> tuple[list[str], pl.DataFrame]:
     """The header and one row per record: `_line_number` (its first physical line), `_raw_line`, and `fields`
-    (the csv module's split, only for records that start on a line with a quote; Polars splits the others)."""
+    (the csv module's split, only for records that start on a line with a quote; Polars splits the others) and
+    `error` (why the csv module could not read a record)."""
     physical = _physical_lines(text)
     lines = physical.str.strip_suffix("\r")
     header_line = lines[0]
@@ -93,46 +100,84 @@ def _split(text: str) -> tuple[list[str], pl.DataFrame]:
         pl.DataFrame({"_raw_line": lines})
         .with_row_index("_line_number", offset=1)
         .slice(1)
+        .with_columns(pl.col("_raw_line").str.len_chars().alias("__length"))
         .select(
             pl.col("_line_number").cast(pl.Int64),
-            "_raw_line",
-            pl.col("_raw_line").str.contains('"', literal=True).alias("__quoted"),
+            pl.when(pl.col("__length") > MAX_LINE_CHARS)
+            .then(pl.format("{}... ({} characters)", pl.col("_raw_line").str.head(KEPT_CHARS), pl.col("__length")))
+            .otherwise(pl.col("_raw_line"))
+            .alias("_raw_line"),
+            (pl.col("_raw_line").str.contains('"', literal=True) & (pl.col("__length") <= MAX_LINE_CHARS)).alias(
+                "__quoted"
+            ),
+            pl.lit(None, pl.List(pl.String)).alias("fields"),
+            pl.when(pl.col("__length") > MAX_LINE_CHARS)
+            .then(pl.format("line of {} characters, longer than {}", pl.col("__length"), pl.lit(MAX_LINE_CHARS)))
+            .alias("error"),
         )
     )
-    plain = body.filter(~pl.col("__quoted"), pl.col("_raw_line").str.strip_chars() != "")
+    plain = body.filter(~pl.col("__quoted"), pl.col("_raw_line").str.strip_chars() != "").drop("__quoted")
     starts = body.filter(pl.col("__quoted"))["_line_number"].to_list()
     if not starts:
-        return header, plain.select("_line_number", "_raw_line", pl.lit(None, pl.List(pl.String)).alias("fields"))
+        return header, plain
     records, consumed = _quoted_records(physical, starts)
     plain = plain.filter(~pl.col("_line_number").is_in(pl.Series(consumed, dtype=pl.Int64).implode()))
     parsed = pl.DataFrame(
-        records, schema={"_line_number": pl.Int64, "_raw_line": pl.String, "fields": pl.List(pl.String)}, orient="row"
+        records,
+        schema={"_line_number": pl.Int64, "_raw_line": pl.String, "fields": pl.List(pl.String), "error": pl.String},
+        orient="row",
     )
-    frame = pl.concat(
-        [plain.select("_line_number", "_raw_line", pl.lit(None, pl.List(pl.String)).alias("fields")), parsed]
-    )
+    frame = pl.concat([plain, parsed])
     return header, frame.sort("_line_number")
 
 
-def _quoted_records(physical: pl.Series, starts: list[int]) -> tuple[list[tuple[int, str, list[str]]], list[int]]:
+def _quoted_records(
+    physical: pl.Series, starts: list[int]
+) -> tuple[list[tuple[int, str, list[str] | None, str | None]], list[int]]:
     """The csv module's reading of each record that starts on a line with a quote; only those lines go through
-    Python. A quoted field may run over the following lines: they are returned as consumed."""
+    Python. A quoted field may run over the following lines: they are returned as consumed. A record with malformed
+    quoting (text after a closing quote, a quote still open at the end of the file) keeps only its first line, with
+    the csv module's error, and the lines after it are read on their own: a stray quote cannot swallow the rest of
+    the file, nor is `"5000"0` read as 50000."""
     records, consumed, total = [], set(), physical.len()
     for start in starts:
         if start in consumed:
             continue
-        reader = csv.reader(physical[k] + "\n" for k in range(start - 1, total))
+        reader = csv.reader((physical[k] + "\n" for k in range(start - 1, total)), strict=True)
         try:
-            fields = next(reader)
-        except csv.Error as error:
-            error.line_num = start + reader.line_num - 1
-            raise
-        end = start + reader.line_num - 1
+            fields, error = next(reader), None
+        except csv.Error as failure:
+            if "field larger than field limit" in str(failure):
+                failure.line_num = start + reader.line_num - 1
+                raise
+            fields, error = None, f"malformed quoting: {failure}"
+        end = start + reader.line_num - 1 if error is None else start
         consumed.update(range(start + 1, end + 1))
-        if any(f.strip() for f in fields):
+        if error or any(f.strip() for f in fields):
             raw = "\n".join(line.removesuffix("\r") for line in physical.slice(start - 1, end - start + 1))
-            records.append((start, raw, fields))
+            records.append((start, raw, fields, error))
     return records, sorted(consumed)
+
+
+def _read_unchanged(path: Path) -> tuple[bytes, datetime]:
+    """The file's bytes and its delivery time (modification time). A file that is replaced, grows or is touched
+    while it is read is refused rather than half-read: landed files are written once, atomically."""
+    try:
+        before = path.stat()
+        data = path.read_bytes()
+        after = path.stat()
+    except OSError as error:
+        raise LandingFileError(path, 1, "readable", f"cannot be read: {error.strerror or error}") from error
+    identity = ("st_ino", "st_size", "st_mtime_ns")
+    if any(getattr(before, a) != getattr(after, a) for a in identity) or len(data) != after.st_size:
+        raise LandingFileError(
+            path,
+            data.count(b"\n") + 1,
+            "landed files are never modified",
+            f"the file changed while it was read ({len(data)} bytes read, {after.st_size} now); run the day again "
+            "once its writer has finished",
+        )
+    return data, datetime.fromtimestamp(after.st_mtime, tz=UTC)
 
 
 def read_landing_file(
@@ -140,8 +185,7 @@ def read_landing_file(
 ) -> tuple[pl.DataFrame, HeaderReport]:
     """Read one landed CSV into bronze rows for `columns` (the contract's, in order)."""
     path = Path(path)
-    data = path.read_bytes()
-    delivered_at = datetime.fromtimestamp(path.stat().st_mtime, tz=UTC)
+    data, delivered_at = _read_unchanged(path)
     text = _decode(path, data)
     if not text.strip():
         return empty_bronze(columns), HeaderReport((), ())
@@ -194,7 +238,7 @@ def _fields_frame(header: list[str], records: pl.DataFrame) -> pl.DataFrame:
     )
     split = pl.col("_raw_line").str.split_exact(",", width - 1).struct.rename_fields(header)
     frame = records.with_columns(count.alias("__count"), split.alias("__split")).unnest("__split")
-    right_width = pl.col("__count") == width
+    right_width = (pl.col("__count") == width) & pl.col("error").is_null()
     return frame.select(
         "_line_number",
         "_raw_line",
@@ -210,7 +254,7 @@ def _fields_frame(header: list[str], records: pl.DataFrame) -> pl.DataFrame:
         ],
         pl.when(right_width)
         .then(None)
-        .otherwise(pl.format("expected {} fields, found {}", pl.lit(width), pl.col("__count")))
+        .otherwise(pl.coalesce("error", pl.format("expected {} fields, found {}", pl.lit(width), pl.col("__count"))))
         .alias("_parse_error"),
     )
 
