@@ -125,6 +125,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
                 config.candidates,
                 config.validation_fraction,
                 holdout_fraction=config.holdout_fraction,
+                categories=feature_set.categories,
             )
         except ValueError as error:
             raise dg.Failure(description=f"ml/model {as_of}: {error}") from error

@@ -80,6 +80,8 @@ class Contract:
     application_time: str | None = None
     # An outcome resolves an application only once it is this many days old: earlier ones are rejected as immature.
     label_maturity_days: int = 0
+    # The label value that counts as the positive class (1 in training and scoring); any type the column holds.
+    label_positive: Any = 1
 
     @property
     def feeds(self) -> tuple[FeedSpec, FeedSpec]:
@@ -161,6 +163,7 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
     maturity = raw.get("label_maturity_days", 0)
     if not isinstance(maturity, int) or isinstance(maturity, bool) or maturity < 0:
         raise ContractError(f"{where}: `label_maturity_days: {maturity!r}` must be a whole number of days, 0 or more")
+    label_positive = _label_positive(raw, outcome.column(label), where)
     tables = _mapping(raw.get("tables", {}), f"{where}: `tables`")
     return Contract(
         name=name,
@@ -177,7 +180,19 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
         source=source,
         application_time=application_time,
         label_maturity_days=maturity,
+        label_positive=label_positive,
     )
+
+
+def _label_positive(raw: dict, column: ColumnSpec, where: str) -> Any:
+    positive = raw.get("label_positive", 1)
+    typed = isinstance(positive, str) if column.type == "string" else not isinstance(positive, str | bool)
+    if not typed or (column.allowed is not None and positive not in column.allowed):
+        allowed = f"one of {list(column.allowed)}" if column.allowed is not None else f"a {column.type} value"
+        raise ContractError(
+            f"{where}: `label_positive: {positive!r}` must be {allowed} of the label column {column.name!r}"
+        )
+    return positive
 
 
 def load_contract(path: str | Path) -> Contract:
