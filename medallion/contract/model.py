@@ -80,8 +80,8 @@ class Contract:
     application_time: str | None = None
     # An outcome resolves an application only once it is this many days old: earlier ones are rejected as immature.
     label_maturity_days: int = 0
-    # The label value that counts as the positive class (1 in training and scoring); any type the column holds.
-    label_positive: Any = 1
+    # The label value stored as 1 (the rest as 0) in gold labels; any type the column holds. None: kept as landed.
+    label_positive: Any = None
 
     @property
     def feeds(self) -> tuple[FeedSpec, FeedSpec]:
@@ -185,8 +185,14 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
 
 
 def _label_positive(raw: dict, column: ColumnSpec, where: str) -> Any:
-    positive = raw.get("label_positive", 1)
-    typed = isinstance(positive, str) if column.type == "string" else not isinstance(positive, str | bool)
+    """The declared positive value; None when undeclared (the label is then used as landed, so it must be 0/1)."""
+    if "label_positive" not in raw:
+        return None
+    positive = raw["label_positive"]
+    if column.type in ("string", "bool"):
+        typed = isinstance(positive, str if column.type == "string" else bool)
+    else:
+        typed = isinstance(positive, int | float) and not isinstance(positive, bool)
     if not typed or (column.allowed is not None and positive not in column.allowed):
         allowed = f"one of {list(column.allowed)}" if column.allowed is not None else f"a {column.type} value"
         raise ContractError(
