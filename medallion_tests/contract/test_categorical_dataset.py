@@ -174,8 +174,8 @@ def test_the_categorical_dataset_goes_from_landing_to_monitoring_and_scoring(car
 
     trained = run(defs, "training_job", instance, TRAIN_DAY, run_config=FAST)
     assert trained.success
-    mlflow = mlflow_of(home)
-    champion = mlflow.version_by_alias("champion")
+    tracking = mlflow_of(home)
+    champion = tracking.version_by_alias("champion")
     holdout_auc = float(champion.tags["holdout_auc"])
     assert holdout_auc > 0.7, holdout_auc
     evaluation = table(home, "ml.model_evaluation").row(0, named=True)
@@ -195,8 +195,16 @@ def test_the_categorical_dataset_goes_from_landing_to_monitoring_and_scoring(car
     assert live["n"] == predictions.height and live["value"] > 0.7
     assert table(home, "ml.retrain_decision").height == 1
 
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    pyfunc = mlflow.pyfunc.load_model("models:/credit_default@champion")
+    gold = table(home, "gold.card_features", f"where partition_date = '{LAST_APP_DAY}'").sort("card_id")
+    served = pyfunc.predict(gold.select("channel", "region", "amount").to_pandas())  # by name, in any order
+    day = predictions.filter(pl.col("partition_date") == LAST_APP_DAY).sort("card_id")
+    assert served["probability"].tolist() == day["probability"].to_list()
+
     landed = next((home.landing_dir / "cards" / LAST_APP_DAY.isoformat()).glob("*.csv"))
-    report = score_file("models:/credit_default@champion", landed, tmp_path / "out.parquet", CONTRACT, mlflow)
+    report = score_file("models:/credit_default@champion", landed, tmp_path / "out.parquet", CONTRACT, tracking)
     scored = pl.read_parquet(tmp_path / "out.parquet").sort("card_id")
-    partition = predictions.filter(pl.col("partition_date") == LAST_APP_DAY).sort("card_id")
-    assert report.scored == ROWS_PER_DAY and scored["probability"].to_list() == partition["probability"].to_list()
+    assert report.scored == ROWS_PER_DAY and scored["probability"].to_list() == day["probability"].to_list()
