@@ -24,6 +24,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 from medallion.components import Dataset  # noqa: E402
 from medallion.definitions import build_definitions  # noqa: E402
+from medallion.resources.environments import resources_for  # noqa: E402
 from medallion.settings import PACKAGE_DIR, REFERENCE_DATASET, Settings  # noqa: E402
 from medallion.tools.local_postgres import LocalPostgres, free_port  # noqa: E402
 
@@ -107,6 +108,23 @@ def checks_by_name(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
 
 def days(first: date, n: int) -> list[date]:
     return [first + timedelta(days=i) for i in range(n)]
+
+
+def mlflow_of(home: Settings):
+    return resources_for(home)["mlflow"]
+
+
+@pytest.fixture(scope="session")
+def empty_mlflow_store(tmp_path_factory) -> Path:
+    """An MLflow sqlite store with its schema migrated; creating one costs ~20 s, copying it nothing."""
+    home = Settings(home=tmp_path_factory.mktemp("mlflow_template"), env="local")
+    mlflow_of(home).client().search_registered_models()
+    return home.mlflow_dir / "mlflow.db"
+
+
+def with_mlflow_store(home: Settings, store: Path) -> None:
+    home.mlflow_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copy(store, home.mlflow_dir / "mlflow.db")
 
 
 @pytest.fixture

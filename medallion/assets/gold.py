@@ -72,6 +72,7 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
             contract.label_time,
             contract.application_time,
             contract.label_maturity_days,
+            contract.label_positive,
         )
         reasons = dict(result.unmatched.group_by("reason").len().iter_rows())
         if result.unmatched.height:

@@ -63,12 +63,13 @@ def dagster_tags(context) -> dict[str, str]:
 
 def build_training_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
     label, key = contract.label, contract.key
+    labels_key = table_key(GOLD, contract.labels_table)
 
     @dg.asset(
         key=TRAINING_SET,
         ins={
             "features": dg.AssetIn(key=table_key(GOLD, contract.features_table), partition_mapping=window_mapping()),
-            "labels": dg.AssetIn(key=table_key(GOLD, contract.labels_table), partition_mapping=window_mapping()),
+            "labels": dg.AssetIn(key=labels_key, partition_mapping=window_mapping()),
         },
         description=f"Gold features of the {TRAINING_WINDOW_DAYS} days up to D joined to the labels known on D "
         "(label_date <= D).",
@@ -83,9 +84,9 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         current = features.filter(pl.col("feature_set_version") == feature_set.version)
         frame = build_training_set(current, labels, as_of, key, label)
         try:
-            require_trainable(frame, label, window, as_of)
+            require_trainable(frame, label, window, as_of, labels_key.to_user_string())
         except TrainingSetError as error:
-            raise dg.Failure(description=f"ml/training_set {as_of}: {error}") from error
+            raise dg.Failure(description=f"dataset {contract.name}: ml/training_set {as_of}: {error}") from error
         log.info("training set %s: %d rows, positive rate %.3f", as_of, frame.height, frame[label].mean())
         return dg.Output(
             frame,
@@ -125,9 +126,10 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
                 config.candidates,
                 config.validation_fraction,
                 holdout_fraction=config.holdout_fraction,
+                categories=feature_set.categories,
             )
         except ValueError as error:
-            raise dg.Failure(description=f"ml/model {as_of}: {error}") from error
+            raise dg.Failure(description=f"dataset {contract.name}: ml/model {as_of}: {error}") from error
         holdout = result.holdout_metrics
         version_tags = ModelTags(
             feature_set_version=feature_set.version,

@@ -64,7 +64,8 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
             severity=ERROR,
             description=None
             if auc >= floor
-            else f"version {version}: holdout AUC {auc:.4f} on {n_holdout} rows is below the floor {floor:.2f}",
+            else f"dataset {contract.name}, version {version}: holdout AUC {auc:.4f} on {n_holdout} rows is below "
+            f"the floor {floor:.2f} (TrainingConfig.auc_floor)",
             metadata={
                 "model_version": version,
                 "holdout_auc": float(auc),

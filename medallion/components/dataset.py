@@ -59,6 +59,7 @@ outcome:
     - {{name: outcome, type: int8, allowed: [0, 1], description: "what the model learns to predict"}}
     - {{name: observed_on, type: date, description: "the day the outcome became known"}}
 label: outcome
+label_positive: 1   # the outcome value that is the positive class (any type the column holds, e.g. "bad")
 label_time: observed_on
 # features: my_package.my_features   (optional: engineer_features, FEATURE_SET_VERSION, FEATURE_SPECS)
 """

@@ -94,6 +94,8 @@ class Contract:
     application_time: str | None = None
     # An outcome resolves an application only once it is this many days old: earlier ones are rejected as immature.
     label_maturity_days: int = 0
+    # The label value stored as 1 (the rest as 0) in gold labels; any type the column holds. None: kept as landed.
+    label_positive: Any = None
 
     @property
     def feeds(self) -> tuple[FeedSpec, FeedSpec]:
@@ -175,6 +177,7 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
     maturity = raw.get("label_maturity_days", 0)
     if not isinstance(maturity, int) or isinstance(maturity, bool) or maturity < 0:
         raise ContractError(f"{where}: `label_maturity_days: {maturity!r}` must be a whole number of days, 0 or more")
+    label_positive = _label_positive(raw, outcome.column(label), where)
     tables = _mapping(raw.get("tables", {}), f"{where}: `tables`")
     for setting, table in tables.items():
         _identifier(table, where, f"tables.{setting}")
@@ -193,7 +196,25 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
         source=source,
         application_time=application_time,
         label_maturity_days=maturity,
+        label_positive=label_positive,
     )
+
+
+def _label_positive(raw: dict, column: ColumnSpec, where: str) -> Any:
+    """The declared positive value; None when undeclared (the label is then used as landed, so it must be 0/1)."""
+    if "label_positive" not in raw:
+        return None
+    positive = raw["label_positive"]
+    if column.type in ("string", "bool"):
+        typed = isinstance(positive, str if column.type == "string" else bool)
+    else:
+        typed = isinstance(positive, int | float) and not isinstance(positive, bool)
+    if not typed or (column.allowed is not None and positive not in column.allowed):
+        allowed = f"one of {list(column.allowed)}" if column.allowed is not None else f"a {column.type} value"
+        raise ContractError(
+            f"{where}: `label_positive: {positive!r}` must be {allowed} of the label column {column.name!r}"
+        )
+    return positive
 
 
 def load_contract(path: str | Path) -> Contract:

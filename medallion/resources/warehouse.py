@@ -114,7 +114,8 @@ def slice_filter(table_slice: TableSlice) -> str:
 class PolarsTableHandler(DbTypeHandler[pl.DataFrame]):
     """Stores Polars frames: the output's partitions are replaced in one transaction (delete + insert), so a
     crash leaves the previous rows, never an empty day. Empty frames are written too (a quiet day clears its
-    partition and still creates its table); inserts go by column name; loads use `.pl()`."""
+    partition and still creates its table); inserts go by column name, adding the columns the table lacks; loads use
+    `.pl()`."""
 
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection) -> None:
         arrow_table = obj.to_arrow()  # noqa: F841 - referenced by name in the SQL below
@@ -122,6 +123,12 @@ class PolarsTableHandler(DbTypeHandler[pl.DataFrame]):
         connection.execute(f"create table if not exists {target} as select * from arrow_table limit 0")
         connection.execute("begin transaction")
         try:
+            # A frame with new columns (a feature-set change) widens the table; older rows read them as null.
+            stored = {name.lower() for name in connection.sql(f"select * from {target} limit 0").columns}
+            incoming = connection.sql("select * from arrow_table limit 0")
+            for name, dtype in zip(incoming.columns, incoming.types, strict=True):
+                if name.lower() not in stored:
+                    connection.execute(f'alter table {target} add column "{name}" {dtype}')
             connection.execute(f"delete from {target} where {slice_filter(table_slice)}")
             connection.execute(f"insert into {target} by name select * from arrow_table")
             connection.execute("commit")

@@ -163,7 +163,9 @@ def _add_score(subparsers: argparse._SubParsersAction) -> None:
         "--home", type=Path, default=None, help="MEDALLION_HOME whose MLflow store to use (default: settings)"
     )
     parser.add_argument(
-        "--dataset", default=None, help="the dataset whose contract the file follows (default: the one with ml: true)"
+        "--dataset",
+        default=None,
+        help="the dataset whose contract the file follows; required when several datasets set ml: true",
     )
     parser.set_defaults(handler=run_score)
 
@@ -172,19 +174,17 @@ def run_score(args: argparse.Namespace) -> int:
     from medallion.components import project_datasets
     from medallion.resources.environments import resources_for
     from medallion.resources.mlflow_tracking import ModelNotFoundError
-    from medallion.tools.score import score_file
+    from medallion.tools.score import choose_dataset, score_file
 
     settings = _settings(args.home)
     datasets = project_datasets()
-    name = args.dataset or next((n for n, d in datasets.items() if d.ml), None)
-    if name not in datasets:
-        raise ValueError(f"--dataset {name!r} is not a dataset of this project; choose one of {', '.join(datasets)}")
+    name = choose_dataset({name: dataset.ml for name, dataset in datasets.items()}, args.dataset)
     contract = datasets[name].loaded_contract
     mlflow = resources_for(settings)["mlflow"].process_config_and_initialize()
     try:
         report = score_file(args.model, args.input, args.output, contract, mlflow, args.date)
-    except ModelNotFoundError as error:
-        print(f"medallion score: error: {error}", file=sys.stderr)
+    except (ModelNotFoundError, ValueError) as error:
+        print(f"medallion score: error: dataset {name}: {error}", file=sys.stderr)
         return 1
     print(f"scored {report.scored} row(s) with {args.model} (version {report.model_version}) → {report.output}")
     if report.rejected:

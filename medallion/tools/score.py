@@ -5,6 +5,7 @@ For the same rows it gives exactly the probabilities of the partition run: that 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -31,6 +32,26 @@ class ScoreReport:
     output: Path
     rejected_output: Path | None
     model_version: str
+
+
+def choose_dataset(declares_ml: Mapping[str, bool], requested: str | None) -> str:
+    """The dataset whose contract a scored file follows: `requested`, or the one dataset that declares ML."""
+    names = sorted(declares_ml)
+    if requested is not None:
+        if requested not in declares_ml:
+            raise ScoringInputError(
+                f"--dataset {requested!r} is not a dataset of this project; choose one of {', '.join(names)}"
+            )
+        return requested
+    with_ml = [name for name in names if declares_ml[name]]
+    if len(with_ml) > 1:
+        raise ScoringInputError(f"{len(with_ml)} datasets declare ML ({', '.join(with_ml)}); choose one with --dataset")
+    if not with_ml:
+        raise ScoringInputError(
+            f"no dataset declares ML (`ml: true` in its defs.yaml); name the file's contract with --dataset, one of "
+            f"{', '.join(names) or 'none: this project has no dataset'}"
+        )
+    return with_ml[0]
 
 
 def read_input(path: Path, contract: Contract, day: date) -> pl.DataFrame:
@@ -70,8 +91,8 @@ def score_file(
     trained_on = version.tags.get("feature_set_version")
     if trained_on != feature_set.version:
         raise ScoringInputError(
-            f"{model_uri} (v{version.version}) was trained on feature set {trained_on}; "
-            f"this code builds {feature_set.version}"
+            f"{model_uri} (v{version.version}) was trained on feature set {trained_on}; the {contract.name} contract "
+            f"({contract.source}) builds {feature_set.version}: score with a version trained on the current features"
         )
     checked = validate_feed(read_input(input_path, contract, day or datetime.now(UTC).date()), contract.entity)
     features = feature_set.engineer(checked.valid)

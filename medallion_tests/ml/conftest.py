@@ -2,15 +2,20 @@
 
 import shutil
 from datetime import date, timedelta
-from pathlib import Path
 
 import dagster as dg
 import pytest
 
 from medallion.definitions import build_definitions
-from medallion.resources.environments import resources_for
 from medallion.settings import Settings
-from medallion_tests.conftest import DAY1, land_outcomes, land_reference_rows, run_etl
+from medallion_tests.conftest import (  # noqa: F401  (mlflow_of and with_mlflow_store are imported from here)
+    DAY1,
+    land_outcomes,
+    land_reference_rows,
+    mlflow_of,
+    run_etl,
+    with_mlflow_store,
+)
 
 APP_DAYS, ROWS_PER_DAY, DELAY = 20, 300, 3
 LAST_APP_DAY = DAY1 + timedelta(days=APP_DAYS - 1)
@@ -43,23 +48,6 @@ def predict(defs: dg.Definitions, instance: dg.DagsterInstance, first: date, las
         "dagster/asset_partition_range_end": last.isoformat(),
     }
     return defs.resolve_job_def("inference_job").execute_in_process(instance=instance, tags=tags, raise_on_error=False)
-
-
-def mlflow_of(home: Settings):
-    return resources_for(home)["mlflow"]
-
-
-@pytest.fixture(scope="session")
-def empty_mlflow_store(tmp_path_factory) -> Path:
-    """An MLflow sqlite store with its schema migrated; creating one costs ~20 s, copying it nothing."""
-    home = Settings(home=tmp_path_factory.mktemp("mlflow_template"), env="local")
-    mlflow_of(home).client().search_registered_models()
-    return home.mlflow_dir / "mlflow.db"
-
-
-def with_mlflow_store(home: Settings, store: Path) -> None:
-    home.mlflow_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copy(store, home.mlflow_dir / "mlflow.db")
 
 
 @pytest.fixture(scope="session")

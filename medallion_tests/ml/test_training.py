@@ -75,7 +75,12 @@ def test_quality_floor_blocks_evaluation(world):
     config = {"ops": {"ml__model": {"config": {"candidates": ["logistic_regression"], "auc_floor": 0.99}}}}
     result = train(defs, instance, run_config=config)
     check = checks_by_name(result)[("ml/model", "model_quality_floor")]
-    assert not check.passed and "below the floor 0.99" in check.description
+    auc = check.metadata["holdout_auc"].value
+    assert not check.passed and "below the floor 0.99 (TrainingConfig.auc_floor)" in check.description
+    assert (
+        check.description.startswith("dataset credit_default, version ")
+        and f"holdout AUC {auc:.4f}" in check.description
+    )
     evaluated = {e.step_key for e in result.all_events if e.is_successful_output}
     assert "ml__model_evaluation" not in evaluated
 
@@ -86,3 +91,7 @@ def test_window_without_labels_fails_naming_days_and_why(world):
     assert not result.success
     message = failure_message(result)
     assert "no application between" in message and "2025-01-02" in message and "label" in message
+    assert (
+        message.startswith("dataset credit_default: ml/training_set 2025-01-02")
+        and "materialize gold/labels" in message
+    )

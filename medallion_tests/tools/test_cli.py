@@ -182,3 +182,28 @@ def test_pg_up_starts_a_server_on_loopback_prints_its_url_and_pg_down_stops_it(c
         shutil.rmtree(folder, ignore_errors=True)
     with pytest.raises(psycopg2.OperationalError):
         psycopg2.connect(url, connect_timeout=3)
+
+
+def test_score_chooses_the_dataset_or_says_which_to_choose():
+    from medallion.tools.score import ScoringInputError, choose_dataset
+
+    assert choose_dataset({"credit_default": True, "toy_loans": False}, None) == "credit_default"
+    assert choose_dataset({"credit_default": True, "toy_loans": False}, "toy_loans") == "toy_loans"
+    with pytest.raises(
+        ScoringInputError, match=r"2 datasets declare ML \(credit_default, toy_cards\); choose one with"
+    ):
+        choose_dataset({"toy_cards": True, "credit_default": True}, None)
+    with pytest.raises(
+        ScoringInputError, match=r"--dataset 'nope' is not a dataset .*one of credit_default, toy_cards"
+    ):
+        choose_dataset({"toy_cards": True, "credit_default": True}, "nope")
+    with pytest.raises(ScoringInputError, match=r"no dataset declares ML \(`ml: true` .*one of toy_loans"):
+        choose_dataset({"toy_loans": False}, None)
+
+
+def test_score_errors_name_the_dataset(tmp_path, capsys):
+    argv = ["score", "--model", "models:/credit_default@champion", "--input", str(tmp_path / "missing.csv")]
+    assert main([*argv, "--output", str(tmp_path / "out.parquet"), "--home", str(tmp_path / "home")]) == 1
+    assert "medallion score: error: dataset credit_default: " in capsys.readouterr().err
+    assert main([*argv, "--output", str(tmp_path / "o.parquet"), "--dataset", "nope"]) == 1
+    assert "--dataset 'nope' is not a dataset of this project; choose one of credit_default" in capsys.readouterr().err

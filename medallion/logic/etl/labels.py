@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -26,6 +27,7 @@ def build_labels(
     label_time: str,
     application_time: str | None = None,
     maturity_days: int = 0,
+    positive: Any = None,
 ) -> LabelResult:
     """Match each outcome (landed on `partition_date`, the day it became known) to the application it resolves.
 
@@ -33,7 +35,8 @@ def build_labels(
     only; one that does not name it matches the latest application of its key at least `maturity_days` before it,
     so a key that re-applied within the label delay does not take the older application's outcome. Either way the
     application must be at least `maturity_days` old when the outcome lands. Outcomes that match nothing are returned
-    as `unmatched` with the reason, never guessed.
+    as `unmatched` with the reason, never guessed. The label is stored as 1 where it equals `positive`, else 0;
+    without `positive`, as it landed.
     """
     applied = pl.col(application_time).cast(pl.Date) if application_time in outcomes.columns else pl.lit(None, pl.Date)
     known = outcomes.with_row_index("_row").select(
@@ -41,7 +44,7 @@ def build_labels(
         "partition_date",
         pl.col(key),
         pl.col("partition_date").alias("label_date"),
-        pl.col(label),
+        pl.col(label) if positive is None else (pl.col(label) == positive).cast(pl.Int8).alias(label),
         pl.col(label_time),
         applied.alias("_applied"),
     )

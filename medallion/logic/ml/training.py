@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,15 +18,22 @@ DEFAULT_DATE = "application_date"
 KEY_COLUMN = "ID"
 
 
-def build_pipeline(name: str, feature_names: Sequence[str], seed: int) -> Any:
-    """An unfitted sklearn Pipeline holding all preprocessing, so the artifact scores raw features."""
+def build_pipeline(
+    name: str, feature_names: Sequence[str], seed: int, categories: Mapping[str, Sequence] | None = None
+) -> Any:
+    """An unfitted sklearn Pipeline holding all preprocessing, so the artifact scores raw features. `categories` names
+    the categorical features (stored as the position of their value) and their values: they are one-hot encoded,
+    a missing value as a level of its own."""
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import StandardScaler
 
     if not feature_names:
         raise ValueError("build_pipeline needs at least one feature name")
+    categories = {name: values for name, values in (categories or {}).items() if name in feature_names}
     imputer = ("impute", SimpleImputer(strategy="median", keep_empty_features=True))
+    if categories:
+        imputer = ("encode", _categorical_encoder(feature_names, categories))
     if name == "logistic_regression":
         from sklearn.linear_model import LogisticRegression
 
@@ -46,6 +53,30 @@ def build_pipeline(name: str, feature_names: Sequence[str], seed: int) -> Any:
         )
         return Pipeline([imputer, ("model", model)])
     raise ValueError(f"unknown candidate {name!r}; allowed: {', '.join(CANDIDATES)}")
+
+
+def _categorical_encoder(feature_names: Sequence[str], categories: Mapping[str, Sequence]) -> Any:
+    """Numeric features median-imputed; each categorical one one-hot over its positions, -1 standing for missing."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder
+
+    numeric = [i for i, name in enumerate(feature_names) if name not in categories]
+    categorical = [i for i, name in enumerate(feature_names) if name in categories]
+    levels = [[-1.0, *map(float, range(len(categories[feature_names[i]])))] for i in categorical]
+    one_hot = Pipeline(
+        [
+            ("missing", SimpleImputer(strategy="constant", fill_value=-1.0, keep_empty_features=True)),
+            ("one_hot", OneHotEncoder(categories=levels, handle_unknown="ignore", sparse_output=False)),
+        ]
+    )
+    return ColumnTransformer(
+        [
+            ("numeric", SimpleImputer(strategy="median", keep_empty_features=True), numeric),
+            ("categorical", one_hot, categorical),
+        ]
+    )
 
 
 def feature_matrix(frame: pl.DataFrame, feature_names: Sequence[str]) -> np.ndarray:
@@ -214,6 +245,7 @@ def train_candidates(
     validation_fraction: float = 0.2,
     date_col: str = DEFAULT_DATE,
     holdout_fraction: float = 0.2,
+    categories: Mapping[str, Sequence] | None = None,
 ) -> TrainingResult:
     """Fit every candidate on the oldest days, choose the best by ROC AUC and tune its F1 threshold on the selection
     days, and measure the winner on the newest (holdout) days.
@@ -246,7 +278,7 @@ def train_candidates(
     fit_seconds: dict[str, float] = {}
     for name in sorted(set(candidates), key=CANDIDATES.index):
         started = time.perf_counter()
-        pipeline = build_pipeline(name, feature_names, seed).fit(x_train, y_train)
+        pipeline = build_pipeline(name, feature_names, seed, categories).fit(x_train, y_train)
         fit_seconds[name] = time.perf_counter() - started
         if name == "random_forest":
             # Parallel predict_proba sums the trees in thread order, which changes the last bit.

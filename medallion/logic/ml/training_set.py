@@ -31,12 +31,14 @@ def build_training_set(features: pl.DataFrame, labels: pl.DataFrame, as_of: date
     )
 
 
-def require_trainable(frame: pl.DataFrame, label: str, window: tuple[date, date], as_of: date) -> None:
+def require_trainable(
+    frame: pl.DataFrame, label: str, window: tuple[date, date], as_of: date, labels_asset: str = "gold/labels"
+) -> None:
     first, last = window
     if frame.is_empty():
         raise TrainingSetError(
             f"no application between {first} and {last} has a label known on {as_of}: outcomes land label_delay_days "
-            f"after the application, so materialize gold/labels up to {as_of} or train on a later day"
+            f"after the application, so materialize {labels_asset} up to {as_of} or train on a later day"
         )
     classes = frame[label].unique().to_list()
     if len(classes) < 2:
