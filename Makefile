@@ -51,8 +51,9 @@ demo: install
 	$(BIN)/medallion status
 	@echo "Dagster UI: make dev, then open http://127.0.0.1:$(PORT)   MLflow UI: make mlflow, then http://127.0.0.1:$(MLFLOW_PORT)"
 
+# Two workers (pytest-xdist): much of the suite waits on subprocesses and servers, so 2 cores run it in ~60 %.
 test: install
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 2
 
 lint: install
 	$(BIN)/ruff check .
