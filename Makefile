@@ -51,9 +51,10 @@ demo: install
 	$(BIN)/medallion status
 	@echo "Dagster UI: make dev, then open http://127.0.0.1:$(PORT)   MLflow UI: make mlflow, then http://127.0.0.1:$(MLFLOW_PORT)"
 
-# Two workers (pytest-xdist): much of the suite waits on subprocesses and servers, so 2 cores run it in ~60 %.
+# Two workers (pytest-xdist), a test file per worker (module fixtures and in-file order hold): much of the suite
+# waits on subprocesses and servers, so 2 cores run it in ~60 % of the serial time.
 test: install
-	$(BIN)/pytest -q -p no:cacheprovider -n 2
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile
 
 lint: install
 	$(BIN)/ruff check .

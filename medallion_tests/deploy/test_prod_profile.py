@@ -98,6 +98,50 @@ def test_etl_training_and_inference_run_through_the_code_server_on_prod_storage(
     assert pl.read_delta(str(stack.home / "serving" / "delta" / "daily_summary")).height == 7
 
 
+def test_the_password_appears_in_no_event_log_metadata_mlflow_record_or_service_log(stack):
+    """After the runs above: the PostgreSQL password is nowhere a user or a log shipper reads."""
+    password = stack.postgres.url().split(":")[2].split("@")[0]
+    assert pg_rows(stack.database_url("dagster"), "select count(*) from runs") != [(0,)]
+    for table in ("event_logs", "runs", "asset_keys"):
+        found = pg_rows(
+            stack.database_url("dagster"),
+            f"select count(*) from {table} where {table}::text like %s",
+            [f"%{password}%"],
+        )
+        assert found == [(0,)], f"the password is in Dagster's {table}"
+    for table in ("params", "tags", "model_versions", "registered_model_tags", "model_version_tags"):
+        found = pg_rows(
+            stack.database_url("mlflow"), f"select count(*) from {table} where {table}::text like %s", [f"%{password}%"]
+        )
+        assert found == [(0,)], f"the password is in MLflow's {table}"
+    for log in stack.root.glob("*.log"):
+        assert password not in log.read_text(errors="replace"), f"the password is in {log.name}"
+
+
+def test_every_service_listens_on_loopback_only(stack):
+    ports = {stack.ports.postgres, stack.ports.mlflow, stack.ports.code_server, stack.ports.webserver}
+    listening = listening_addresses()
+    assert ports <= {port for _, port in listening}
+    assert {address for address, port in listening if port in ports} == {"127.0.0.1"}
+
+
+def listening_addresses() -> set[tuple[str, int]]:
+    """(address, port) of every listening TCP socket on this machine, from /proc/net/tcp and tcp6."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            if state != "0A":  # LISTEN
+                continue
+            address, port = local.split(":")
+            if len(address) == 8 or address.startswith("0000000000000000FFFF0000"):  # IPv4, or IPv4-mapped IPv6
+                ip = ".".join(str(int(address[-8:][i : i + 2], 16)) for i in (6, 4, 2, 0))
+            else:
+                ip = "::1" if address == "00000000000000000000000001000000" else f"ipv6:{address}"
+            found.add((ip, int(port, 16)))
+    return found
+
+
 def test_a_60_day_backfill_split_over_concurrent_runs_is_correct_with_no_lock_errors(stack, monkeypatch):
     from dagster_graphql import DagsterGraphQLClient
 
