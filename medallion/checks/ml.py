@@ -4,6 +4,7 @@ import dagster as dg
 
 from medallion.checks.windows import ERROR, SHOWN, per_day_counts, where_clause
 from medallion.contract import Contract
+from medallion.logic.ml.scoring import PREDICTION_SCHEMA
 from medallion.names import (
     LABELS_NOT_FROM_FUTURE,
     MODEL,
@@ -126,16 +127,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     )
     def no_nulls(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(context)
-        columns = [
-            "probability",
-            "predicted_label",
-            "model_name",
-            "model_version",
-            "feature_set_version",
-            "in_sample",
-            "scored_at",
-            contract.key,
-        ]
+        columns = [c for c in PREDICTION_SCHEMA if c != "partition_date"] + [contract.key]
         selects = ", ".join(f'count(*) - count("{c}") as "{c}"' for c in columns)
         counts = warehouse.query(f"select {selects} from ml.predictions{where}", params).row(0, named=True)
         nulls = {c: n for c, n in counts.items() if n}

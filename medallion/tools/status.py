@@ -83,19 +83,6 @@ def tables_status(connection) -> list[TableStatus]:
     return found
 
 
-# ml.predictions' own columns (medallion.logic.ml.scoring.PREDICTION_SCHEMA); the one left over is the key.
-PREDICTION_COLUMNS = {
-    "partition_date",
-    "probability",
-    "predicted_label",
-    "model_name",
-    "model_version",
-    "feature_set_version",
-    "in_sample",
-    "scored_at",
-}
-
-
 @dataclass(frozen=True)
 class ScoredRows:
     """AUC of one model version's predictions whose label is known, in-sample or out-of-sample."""
@@ -126,10 +113,11 @@ def scored_performance(connection) -> list[ScoredRows]:
     its 95% DeLong interval. The label store is the gold table holding application_date and label_date; its label is
     the column that is neither a key, a day nor the partition."""
     from medallion.logic.ml.evaluation import auc_standard_error
+    from medallion.logic.ml.scoring import PREDICTION_SCHEMA
     from medallion.logic.monitoring.measures import roc_auc
 
     predictions = _columns(connection, "ml", "predictions")
-    keys = [c for c in predictions if c not in PREDICTION_COLUMNS]
+    keys = [c for c in predictions if c not in PREDICTION_SCHEMA]  # ml.predictions' own columns; the rest is the key
     if "in_sample" not in predictions or len(keys) != 1:
         return []
     key = keys[0]
