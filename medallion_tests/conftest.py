@@ -102,8 +102,19 @@ def table_exists(home: Settings, name: str) -> bool:
     return found[0] > 0
 
 
+def checks_by_day(result) -> dict[tuple[str, str], dict[str | None, dg.AssetCheckEvaluation]]:
+    found: dict[tuple[str, str], dict[str | None, dg.AssetCheckEvaluation]] = {}
+    for e in result.get_asset_check_evaluations():
+        found.setdefault((e.asset_key.to_user_string(), e.check_name), {})[e.partition] = e
+    return found
+
+
 def checks_by_name(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
-    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+    """Each check's verdict over the run: its first failing day's evaluation, or its last day's when all passed."""
+    return {
+        key: next((e for e in by_day.values() if not e.passed), list(by_day.values())[-1])
+        for key, by_day in checks_by_day(result).items()
+    }
 
 
 def days(first: date, n: int) -> list[date]:

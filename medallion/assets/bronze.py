@@ -12,8 +12,8 @@ from medallion.logic.etl.ingestion import read_landing_day
 from medallion.names import BRONZE, table_key
 from medallion.policies import op_policy
 from medallion.resources.landing import LandingZone
-from medallion.utils.dates import days_in
-from medallion.utils.table_metadata import table_metadata
+from medallion.utils.dates import day_spans, days_in
+from medallion.utils.table_metadata import daily_counts, table_metadata
 
 log = logging.getLogger("medallion.etl")
 
@@ -21,24 +21,30 @@ log = logging.getLogger("medallion.etl")
 def build_bronze_asset(feed: FeedSpec, start: date) -> dg.AssetsDefinition:
     @dg.asset(
         key=table_key(BRONZE, feed.name),
-        description=f"Rows of landing/{feed.name}/<day>/*.csv exactly as landed (all text), with lineage columns.",
+        description=f"Rows of `landing/{feed.name}/<day>/*.csv` exactly as landed (all text), with lineage columns.",
         tags={"feed": feed.name},
         **op_policy(BRONZE, start),
     )
     def bronze(context: dg.AssetExecutionContext, landing: LandingZone) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
         ingested_at = datetime.now(UTC)
-        frames, files, header_issues = [], [], {}
+        frames, files, header_issues, seconds, missing = [], [], {}, {}, []
         for day in days_in(*context.partition_time_window):
+            day_started = time.perf_counter()
             day_files = landing.files(feed.name, day)
             if not day_files:
-                log.warning("no %s file landed for %s", feed.name, day)
+                missing.append(day)
             frame, reports = read_landing_day(day_files, feed.column_names, day, ingested_at)
             frames.append(frame)
             files += [str(p) for p in day_files]
             header_issues.update({path: r.issue for path, r in reports.items() if r.issue})
+            seconds[day] = time.perf_counter() - day_started
         frame = pl.concat(frames, how="vertical")
         log.info("bronze %s: %d rows from %d file(s)", feed.name, frame.height, len(files))
+        if missing:
+            # One line per run, not per day: a long backfill's log stays readable; files_arrived judges each day.
+            log.warning("no %s file landed for %d day(s): %s", feed.name, len(missing), day_spans(missing))
+        daily_counts(context, frame, seconds=seconds)
         return dg.Output(
             frame,
             metadata=table_metadata(

@@ -12,7 +12,7 @@ from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.etl.labels import LABEL_MATCH_WINDOW_DAYS, build_labels
 from medallion.names import GOLD, SILVER, table_key
 from medallion.policies import op_policy
-from medallion.utils.table_metadata import table_metadata
+from medallion.utils.table_metadata import daily_counts, table_metadata
 
 log = logging.getLogger("medallion.etl")
 
@@ -32,6 +32,7 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
             pl.lit(feature_set.version).alias("feature_set_version")
         )
         log.info("gold features: %d rows, feature set %s", frame.height, feature_set.version)
+        daily_counts(context, frame, applications)
         return dg.Output(
             frame,
             metadata=table_metadata(
@@ -75,6 +76,7 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
             contract.label_positive,
         )
         reasons = dict(result.unmatched.group_by("reason").len().iter_rows())
+        daily_counts(context, result.labels, outcomes, result.unmatched)
         if result.unmatched.height:
             log.warning(
                 "%d outcome(s) resolve no application in the %d days before they landed (%s)",

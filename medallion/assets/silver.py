@@ -11,7 +11,7 @@ from medallion.contract import Contract
 from medallion.logic.etl.cleaning import validate_feed
 from medallion.names import BRONZE, SILVER, table_key
 from medallion.policies import op_policy
-from medallion.utils.table_metadata import table_metadata
+from medallion.utils.table_metadata import daily_counts, table_metadata
 
 log = logging.getLogger("medallion.etl")
 
@@ -47,6 +47,7 @@ def build_silver_assets(contract: Contract, start: date) -> dg.AssetsDefinition:
             result = validate_feed(bronze, feed)
             quarantined.append(result.quarantine)
             log.info("silver %s: %d valid, %d quarantined", feed.name, result.valid.height, result.quarantine.height)
+            daily_counts(context, result.valid, bronze, result.quarantine, asset_key=table_key(SILVER, feed.name))
             yield dg.Output(
                 result.valid,
                 output_name=feed.name,
@@ -59,6 +60,7 @@ def build_silver_assets(contract: Contract, start: date) -> dg.AssetsDefinition:
                 ),
             )
         quarantine = pl.concat(quarantined, how="vertical")
+        daily_counts(context, quarantine, asset_key=table_key(SILVER, contract.quarantine_table))
         yield dg.Output(
             quarantine,
             output_name="quarantine",

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from medallion.checks.windows import ERROR, SHOWN, per_day_counts, where_clause
+from medallion.checks.windows import ERROR, SHOWN, per_day_counts, run_days, where_clause
 from medallion.contract import Contract
 from medallion.logic.ml.scoring import PREDICTION_SCHEMA
 from medallion.names import (
@@ -26,7 +26,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         description="No training row of day D uses a label that became known after D (label_date <= partition_date).",
     )
     def labels_not_from_future(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
+        where, params = where_clause(run_days(context))
         worst = warehouse.query(
             "select partition_date, max(label_date) as latest_label, "
             "count(*) filter (where label_date > partition_date) as future_labels "
@@ -51,7 +51,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         "the configured floor (TrainingConfig.auc_floor, default 0.70).",
     )
     def model_quality_floor(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
+        where, params = where_clause(run_days(context))
         rows = warehouse.query(
             f"select partition_date, model_version, roc_auc, auc_floor, n_holdout from ml.model{where} "
             "order by trained_at desc limit 1",
@@ -84,15 +84,15 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     def one_prediction_per_gold_row(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     ) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
-        gold = per_day_counts(warehouse, f"gold.{contract.features_table}", context)
-        scored = per_day_counts(warehouse, "ml.predictions", context)
+        where, params = where_clause(run_days(context))
+        gold = per_day_counts(warehouse, f"gold.{contract.features_table}", run_days(context))
+        scored = per_day_counts(warehouse, "ml.predictions", run_days(context))
         dupes = warehouse.query(
             f'select count(*) - count(distinct (partition_date, "{contract.key}")) as n from ml.predictions{where}',
             params,
         )["n"][0]
         mismatched = {
-            d: {"gold": gold.get(d, 0), "predictions": scored.get(d, 0)}
+            str(d): {"gold": gold.get(d, 0), "predictions": scored.get(d, 0)}
             for d in sorted(set(gold) | set(scored))
             if gold.get(d, 0) != scored.get(d, 0)
         }
@@ -115,7 +115,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     def probabilities_in_unit_interval(
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     ) -> dg.AssetCheckResult:
-        where, params = where_clause(context, "(probability < 0 or probability > 1 or isnan(probability))")
+        where, params = where_clause(run_days(context), "(probability < 0 or probability > 1 or isnan(probability))")
         bad = warehouse.query(f"select count(*) as n from ml.predictions{where}", params)["n"][0]
         return dg.AssetCheckResult(passed=bad == 0, severity=ERROR, metadata={"out_of_range": int(bad)})
 
@@ -126,7 +126,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         description="No prediction column is null.",
     )
     def no_nulls(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
+        where, params = where_clause(run_days(context))
         columns = [c for c in PREDICTION_SCHEMA if c != "partition_date"] + [contract.key]
         selects = ", ".join(f'count(*) - count("{c}") as "{c}"' for c in columns)
         counts = warehouse.query(f"select {selects} from ml.predictions{where}", params).row(0, named=True)

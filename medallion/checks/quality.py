@@ -1,11 +1,21 @@
 """Data-quality checks of every layer, derived from the contract; each reads the stored tables for the run's days."""
 
-from datetime import date
+from datetime import date, timedelta
 
 import dagster as dg
 
 from medallion.checks.steps import Check, check, one_step_per_asset
-from medallion.checks.windows import ERROR, SHOWN, WARN, per_day_counts, run_window, where_clause
+from medallion.checks.windows import (
+    ERROR,
+    WARN,
+    DailyResults,
+    Days,
+    each_day,
+    per_day,
+    per_day_counts,
+    table,
+    where_clause,
+)
 from medallion.contract import Contract, FeedSpec
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.names import (
@@ -27,172 +37,232 @@ from medallion.names import (
 )
 from medallion.resources.landing import LandingZone
 from medallion.resources.warehouse import Warehouse
-from medallion.utils.dates import date_range
 
 
-def _bronze_checks(feed: FeedSpec) -> list[Check]:
-    table = f"bronze.{feed.name}"
+def _bronze_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Check]:
+    bronze = f"bronze.{feed.name}"
+    is_outcome = feed.name == contract.outcome.name
+    delay = contract.label_delay_days if is_outcome else 0
 
     @check(
         asset=table_key(BRONZE, feed.name),
         name=FILES_ARRIVED,
-        description=f"Each day of the run has at least one non-empty file in landing/{feed.name}/<day>/.",
+        start=start,
+        description=f"Each day has at least one non-empty file in `landing/{feed.name}/<day>/`"
+        + (
+            f"; outcomes are due {delay} day(s) after applications (label_delay_days), so a day whose applications "
+            "day had none is not expected to have any."
+            if delay
+            else "."
+        ),
     )
-    def files_arrived(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse, landing: LandingZone
-    ) -> dg.AssetCheckResult:
-        rows = per_day_counts(warehouse, table, context)
-        window = run_window(context)
-        days = list(rows) if window is None else [d.isoformat() for d in date_range(*window)]
-        empty_days = [d for d in days if rows.get(d, 0) == 0]
-        files = {d: len(landing.files(feed.name, date.fromisoformat(d))) for d in empty_days[:SHOWN]}
-        return dg.AssetCheckResult(
-            passed=not empty_days,
-            severity=WARN,
-            description=f"{len(empty_days)} of {len(days)} day(s) without rows" if empty_days else None,
-            metadata={
-                "days_checked": len(days),
-                "days_without_rows": empty_days[:SHOWN],
-                "files_on_those_days": files,
-                "rows": sum(rows.values()),
-            },
+    def files_arrived(days: Days, warehouse: Warehouse, landing: LandingZone) -> DailyResults:
+        rows = per_day_counts(warehouse, bronze, days)
+        applications = (
+            per_day_counts(warehouse, f"bronze.{contract.entity.name}", [d - timedelta(days=delay) for d in days])
+            if delay and days
+            else {}
         )
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            files = [p.name for p in landing.files(feed.name, day)]
+            landed = rows.get(day, 0)
+            due = not delay or applications.get(day - timedelta(days=delay), 0) > 0
+            if landed or not due:
+                note = None if landed else f"no outcomes due: no applications landed on {day - timedelta(days=delay)}"
+                return dg.AssetCheckResult(passed=True, description=note, metadata={"rows": landed, "files": files})
+            return dg.AssetCheckResult(
+                passed=False,
+                severity=WARN,
+                description=f"no rows landed for {day}: {len(files)} file(s) in landing/{feed.name}/{day}/",
+                metadata={"rows": 0, "files": files},
+            )
+
+        return each_day(days, rows, verdict)
 
     @check(
         asset=table_key(BRONZE, feed.name),
         name=HEADER_MATCHES_CONTRACT,
+        start=start,
         blocking=True,
         description="Every file's header has the contract's columns: a missing column is an error (blocks silver), "
         "an extra one a warning (its values are kept in _extra_values).",
     )
-    def header_matches_contract(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context, "_header_issue is not null")
-        issues = warehouse.query(f"select distinct _source_file, _header_issue from {table}{where} order by 1", params)
-        by_file = dict(issues.iter_rows())
-        missing = {f: i for f, i in by_file.items() if "missing:" in i}
-        return dg.AssetCheckResult(
-            passed=not by_file,
-            severity=ERROR if missing else WARN,
-            description="; ".join(f"{f}: {i}" for f, i in list(by_file.items())[:5]) or None,
-            metadata={"expected_columns": feed.column_names, "files_with_issues": dict(list(by_file.items())[:SHOWN])},
+    def header_matches_contract(days: Days, warehouse: Warehouse) -> DailyResults:
+        where, params = where_clause(days, "_header_issue is not null")
+        issues = warehouse.query(
+            f"select distinct partition_date, _source_file, _header_issue from {bronze}{where} order by 1, 2", params
         )
+        by_day: dict[date, dict[str, str]] = {}
+        for day, path, issue in issues.iter_rows():
+            by_day.setdefault(day, {})[path] = issue
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            by_file = by_day.get(day, {})
+            missing = any("missing:" in issue for issue in by_file.values())
+            return dg.AssetCheckResult(
+                passed=not by_file,
+                severity=ERROR if missing else WARN,
+                description="; ".join(f"{f}: {i}" for f, i in list(by_file.items())[:5]) or None,
+                metadata={
+                    "expected_columns": feed.column_names,
+                    "files_with_issues": table(
+                        [{"file": f, "issue": i} for f, i in by_file.items()], {"file": "string", "issue": "string"}
+                    ),
+                },
+            )
+
+        return each_day(days, by_day, verdict)
 
     return [files_arrived, header_matches_contract]
 
 
-def _silver_checks(contract: Contract, feed: FeedSpec) -> list[Check]:
+def _silver_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Check]:
     asset = table_key(SILVER, feed.name)
-    table, quarantine = f"silver.{feed.name}", f"silver.{contract.quarantine_table}"
+    silver, quarantine = f"silver.{feed.name}", f"silver.{contract.quarantine_table}"
 
     @check(
         asset=asset,
         name=ROWS_CONSERVED,
+        start=start,
         blocking=True,
         description=f"Nothing is lost: for each day, bronze.{feed.name} rows = silver rows + quarantined rows "
         "of the feed.",
     )
-    def rows_conserved(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        bronze = per_day_counts(warehouse, f"bronze.{feed.name}", context)
-        silver = per_day_counts(warehouse, table, context)
-        rejected = per_day_counts(warehouse, quarantine, context, f"feed = '{feed.name}'")
-        days = sorted(set(bronze) | set(silver) | set(rejected))
-        broken = {
-            d: {"bronze": bronze.get(d, 0), "silver": silver.get(d, 0), "quarantine": rejected.get(d, 0)}
-            for d in days
-            if bronze.get(d, 0) != silver.get(d, 0) + rejected.get(d, 0)
-        }
-        return dg.AssetCheckResult(
-            passed=not broken,
-            severity=ERROR,
-            metadata={
-                "days": len(days),
-                "bronze_rows": sum(bronze.values()),
-                "silver_rows": sum(silver.values()),
-                "quarantined_rows": sum(rejected.values()),
-                "days_not_conserved": dict(list(broken.items())[:SHOWN]),
-            },
-        )
+    def rows_conserved(days: Days, warehouse: Warehouse) -> DailyResults:
+        bronze = per_day_counts(warehouse, f"bronze.{feed.name}", days)
+        valid = per_day_counts(warehouse, silver, days)
+        rejected = per_day_counts(warehouse, quarantine, days, f"feed = '{feed.name}'")
 
-    @check(asset=asset, name=KEY_UNIQUE, blocking=True, description=f"`{feed.key}` is unique within each day.")
-    def key_unique(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
+        def verdict(day: date) -> dg.AssetCheckResult:
+            counts = {"bronze_rows": bronze.get(day, 0), "silver_rows": valid.get(day, 0)}
+            counts["quarantined_rows"] = rejected.get(day, 0)
+            lost = counts["bronze_rows"] - counts["silver_rows"] - counts["quarantined_rows"]
+            return dg.AssetCheckResult(
+                passed=lost == 0,
+                severity=ERROR,
+                description=None
+                if lost == 0
+                else f"{day}: bronze {counts['bronze_rows']} ≠ silver "
+                f"{counts['silver_rows']} + quarantine {counts['quarantined_rows']}",
+                metadata={**counts, "unaccounted_rows": lost},
+            )
+
+        return each_day(days, set(bronze) | set(valid) | set(rejected), verdict)
+
+    @check(
+        asset=asset, name=KEY_UNIQUE, start=start, blocking=True, description=f"`{feed.key}` is unique within each day."
+    )
+    def key_unique(days: Days, warehouse: Warehouse) -> DailyResults:
+        where, params = where_clause(days)
         dupes = warehouse.query(
-            f'select partition_date, "{feed.key}" as key, count(*) as n from {table}{where} '
+            f'select partition_date, "{feed.key}" as key, count(*) as n from {silver}{where} '
             "group by all having count(*) > 1 order by 1, 2",
             params,
         )
-        return dg.AssetCheckResult(
-            passed=dupes.is_empty(),
-            severity=ERROR,
-            metadata={
-                "duplicated_keys": dupes.height,
-                "examples": [f"{d} {k} ×{n}" for d, k, n in dupes.head(SHOWN).iter_rows()],
-            },
-        )
+        by_day: dict[date, list[dict]] = {}
+        for day, key, n in dupes.iter_rows():
+            by_day.setdefault(day, []).append({"key": str(key), "rows": n})
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            found = by_day.get(day, [])
+            return dg.AssetCheckResult(
+                passed=not found,
+                severity=ERROR,
+                metadata={
+                    "duplicated_keys": len(found),
+                    "examples": table(found, {"key": "string", "rows": "int"}),
+                },
+            )
+
+        return each_day(days, per_day_counts(warehouse, silver, days), verdict)
 
     @check(
-        asset=asset, name=COMPLETENESS, description="Each column's null rate is within the contract's max_null_rate."
+        asset=asset,
+        name=COMPLETENESS,
+        start=start,
+        description="Each column's null rate is within the contract's max_null_rate.",
     )
-    def completeness(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
+    def completeness(days: Days, warehouse: Warehouse) -> DailyResults:
         selects = ", ".join(
             f'avg(case when "{c.name}" is null then 1.0 else 0.0 end) as "{c.name}"' for c in feed.columns
         )
-        rates = warehouse.query(f"select count(*) as __rows, {selects} from {table}{where}", params).row(0, named=True)
-        over = {
-            c.name: round(rates[c.name], 4)
-            for c in feed.columns
-            if rates[c.name] is not None and rates[c.name] > c.max_null_rate
-        }
-        return dg.AssetCheckResult(
-            passed=not over,
-            severity=WARN,
-            metadata={
-                "rows": rates["__rows"],
-                "columns_over_threshold": over,
-                "null_rates": {c.name: round(rates[c.name] or 0.0, 4) for c in feed.columns},
-            },
-        )
+        rates = per_day(warehouse, silver, days, f"count(*) as __rows, {selects}")
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            found = rates.get(day, {})
+            by_column = [
+                {"column": c.name, "null_rate": round(found.get(c.name) or 0.0, 4), "max_null_rate": c.max_null_rate}
+                for c in feed.columns
+            ]
+            over = [r for r in by_column if r["null_rate"] > r["max_null_rate"]]
+            return dg.AssetCheckResult(
+                passed=not over,
+                severity=WARN,
+                description=", ".join(f"{r['column']} {r['null_rate']:.1%}" for r in over) or None,
+                metadata={
+                    "rows": found.get("__rows", 0),
+                    "columns_over_threshold": table(
+                        over, {"column": "string", "null_rate": "float", "max_null_rate": "float"}
+                    ),
+                    "null_rates": {r["column"]: r["null_rate"] for r in by_column},
+                },
+            )
+
+        return each_day(days, rates, verdict)
 
     @check(
         asset=asset,
         name=VALIDITY,
+        start=start,
         blocking=True,
         description="Every stored value is within the contract's range or allowed values.",
     )
-    def validity(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
+    def validity(days: Days, warehouse: Warehouse) -> DailyResults:
         rules = _validity_rules(feed)
-        if not rules:
-            return dg.AssetCheckResult(passed=True, metadata={"rules": 0})
-        selects = ", ".join(f'count(*) filter (where {sql}) as "{name}"' for name, sql in rules.items())
-        counts = warehouse.query(f"select {selects} from {table}{where}", params).row(0, named=True)
-        violations = {name: n for name, n in counts.items() if n}
-        return dg.AssetCheckResult(
-            passed=not violations, severity=ERROR, metadata={"rules": len(rules), "violations": violations}
+        selects = ", ".join(
+            [f'count(*) filter (where {sql}) as "{name}"' for name, sql in rules.items()] or ["count(*) as __rows"]
         )
+        counts = per_day(warehouse, silver, days, selects)
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            broken = [{"rule": rule, "rows": n} for rule in rules if (n := counts.get(day, {}).get(rule))]
+            return dg.AssetCheckResult(
+                passed=not broken,
+                severity=ERROR,
+                metadata={"rules": len(rules), "violations": table(broken, {"rule": "string", "rows": "int"})},
+            )
+
+        return each_day(days, counts, verdict)
 
     @check(
         asset=asset,
         name=QUARANTINE_RATE,
+        start=start,
         description=f"At most {contract.max_quarantine_rate:.0%} of each day's bronze rows are quarantined "
         "(max_quarantine_rate).",
     )
-    def quarantine_rate(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        bronze = per_day_counts(warehouse, f"bronze.{feed.name}", context)
-        rejected = per_day_counts(warehouse, quarantine, context, f"feed = '{feed.name}'")
-        rates = {d: rejected.get(d, 0) / n for d, n in bronze.items() if n}
-        over = {d: round(r, 4) for d, r in sorted(rates.items()) if r > contract.max_quarantine_rate}
-        total = sum(rejected.values()) / max(sum(bronze.values()), 1)
-        return dg.AssetCheckResult(
-            passed=not over,
-            severity=WARN,
-            metadata={
-                "quarantine_rate": round(total, 4),
-                "threshold": contract.max_quarantine_rate,
-                "days_over_threshold": dict(list(over.items())[:SHOWN]),
-            },
-        )
+    def quarantine_rate(days: Days, warehouse: Warehouse) -> DailyResults:
+        bronze = per_day_counts(warehouse, f"bronze.{feed.name}", days)
+        rejected = per_day_counts(warehouse, quarantine, days, f"feed = '{feed.name}'")
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            rate = rejected.get(day, 0) / max(bronze.get(day, 0), 1)
+            return dg.AssetCheckResult(
+                passed=rate <= contract.max_quarantine_rate,
+                severity=WARN,
+                description=None
+                if rate <= contract.max_quarantine_rate
+                else f"{rate:.1%} of {bronze.get(day, 0)} rows quarantined",
+                metadata={
+                    "quarantine_rate": round(rate, 4),
+                    "quarantined_rows": rejected.get(day, 0),
+                    "bronze_rows": bronze.get(day, 0),
+                    "threshold": contract.max_quarantine_rate,
+                },
+            )
+
+        return each_day(days, bronze, verdict)
 
     return [rows_conserved, key_unique, completeness, validity, quarantine_rate]
 
@@ -210,78 +280,122 @@ def _validity_rules(feed: FeedSpec) -> dict[str, str]:
     return rules
 
 
-def _gold_checks(contract: Contract, feature_set: FeatureSet) -> list[Check]:
+def _gold_checks(contract: Contract, feature_set: FeatureSet, start: date) -> list[Check]:
     features_table, labels_table = f"gold.{contract.features_table}", f"gold.{contract.labels_table}"
 
     @check(
         asset=table_key(GOLD, contract.features_table),
         name=FEATURE_NULL_RATES,
+        start=start,
         description="Each feature's null rate is within its tolerance in the feature set.",
     )
-    def feature_null_rates(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
+    def feature_null_rates(days: Days, warehouse: Warehouse) -> DailyResults:
         selects = ", ".join(
             f'avg(case when "{n}" is null or isnan("{n}") then 1.0 else 0.0 end) as "{n}"' for n in feature_set.names
         )
-        rates = warehouse.query(f"select {selects} from {features_table}{where}", params).row(0, named=True)
-        over = {n: round(r, 4) for n, r in rates.items() if r is not None and r > feature_set.specs[n][2]}
-        return dg.AssetCheckResult(
-            passed=not over, severity=WARN, metadata={"features_over_tolerance": over, "features": len(rates)}
-        )
+        rates = per_day(warehouse, features_table, days, selects)
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            over = [
+                {"feature": n, "null_rate": round(r, 4), "tolerance": feature_set.specs[n][2]}
+                for n, r in rates.get(day, {}).items()
+                if r is not None and r > feature_set.specs[n][2]
+            ]
+            return dg.AssetCheckResult(
+                passed=not over,
+                severity=WARN,
+                metadata={
+                    "features": len(feature_set.names),
+                    "features_over_tolerance": table(
+                        over, {"feature": "string", "null_rate": "float", "tolerance": "float"}
+                    ),
+                },
+            )
+
+        return each_day(days, rates, verdict)
 
     @check(
         asset=table_key(GOLD, contract.features_table),
         name=FEATURE_RANGES,
+        start=start,
         description="Each feature's values lie in the range the feature set declares.",
     )
-    def feature_ranges(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        where, params = where_clause(context)
+    def feature_ranges(days: Days, warehouse: Warehouse) -> DailyResults:
         selects = ", ".join(
             f'count(*) filter (where "{n}" < {_sql_number(lo)} or "{n}" > {_sql_number(hi)}) as "{n}"'
             for n, (lo, hi, _) in feature_set.specs.items()
         )
-        counts = warehouse.query(f"select {selects} from {features_table}{where}", params).row(0, named=True)
-        out_of_range = {n: c for n, c in counts.items() if c}
-        return dg.AssetCheckResult(
-            passed=not out_of_range, severity=ERROR, metadata={"out_of_range_counts": out_of_range}
-        )
+        counts = per_day(warehouse, features_table, days, selects)
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            out = [
+                {"feature": n, "rows": c, "min": feature_set.specs[n][0], "max": feature_set.specs[n][1]}
+                for n, c in counts.get(day, {}).items()
+                if c
+            ]
+            return dg.AssetCheckResult(
+                passed=not out,
+                severity=ERROR,
+                metadata={
+                    "out_of_range": table(out, {"feature": "string", "rows": "int", "min": "float", "max": "float"})
+                },
+            )
+
+        return each_day(days, counts, verdict)
 
     @check(
         asset=table_key(GOLD, contract.labels_table),
         name=LABELS_NOT_BEFORE_APPLICATION,
+        start=start,
         blocking=True,
         description="No label became known before its application was made (label_date >= application_date).",
     )
-    def labels_not_before_application(
-        context: dg.AssetCheckExecutionContext, warehouse: Warehouse
-    ) -> dg.AssetCheckResult:
-        where, params = where_clause(context, "label_date < application_date")
+    def labels_not_before_application(days: Days, warehouse: Warehouse) -> DailyResults:
+        where, params = where_clause(days, "label_date < application_date")
         bad = warehouse.query(
-            f'select "{contract.key}" as key, application_date, label_date from {labels_table}{where} limit {SHOWN}',
+            f'select partition_date, "{contract.key}" as key, application_date, label_date from {labels_table}{where} '
+            "order by 1, 2",
             params,
         )
-        return dg.AssetCheckResult(
-            passed=bad.is_empty(), severity=ERROR, metadata={"examples": [str(r) for r in bad.iter_rows()]}
-        )
+        by_day: dict[date, list[dict]] = {}
+        for day, key, applied, known in bad.iter_rows():
+            by_day.setdefault(day, []).append(
+                {"key": str(key), "application_date": str(applied), "label_date": str(known)}
+            )
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            found = by_day.get(day, [])
+            return dg.AssetCheckResult(
+                passed=not found,
+                severity=ERROR,
+                metadata={
+                    "labels_before_application": len(found),
+                    "examples": table(found, {"key": "string", "application_date": "string", "label_date": "string"}),
+                },
+            )
+
+        return each_day(days, per_day_counts(warehouse, labels_table, days), verdict)
 
     @check(
         asset=table_key(GOLD, contract.labels_table),
         name=OUTCOMES_MATCHED,
+        start=start,
         description="Every outcome of the day resolves an application seen in the label-matching window.",
     )
-    def outcomes_matched(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-        outcomes = per_day_counts(warehouse, f"silver.{contract.outcome.name}", context)
-        labels = per_day_counts(warehouse, labels_table, context)
-        unmatched = {d: n - labels.get(d, 0) for d, n in outcomes.items() if n != labels.get(d, 0)}
-        return dg.AssetCheckResult(
-            passed=not unmatched,
-            severity=WARN,
-            metadata={
-                "outcomes": sum(outcomes.values()),
-                "labels": sum(labels.values()),
-                "unmatched_by_day": dict(list(unmatched.items())[:SHOWN]),
-            },
-        )
+    def outcomes_matched(days: Days, warehouse: Warehouse) -> DailyResults:
+        outcomes = per_day_counts(warehouse, f"silver.{contract.outcome.name}", days)
+        labels = per_day_counts(warehouse, labels_table, days)
+
+        def verdict(day: date) -> dg.AssetCheckResult:
+            unmatched = outcomes.get(day, 0) - labels.get(day, 0)
+            return dg.AssetCheckResult(
+                passed=unmatched == 0,
+                severity=WARN,
+                description=None if unmatched == 0 else f"{unmatched} of {outcomes.get(day, 0)} outcomes unmatched",
+                metadata={"outcomes": outcomes.get(day, 0), "labels": labels.get(day, 0), "unmatched": unmatched},
+            )
+
+        return each_day(days, set(outcomes) | set(labels), verdict)
 
     return [feature_null_rates, feature_ranges, labels_not_before_application, outcomes_matched]
 
@@ -290,8 +404,8 @@ def _sql_number(value: float) -> str:
     return {float("inf"): "'inf'::double", float("-inf"): "'-inf'::double"}.get(value, repr(value))
 
 
-def build_quality_checks(contract: Contract, feature_set: FeatureSet) -> list[dg.AssetChecksDefinition]:
+def build_quality_checks(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetChecksDefinition]:
     checks = []
     for feed in contract.feeds:
-        checks += _bronze_checks(feed) + _silver_checks(contract, feed)
-    return one_step_per_asset(checks + _gold_checks(contract, feature_set))
+        checks += _bronze_checks(contract, feed, start) + _silver_checks(contract, feed, start)
+    return one_step_per_asset(checks + _gold_checks(contract, feature_set, start))

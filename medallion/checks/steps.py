@@ -1,17 +1,24 @@
-"""Checks written one by one, run as one step per asset.
+"""Checks written one by one, run as one step per asset, with one result per day.
 
 Every Dagster step costs a handful of events in the run's event log, and a day's ETL has twenty checks over seven
 assets; as one step per asset they cost a quarter of that. Each check keeps its own name, severity, blocking flag,
-description and result, so the UI and the asset-check pages show them as before, and a single check can still run
-alone (the multi-check is subsettable).
+description and result, and a single check can still run alone (the multi-check is subsettable).
+
+The checks are partitioned like their assets and report one evaluation per day of the run, so a 150-day backfill
+gives each day its own pass or fail on the check page (Dagster's `AssetCheckResult` can only speak for a run's one
+partition; an `AssetCheckEvaluation` names its partition).
 """
 
 import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 import dagster as dg
 
+from medallion.checks.windows import DailyResults, run_days
+from medallion.policies import daily_partitions
 from medallion.resources.landing import LandingZone
 from medallion.resources.warehouse import Warehouse, WarehouseSession
 
@@ -19,26 +26,42 @@ from medallion.resources.warehouse import Warehouse, WarehouseSession
 @dataclass(frozen=True)
 class Check:
     spec: dg.AssetCheckSpec
-    evaluate: Callable[..., dg.AssetCheckResult]  # (context, warehouse) or (context, warehouse, landing)
+    evaluate: Callable[..., DailyResults]  # (days, warehouse) or (days, warehouse, landing)
 
-    def run(self, context, warehouse: WarehouseSession, landing: LandingZone) -> dg.AssetCheckResult:
+    def run(self, days: list[date] | None, warehouse: WarehouseSession, landing: LandingZone) -> DailyResults:
         wants_landing = len(inspect.signature(self.evaluate).parameters) == 3
-        result = self.evaluate(context, warehouse, landing) if wants_landing else self.evaluate(context, warehouse)
-        return dg.AssetCheckResult(
-            asset_key=self.spec.asset_key,
-            check_name=self.spec.name,
-            passed=result.passed,
-            severity=result.severity,
-            description=result.description,
-            metadata=result.metadata,
-        )
+        return self.evaluate(days, warehouse, landing) if wants_landing else self.evaluate(days, warehouse)
+
+    def evaluations(self, results: DailyResults) -> list[dg.AssetCheckEvaluation]:
+        return [
+            dg.AssetCheckEvaluation(
+                asset_key=self.spec.asset_key,
+                check_name=self.spec.name,
+                passed=result.passed,
+                severity=result.severity,
+                description=result.description,
+                metadata=result.metadata,
+                blocking=self.spec.blocking,
+                partition=day.isoformat(),
+            )
+            for day, result in sorted(results.items())
+        ]
 
 
-def check(asset: dg.AssetKey, name: str, description: str, blocking: bool = False) -> Callable[..., Check]:
-    """Declares a check like `@dg.asset_check`; `one_step_per_asset` turns the declared checks into definitions."""
+def check(asset: dg.AssetKey, name: str, description: str, start: date, blocking: bool = False) -> Callable[..., Check]:
+    """Declares a daily check like `@dg.asset_check`; `one_step_per_asset` makes the definitions."""
 
-    def declare(evaluate: Callable[..., dg.AssetCheckResult]) -> Check:
-        return Check(dg.AssetCheckSpec(name=name, asset=asset, description=description, blocking=blocking), evaluate)
+    def declare(evaluate: Callable[..., DailyResults]) -> Check:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", dg.PreviewWarning)  # partitioned check specs are a preview in 1.13
+            spec = dg.AssetCheckSpec(
+                name=name,
+                asset=asset,
+                description=description,
+                blocking=blocking,
+                partitions_def=daily_partitions(start),
+            )
+        return Check(spec, evaluate)
 
     return declare
 
@@ -54,8 +77,12 @@ def _asset_step(key: dg.AssetKey, checks: list[Check]) -> dg.AssetChecksDefiniti
     @dg.multi_asset_check(specs=[c.spec for c in checks], name=f"{key.to_python_identifier()}_checks", can_subset=True)
     def asset_checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse, landing: LandingZone):
         selected = [declared for declared in checks if declared.spec.key in context.selected_asset_check_keys]
+        days, outputs = run_days(context), context.op_execution_context.assets_def
         with warehouse.session() as session:
-            results = [declared.run(context, session, landing) for declared in selected]
-        yield from results
+            results = [(declared, declared.run(days, session, landing)) for declared in selected]
+        for declared, by_day in results:
+            yield from declared.evaluations(by_day)
+            # The check's output, which blocking checks gate downstream steps on; its days are reported above.
+            yield dg.Output(None, output_name=outputs.get_output_name_for_asset_check_key(declared.spec.key))
 
     return asset_checks

@@ -105,7 +105,7 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         start = settings.start_date
         feature_set = feature_set_for(contract)
         assets = build_etl_assets(contract, feature_set, start)
-        checks = [*build_quality_checks(contract, feature_set), *build_freshness_checks(self.gold_keys)]
+        checks = [*build_quality_checks(contract, feature_set, start), *build_freshness_checks(self.gold_keys)]
         if self.ml:
             assets += build_ml_assets(contract, feature_set, start, settings.serving_targets)
             checks += build_ml_checks(contract)

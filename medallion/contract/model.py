@@ -94,6 +94,8 @@ class Contract:
     application_time: str | None = None
     # An outcome resolves an application only once it is this many days old: earlier ones are rejected as immature.
     label_maturity_days: int = 0
+    # How many days after its application an outcome is expected to land: no outcome is due before then.
+    label_delay_days: int = 0
     # The label value stored as 1 (the rest as 0) in gold labels; any type the column holds. None: kept as landed.
     label_positive: Any = None
 
@@ -174,9 +176,7 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
         raise ContractError(
             f"{where}: `application_time: {application_time}` must be a date column of feed {outcome.name!r}"
         )
-    maturity = raw.get("label_maturity_days", 0)
-    if not isinstance(maturity, int) or isinstance(maturity, bool) or maturity < 0:
-        raise ContractError(f"{where}: `label_maturity_days: {maturity!r}` must be a whole number of days, 0 or more")
+    maturity, delay = (_days(raw, setting, where) for setting in ("label_maturity_days", "label_delay_days"))
     label_positive = _label_positive(raw, outcome.column(label), where)
     tables = _mapping(raw.get("tables", {}), f"{where}: `tables`")
     for setting, table in tables.items():
@@ -196,8 +196,16 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
         source=source,
         application_time=application_time,
         label_maturity_days=maturity,
+        label_delay_days=delay,
         label_positive=label_positive,
     )
+
+
+def _days(raw: dict, setting: str, where: str) -> int:
+    value = raw.get(setting, 0)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ContractError(f"{where}: `{setting}: {value!r}` must be a whole number of days, 0 or more")
+    return value
 
 
 def _label_positive(raw: dict, column: ColumnSpec, where: str) -> Any:

@@ -16,3 +16,14 @@ def days_in(start: datetime, end: datetime) -> list[date]:
 
 def as_date(partition_key: str) -> date:
     return datetime.strptime(partition_key, "%Y-%m-%d").date()
+
+
+def day_spans(days: list[date]) -> str:
+    """Sorted days as runs of consecutive days: `2025-01-01..2025-01-30, 2025-03-02`."""
+    spans: list[list[date]] = []
+    for day in sorted(days):
+        if spans and day - spans[-1][1] == timedelta(days=1):
+            spans[-1][1] = day
+        else:
+            spans.append([day, day])
+    return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in spans)

@@ -7,6 +7,9 @@ import time
 import dagster as dg
 import polars as pl
 
+from medallion.policies import PARTITION_COLUMN
+from medallion.utils.dates import as_date
+
 PREVIEW_ROWS = 5
 PREVIEW_COLUMNS = 12
 
@@ -25,12 +28,14 @@ def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
 
 
 def table_metadata(frame: pl.DataFrame, started: float, rows_in: int, rows_rejected: int = 0, **extra) -> dict:
+    """What the run as a whole did. A ranged run writes one materialization per day: `daily_counts` gives each its
+    own rows; the run_* figures and the preview are shared by the run's days and say so by their names."""
     seconds = max(time.perf_counter() - started, 1e-9)
     return {
-        "rows_in": rows_in,
-        "rows_out": frame.height,
-        "rows_rejected": rows_rejected,
-        "seconds": round(seconds, 3),
+        "run_rows_in": rows_in,
+        "run_rows_out": frame.height,
+        "run_rows_rejected": rows_rejected,
+        "run_seconds": round(seconds, 3),
         "rows_per_second": round(rows_in / seconds, 1),
         "preview": dg.MetadataValue.md(markdown_table(frame)),
         # The keys TableMetadataSet writes (it is not exported in dagster 1.13): the UI shows schema changes from them.
@@ -38,3 +43,30 @@ def table_metadata(frame: pl.DataFrame, started: float, rows_in: int, rows_rejec
         "dagster/row_count": frame.height,
         **extra,
     }
+
+
+def rows_by_day(frame: pl.DataFrame | None) -> dict:
+    if frame is None or PARTITION_COLUMN not in frame.columns:
+        return {}
+    return dict(frame.group_by(PARTITION_COLUMN).len().iter_rows())
+
+
+def daily_counts(
+    context,
+    rows_out: pl.DataFrame,
+    rows_in: pl.DataFrame | None = None,
+    rejected: pl.DataFrame | None = None,
+    asset_key: dg.AssetKey | None = None,
+    seconds: dict | None = None,
+) -> None:
+    """Gives each day of the run its own rows in / out / rejected (and seconds where they were measured per day)
+    on its own materialization, so the partitions plot and each day's event show that day, not the run's totals."""
+    out, into, bad = rows_by_day(rows_out), rows_by_day(rows_out if rows_in is None else rows_in), rows_by_day(rejected)
+    for key in context.partition_keys:
+        day = as_date(key)
+        counts = {"rows_in": into.get(day, 0), "rows_out": out.get(day, 0), "rows_rejected": bad.get(day, 0)}
+        if seconds is not None:
+            counts["seconds"] = round(seconds.get(day, 0.0), 3)
+        context.add_asset_metadata(
+            {**counts, "dagster/row_count": counts["rows_out"]}, asset_key=asset_key, partition_key=key
+        )

@@ -148,7 +148,10 @@ def test_day_without_files_gives_empty_partitions_and_a_warning(home):
     result = run_etl(build_definitions(home), DAY1 + timedelta(days=5))
     assert result.success
     check = checks_by_name(result)[("bronze/applications", "files_arrived")]
-    assert not check.passed and check.severity.value == "WARN"
-    assert check.metadata["days_without_rows"].value == ["2025-01-06"]
+    assert not check.passed and check.severity.value == "WARN" and check.partition == "2025-01-06"
+    assert check.metadata["rows"].value == 0 and "no rows landed for 2025-01-06" in check.description
+    # No application landed 30 days before (label_delay_days), so no outcome is due: not a warning.
+    outcomes = checks_by_name(result)[("bronze/outcomes", "files_arrived")]
+    assert outcomes.passed and "no outcomes due" in outcomes.description
     assert table(home, "silver.applications").height == 0
     assert table(home, "gold.features").height == 0

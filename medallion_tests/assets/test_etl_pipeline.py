@@ -7,7 +7,16 @@ import pytest
 
 from medallion.definitions import build_definitions
 from medallion.settings import Settings
-from medallion_tests.conftest import DAY1, LABEL, checks_by_name, land_outcomes, land_reference_rows, run_etl, table
+from medallion_tests.conftest import (
+    DAY1,
+    LABEL,
+    checks_by_day,
+    checks_by_name,
+    land_outcomes,
+    land_reference_rows,
+    run_etl,
+    table,
+)
 
 ROWS_PER_DAY = 200
 LAYERS = [
@@ -53,9 +62,9 @@ def test_every_bronze_row_is_in_silver_or_quarantine_per_day(backfilled):
     assert bronze["len"].to_list() == [ROWS_PER_DAY] * 3
     assert silver["len"].to_list() == [ROWS_PER_DAY] * 3
     assert table(home, "silver.quarantine").height == 0
-    checks = checks_by_name(result)
-    assert checks[("silver/applications", "rows_conserved")].passed
-    assert checks[("silver/applications", "rows_conserved")].metadata["bronze_rows"].value == 3 * ROWS_PER_DAY
+    conserved = checks_by_day(result)[("silver/applications", "rows_conserved")]
+    assert sorted(conserved) == [str(DAY1 + timedelta(days=i)) for i in range(3)]  # one verdict per day
+    assert all(e.passed and e.metadata["bronze_rows"].value == ROWS_PER_DAY for e in conserved.values())
 
 
 def test_silver_values_are_the_typed_landed_values(backfilled, reference):
@@ -96,17 +105,9 @@ def test_asset_metadata_reports_counts_speed_preview_and_schema(backfilled):
         e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == "silver/applications"
     )
     metadata = event.materialization.metadata
-    for key in (
-        "rows_in",
-        "rows_out",
-        "rows_rejected",
-        "seconds",
-        "rows_per_second",
-        "preview",
-        "dagster/column_schema",
-    ):
+    for key in ("run_rows_in", "run_seconds", "rows_per_second", "preview", "dagster/column_schema"):
         assert key in metadata, key
-    assert metadata["rows_in"].value == 3 * ROWS_PER_DAY
+    assert metadata["run_rows_in"].value == 3 * ROWS_PER_DAY
     assert "| partition_date | ID |" in metadata["preview"].value
     assert any(c.name == "LIMIT_BAL" for c in metadata["dagster/column_schema"].schema.columns)
 
@@ -120,3 +121,17 @@ def test_rematerializing_a_partition_gives_identical_tables(backfilled):
         keep = [c for c in after.columns if c != "_ingested_at"]
         order = [c for c in ("partition_date", "ID", "_line_number") if c in keep]
         assert after.select(keep).sort(order).equals(before[name].select(keep).sort(order)), name
+
+
+def test_each_day_of_a_ranged_run_carries_its_own_counts(backfilled):
+    _, _, result, _ = backfilled
+    by_day = {
+        e.partition: e.materialization.metadata
+        for e in result.get_asset_materialization_events()
+        if e.asset_key.to_user_string() == "bronze/applications"
+    }
+    assert sorted(by_day) == [str(DAY1 + timedelta(days=i)) for i in range(3)]
+    for metadata in by_day.values():
+        assert metadata["rows_in"].value == metadata["rows_out"].value == ROWS_PER_DAY
+        assert metadata["dagster/row_count"].value == ROWS_PER_DAY and metadata["seconds"].value > 0
+        assert metadata["run_rows_in"].value == 3 * ROWS_PER_DAY  # the run's total says it is the run's
