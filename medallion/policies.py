@@ -66,6 +66,10 @@ def _with_layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.merge_attributes(tags={"layer": layer}, metadata={"partition_expr": PARTITION_COLUMN})
 
 
-def apply_layer_policies(defs: dg.Definitions) -> dg.Definitions:
-    """Group = layer = tag `layer`, the layer's kinds and freshness, and the partition column the IO manager uses."""
-    return defs.map_resolved_asset_specs(func=_with_layer_policy)
+def apply_layer_policies(defs: dg.Definitions, owners: tuple[str, ...] = ()) -> dg.Definitions:
+    """Group = layer = tag `layer`, the layer's kinds and freshness, the partition column the IO manager uses, and
+    the dataset's owners."""
+    with_policy = defs.map_resolved_asset_specs(func=_with_layer_policy)
+    if not owners:
+        return with_policy
+    return with_policy.map_resolved_asset_specs(func=lambda spec: spec.replace_attributes(owners=list(owners)))

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 
 from medallion.contract import FeedSpec
+from medallion.contract.catalog import bronze_schema
 from medallion.logic.etl.ingestion import read_landing_day
 from medallion.names import BRONZE, table_key
 from medallion.policies import op_policy
@@ -23,6 +24,7 @@ def build_bronze_asset(feed: FeedSpec, start: date) -> dg.AssetsDefinition:
         key=table_key(BRONZE, feed.name),
         description=f"Rows of `landing/{feed.name}/<day>/*.csv` exactly as landed (all text), with lineage columns.",
         tags={"feed": feed.name},
+        metadata={"dagster/column_schema": bronze_schema(feed)},
         **op_policy(BRONZE, start),
     )
     def bronze(context: dg.AssetExecutionContext, landing: LandingZone) -> dg.Output[pl.DataFrame]:
@@ -51,6 +53,7 @@ def build_bronze_asset(feed: FeedSpec, start: date) -> dg.AssetsDefinition:
                 frame,
                 started,
                 rows_in=frame.height,
+                declared=bronze_schema(feed),
                 files=len(files),
                 malformed_lines=frame["_parse_error"].is_not_null().sum(),
                 header_issues=dg.MetadataValue.json(header_issues),

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 
 from medallion.contract import Contract
+from medallion.contract.catalog import features_schema
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.etl.labels import LABEL_MATCH_WINDOW_DAYS, build_labels
 from medallion.names import GOLD, SILVER, table_key
@@ -18,12 +19,13 @@ log = logging.getLogger("medallion.etl")
 
 
 def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
+    declared_features = features_schema(feature_set.specs, contract.key)
 
     @dg.asset(
         key=table_key(GOLD, contract.features_table),
         ins={"applications": dg.AssetIn(key=table_key(SILVER, contract.entity.name))},
         description=f"Model features of each {contract.entity.name} row, feature set {feature_set.version}.",
-        metadata={"feature_set_version": feature_set.version},
+        metadata={"feature_set_version": feature_set.version, "dagster/column_schema": declared_features},
         **op_policy(GOLD, start),
     )
     def features(context: dg.AssetExecutionContext, applications: pl.DataFrame) -> dg.Output[pl.DataFrame]:
@@ -39,6 +41,7 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
                 frame,
                 started,
                 rows_in=applications.height,
+                declared=declared_features,
                 feature_set_version=feature_set.version,
                 features=len(feature_set.names),
             ),

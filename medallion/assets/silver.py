@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 
 from medallion.contract import Contract
+from medallion.contract.catalog import quarantine_schema, silver_schema
 from medallion.logic.etl.cleaning import validate_feed
 from medallion.names import BRONZE, SILVER, table_key
 from medallion.policies import op_policy
@@ -17,20 +18,27 @@ log = logging.getLogger("medallion.etl")
 
 
 def build_silver_assets(contract: Contract, start: date) -> dg.AssetsDefinition:
-    def out(table: str, description: str) -> dg.AssetOut:
-        return dg.AssetOut(key=table_key(SILVER, table), description=description, is_required=True)
+    def out(table: str, description: str, schema: dg.TableSchema) -> dg.AssetOut:
+        return dg.AssetOut(
+            key=table_key(SILVER, table),
+            description=description,
+            is_required=True,
+            metadata={"dagster/column_schema": schema},
+        )
 
     outs = {
         feed.name: out(
             feed.name,
             f"{feed.name} typed per the {contract.name} contract, valid rows only, one per {feed.key} and day "
             "(latest delivery wins).",
+            silver_schema(feed),
         )
         for feed in contract.feeds
     }
     outs["quarantine"] = out(
         contract.quarantine_table,
         "Every rejected bronze row of the contract's feeds: raw values, source line and reason codes.",
+        quarantine_schema(contract),
     )
 
     @dg.multi_asset(
@@ -56,6 +64,7 @@ def build_silver_assets(contract: Contract, start: date) -> dg.AssetsDefinition:
                     started,
                     rows_in=bronze.height,
                     rows_rejected=result.quarantine.height,
+                    declared=silver_schema(feed),
                     reasons=dg.MetadataValue.json(result.reason_counts()),
                 ),
             )
@@ -64,7 +73,9 @@ def build_silver_assets(contract: Contract, start: date) -> dg.AssetsDefinition:
         yield dg.Output(
             quarantine,
             output_name="quarantine",
-            metadata=table_metadata(quarantine, started, rows_in=quarantine.height),
+            metadata=table_metadata(
+                quarantine, started, rows_in=quarantine.height, declared=quarantine_schema(contract)
+            ),
         )
 
     return silver

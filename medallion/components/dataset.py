@@ -61,6 +61,8 @@ outcome:
 label: outcome
 label_positive: 1   # the outcome value that is the positive class (any type the column holds, e.g. "bad")
 label_time: observed_on
+label_delay_days: 0   # days from an application to its outcome landing: no outcome file is expected sooner
+owners: [team:data]   # e-mails or team:<name>, shown as the tables' owners in the catalog
 # features: my_package.my_features   (optional: engineer_features, FEATURE_SET_VERSION, FEATURE_SPECS)
 """
 
@@ -109,7 +111,7 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         if self.ml:
             assets += build_ml_assets(contract, feature_set, start, settings.serving_targets)
             checks += build_ml_checks(contract)
-        return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks))
+        return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks), contract.owners)
 
 
 def datasets_in(context: dg.ComponentLoadContext) -> list[Dataset]:

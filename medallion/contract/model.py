@@ -96,6 +96,8 @@ class Contract:
     label_maturity_days: int = 0
     # How many days after its application an outcome is expected to land: no outcome is due before then.
     label_delay_days: int = 0
+    # Who answers for the dataset's tables: e-mail addresses or team:<name>, shown as owners in the catalog.
+    owners: tuple[str, ...] = ()
     # The label value stored as 1 (the rest as 0) in gold labels; any type the column holds. None: kept as landed.
     label_positive: Any = None
 
@@ -197,8 +199,18 @@ def parse_contract(raw: dict, source: Path | None = None) -> Contract:
         application_time=application_time,
         label_maturity_days=maturity,
         label_delay_days=delay,
+        owners=_owners(raw.get("owners", []), where),
         label_positive=label_positive,
     )
+
+
+OWNER = re.compile(r"(team:[A-Za-z0-9_-]+|[^@\s]+@[^@\s]+\.[^@\s]+)")
+
+
+def _owners(raw: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(raw, list) or not all(isinstance(o, str) and OWNER.fullmatch(o) for o in raw):
+        raise ContractError(f"{where}: `owners: {raw!r}` must be a list of e-mail addresses or team:<name> entries")
+    return tuple(raw)
 
 
 def _days(raw: dict, setting: str, where: str) -> int:

@@ -7,6 +7,7 @@ import time
 import dagster as dg
 import polars as pl
 
+from medallion.contract.catalog import with_declared
 from medallion.policies import PARTITION_COLUMN
 from medallion.utils.dates import as_date
 
@@ -27,7 +28,14 @@ def column_schema(frame: pl.DataFrame) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name=n, type=str(t)) for n, t in frame.schema.items()])
 
 
-def table_metadata(frame: pl.DataFrame, started: float, rows_in: int, rows_rejected: int = 0, **extra) -> dict:
+def table_metadata(
+    frame: pl.DataFrame,
+    started: float,
+    rows_in: int,
+    rows_rejected: int = 0,
+    declared: dg.TableSchema | None = None,
+    **extra,
+) -> dict:
     """What the run as a whole did. A ranged run writes one materialization per day: `daily_counts` gives each its
     own rows; the run_* figures and the preview are shared by the run's days and say so by their names."""
     seconds = max(time.perf_counter() - started, 1e-9)
@@ -39,7 +47,7 @@ def table_metadata(frame: pl.DataFrame, started: float, rows_in: int, rows_rejec
         "rows_per_second": round(rows_in / seconds, 1),
         "preview": dg.MetadataValue.md(markdown_table(frame)),
         # The keys TableMetadataSet writes (it is not exported in dagster 1.13): the UI shows schema changes from them.
-        "dagster/column_schema": column_schema(frame),
+        "dagster/column_schema": with_declared(column_schema(frame), declared),
         "dagster/row_count": frame.height,
         **extra,
     }
