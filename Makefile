@@ -43,11 +43,16 @@ $(DAGSTER_HOME)/dagster.yaml: deploy/dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp $< $@
 
+# The demo's partitions end on its last day, so the UI shows no day missing that has no data to come
+# (MEDALLION_END_DATE= make dev for partitions up to today).
+demo dev: export MEDALLION_END_DATE ?= $(DEMO_END)
+
 demo: install
 	$(BIN)/medallion replay --start $(DEMO_START) --days $(DEMO_DAYS) --label-delay-days $(LABEL_DELAY_DAYS)
-	$(BIN)/dg launch --job etl_job --partition-range "$(DEMO_START)...$(DEMO_END)"
-	$(BIN)/dg launch --job training_job --partition "$(DEMO_TRAIN_DAY)"
-	$(BIN)/dg launch --job inference_job --partition-range "$(DEMO_START)...$(DEMO_LAST_APPLICATION_DAY)"
+	$(BIN)/medallion launch etl_job --start $(DEMO_START) --end $(DEMO_END) --tag medallion/trigger=demo
+	$(BIN)/medallion launch training_job --start $(DEMO_TRAIN_DAY) --tag medallion/trigger=demo
+	$(BIN)/medallion launch inference_job --start $(DEMO_START) --end $(DEMO_LAST_APPLICATION_DAY) --tag medallion/trigger=demo
+	$(BIN)/medallion launch monitoring_job --start $(DEMO_END) --tag medallion/trigger=demo
 	$(BIN)/medallion status
 	@echo "Dagster UI: make dev, then open http://127.0.0.1:$(PORT)   MLflow UI: make mlflow, then http://127.0.0.1:$(MLFLOW_PORT)"
 

@@ -14,6 +14,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from medallion.names import BRONZE, GOLD, ML, SERVING, SILVER, WAREHOUSE_POOL
+from medallion.settings import current_settings
 
 PARTITION_COLUMN = "partition_date"
 ETL_KINDS = frozenset({"duckdb", "polars"})
@@ -39,10 +40,16 @@ LAYER_POLICIES = {
 }
 
 
-@functools.cache
 def daily_partitions(start: date) -> dg.DailyPartitionsDefinition:
-    """The one partitions definition every table shares: a calendar day (UTC), named by its date."""
-    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), timezone="UTC")
+    """The one partitions definition every table shares: a calendar day (UTC), named by its date, up to today or
+    to MEDALLION_END_DATE (e.g. the demo's last day, so no day shows missing that has no data to come)."""
+    return _daily_partitions(start, current_settings().end_date)
+
+
+@functools.cache
+def _daily_partitions(start: date, end: date | None) -> dg.DailyPartitionsDefinition:
+    last = None if end is None else (end + timedelta(days=1)).isoformat()  # end_date is exclusive
+    return dg.DailyPartitionsDefinition(start_date=start.isoformat(), end_date=last, timezone="UTC")
 
 
 def op_policy(layer: str, start: date, single_run_backfill: bool | None = None) -> dict:

@@ -44,6 +44,7 @@ class Settings:
     home: Path
     env: str = "local"
     start_date: date = date(2025, 1, 1)
+    end_date: date | None = None  # the last partition day; None: partitions run to today
     model_name: str = "credit_default"
     retrain_min_days: int = DEFAULT_MIN_DAYS_BETWEEN_RETRAINS
     mlflow_server: bool = False
@@ -72,6 +73,11 @@ class Settings:
             )
         if self.env not in ENVIRONMENTS:
             raise SettingsError(f"MEDALLION_ENV={self.env!r} is not allowed; use one of {', '.join(ENVIRONMENTS)}")
+        if self.end_date is not None and self.end_date < self.start_date:
+            raise SettingsError(
+                f"MEDALLION_END_DATE={self.end_date} is before MEDALLION_START_DATE={self.start_date}; "
+                "use a day on or after the start, or leave it unset for partitions up to today"
+            )
         if self.retrain_min_days < 0:
             raise SettingsError(f"MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got {self.retrain_min_days}")
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.model_name):
@@ -90,6 +96,7 @@ class Settings:
             home=Path(value("MEDALLION_HOME") or PROJECT_DIR / "data").resolve(),
             env=value("MEDALLION_ENV") or "local",
             start_date=_iso_date("MEDALLION_START_DATE", value("MEDALLION_START_DATE")) or cls.start_date,
+            end_date=_iso_date("MEDALLION_END_DATE", value("MEDALLION_END_DATE")),
             model_name=value("MEDALLION_MODEL_NAME") or cls.model_name,
             retrain_min_days=_whole_days("MEDALLION_RETRAIN_MIN_DAYS", value("MEDALLION_RETRAIN_MIN_DAYS")),
             mlflow_server=value(MLFLOW_TRACKING_URI_VAR) is not None,

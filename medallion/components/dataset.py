@@ -12,6 +12,7 @@ from pydantic import Field, PrivateAttr
 from medallion.assets import build_etl_assets, build_ml_assets
 from medallion.checks.freshness import build_freshness_checks
 from medallion.checks.ml import build_ml_checks
+from medallion.checks.monitoring import build_monitoring_checks
 from medallion.checks.quality import build_quality_checks
 from medallion.contract import Contract, ContractError, check_no_shared_tables, load_contract
 from medallion.logic.etl.feature_sets import feature_set_for
@@ -110,7 +111,7 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         checks = [*build_quality_checks(contract, feature_set, start), *build_freshness_checks(self.gold_keys)]
         if self.ml:
             assets += build_ml_assets(contract, feature_set, start, settings.serving_targets)
-            checks += build_ml_checks(contract)
+            checks += [*build_ml_checks(contract), *build_monitoring_checks(start)]
         return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks), contract.owners)
 
 

@@ -71,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_score(subparsers)
     _add_pg(subparsers)
     _add_prod(subparsers)
+    _add_launch(subparsers)
     return parser
 
 
@@ -284,6 +285,40 @@ def run_prod_run(args: argparse.Namespace) -> int:
     link = f"{stack.webserver_url}/runs/{result['run_id']}"
     print(f"{args.job} {result['days']}: {result['status']} ({link})")
     return 0 if result["status"] == "SUCCESS" else 1
+
+
+def _add_launch(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "launch",
+        help="run a job for a day or a range here, recorded as a run of the code location (listed on its Jobs pages)",
+    )
+    parser.add_argument("job", help="etl_job, training_job, inference_job, monitoring_job, ...")
+    parser.add_argument("--start", type=iso_date, required=True, help="first partition day, YYYY-MM-DD")
+    parser.add_argument("--end", type=iso_date, default=None, help="last partition day (default: --start)")
+    parser.add_argument(
+        "--tag",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a run tag (repeatable), e.g. medallion/trigger=demo",
+    )
+    parser.set_defaults(handler=run_launch)
+
+
+def run_launch(args: argparse.Namespace) -> int:
+    from medallion.tools.launch import launch
+
+    tags = dict(_tag(text) for text in args.tag)
+    result = launch(args.job, args.start, args.end or args.start, tags)
+    print(f"{args.job} {result.days}: {result.status} (run {result.run_id})")
+    return 0 if result.status == "SUCCESS" else 1
+
+
+def _tag(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--tag {text!r}: expected KEY=VALUE")
+    return key, value
 
 
 def main(argv: list[str] | None = None) -> int:

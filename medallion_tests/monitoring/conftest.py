@@ -74,7 +74,11 @@ def run_decision(
 ):
     run_config = {"ops": {"ml__retrain_decision": {"config": rules}}} if rules else None
     return defs.resolve_job_def("monitoring_job").execute_in_process(
-        asset_selection=[RETRAIN_DECISION],
+        # The decision and its checks (an asset selection would leave the checks out).
+        op_selection=[
+            f"{RETRAIN_DECISION.to_python_identifier()}",
+            f"{RETRAIN_DECISION.to_python_identifier()}_checks",
+        ],
         partition_key=str(day),
         instance=instance,
         run_config=run_config,

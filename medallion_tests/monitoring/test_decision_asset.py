@@ -5,8 +5,10 @@ from datetime import date, timedelta
 
 import pytest
 
+from medallion.checks.monitoring import RULE_CHECKS
 from medallion.definitions import build_definitions
 from medallion.settings import Settings
+from medallion_tests.conftest import checks_by_name
 from medallion_tests.monitoring.conftest import decision_row, measurement_rows, run_decision, write_monitoring
 
 DAY = date(2025, 3, 1)
@@ -35,18 +37,19 @@ CASES = {
 def decided(tmp_path_factory):
     home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
     defs = build_definitions(home)
-    days = {}
+    days, checks = {}, {}
     for offset, (name, (numbers, _, _)) in enumerate(CASES.items()):
         day = DAY + timedelta(days=offset)
         write_monitoring(home, measurement_rows(day, **numbers))
-        assert run_decision(defs, day).success
-        days[name] = day
-    return home, defs, days
+        result = run_decision(defs, day)
+        assert result.success
+        days[name], checks[name] = day, checks_by_name(result)
+    return home, defs, days, checks
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_each_rule_decides_through_the_asset(decided, case):
-    home, _, days = decided
+    home, _, days, _ = decided
     _, status, rules = CASES[case]
     row = decision_row(home, days[case])
     assert (row["status"], row["retrain"], row["triggered_rules"]) == (status, status == "retrain", rules)
@@ -57,13 +60,13 @@ def test_each_rule_decides_through_the_asset(decided, case):
 
 
 def test_insufficient_data_says_why(decided):
-    home, _, days = decided
+    home, _, days, _ = decided
     assert "only 0 predictions" in decision_row(home, days["no_predictions"])["reason"]
     assert "0 out-of-sample matured labels" in decision_row(home, days["no_matured_labels"])["reason"]
 
 
 def test_rules_are_configurable(decided):
-    home, defs, _ = decided
+    home, defs, _, _ = decided
     day = DAY - timedelta(days=1)
     write_monitoring(home, measurement_rows(day, **CASES["healthy"][0]))
     assert run_decision(defs, day, rules={"auc_floor": 0.85}).success
@@ -71,3 +74,16 @@ def test_rules_are_configurable(decided):
     assert (row["status"], row["triggered_rules"]) == ("retrain", "auc_floor")
     assert json.loads(row["rules"])["auc_floor"] == 0.85
     assert json.loads((home.decisions_dir / f"{day}.json").read_text())["status"] == "retrain"
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_rule_is_a_check_that_fails_on_the_day_it_fires(decided, case):
+    _, _, days, checks = decided
+    _, _, fired = CASES[case]
+    for rule, (name, severity, _) in RULE_CHECKS.items():
+        assert ("ml/retrain_decision", name) in checks[case], sorted(checks[case])
+        found = checks[case][("ml/retrain_decision", name)]
+        assert found.partition == str(days[case])
+        assert found.passed == (rule != fired), (case, name)
+        if rule == fired:
+            assert found.severity == severity and found.description
