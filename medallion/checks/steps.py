@@ -16,6 +16,9 @@ from dataclasses import dataclass
 from datetime import date
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData as Target,
+)
 
 from medallion.checks.windows import DailyResults, run_days
 from medallion.policies import daily_partitions
@@ -32,7 +35,7 @@ class Check:
         wants_landing = len(inspect.signature(self.evaluate).parameters) == 3
         return self.evaluate(days, warehouse, landing) if wants_landing else self.evaluate(days, warehouse)
 
-    def evaluations(self, results: DailyResults) -> list[dg.AssetCheckEvaluation]:
+    def evaluations(self, results: DailyResults, targets: dict[str, Target]) -> list[dg.AssetCheckEvaluation]:
         return [
             dg.AssetCheckEvaluation(
                 asset_key=self.spec.asset_key,
@@ -43,9 +46,27 @@ class Check:
                 metadata=result.metadata,
                 blocking=self.spec.blocking,
                 partition=day.isoformat(),
+                target_materialization_data=targets.get(day.isoformat()),
             )
             for day, result in sorted(results.items())
         ]
+
+
+def latest_materializations(instance: dg.DagsterInstance, asset: dg.AssetKey, days: list[str]) -> dict[str, Target]:
+    """Each day's latest materialization of `asset`: the UI shows a day's check result only against the
+    materialization it judged (a result without one shows the day as never checked)."""
+    ids = instance.get_latest_storage_id_by_partition(asset, dg.DagsterEventType.ASSET_MATERIALIZATION, set(days))
+    if not ids:
+        return {}
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset, storage_ids=list(ids.values())), limit=len(ids)
+    ).records
+    by_id = {r.storage_id: r for r in records}
+    return {
+        day: Target(run_id=by_id[i].event_log_entry.run_id, storage_id=i, timestamp=by_id[i].timestamp)
+        for day, i in ids.items()
+        if i in by_id
+    }
 
 
 def check(asset: dg.AssetKey, name: str, description: str, start: date, blocking: bool = False) -> Callable[..., Check]:
@@ -80,8 +101,10 @@ def _asset_step(key: dg.AssetKey, checks: list[Check]) -> dg.AssetChecksDefiniti
         days, outputs = run_days(context), context.op_execution_context.assets_def
         with warehouse.session() as session:
             results = [(declared, declared.run(days, session, landing)) for declared in selected]
+        judged = sorted({day.isoformat() for _, by_day in results for day in by_day})
+        targets = latest_materializations(context.instance, key, judged)
         for declared, by_day in results:
-            yield from declared.evaluations(by_day)
+            yield from declared.evaluations(by_day, targets)
             # The check's output, which blocking checks gate downstream steps on; its days are reported above.
             yield dg.Output(None, output_name=outputs.get_output_name_for_asset_check_key(declared.spec.key))
 
