@@ -29,7 +29,7 @@ PROD_MLFLOW_PORT ?= 5001
 PROD_CODE_PORT ?= 4266
 PROD_PG_PORT ?= 5434
 
-.PHONY: install demo demo-drift test lint dev mlflow bench clean pg-up pg-down prod-up prod-down prod-demo
+.PHONY: install demo demo-drift test test-ui lint dev mlflow bench clean pg-up pg-down prod-up prod-down prod-demo
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -52,14 +52,19 @@ demo: install
 	$(BIN)/medallion launch etl_job --start $(DEMO_START) --end $(DEMO_END) --tag medallion/trigger=demo
 	$(BIN)/medallion launch training_job --start $(DEMO_TRAIN_DAY) --tag medallion/trigger=demo
 	$(BIN)/medallion launch inference_job --start $(DEMO_START) --end $(DEMO_LAST_APPLICATION_DAY) --tag medallion/trigger=demo
-	$(BIN)/medallion launch monitoring_job --start $(DEMO_END) --tag medallion/trigger=demo
+	$(BIN)/medallion launch monitoring_job --start $(DEMO_LAST_APPLICATION_DAY) --tag medallion/trigger=demo
 	$(BIN)/medallion status
 	@echo "Dagster UI: make dev, then open http://127.0.0.1:$(PORT)   MLflow UI: make mlflow, then http://127.0.0.1:$(MLFLOW_PORT)"
 
 # Two workers (pytest-xdist), a test file per worker (module fixtures and in-file order hold): much of the suite
 # waits on subprocesses and servers, so 2 cores run it in ~60 % of the serial time.
 test: install
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --ignore=medallion_tests/ui
+
+# The UIs in headless Chromium (Debian's `chromium`, driven by Playwright): dagster dev, mlflow ui, a backfill
+# through the webserver and the pages users open. MEDALLION_UPDATE_DOC_IMAGES=1 refreshes docs/img/.
+test-ui: install
+	$(BIN)/pytest -q -p no:cacheprovider medallion_tests/ui
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,0 +1,123 @@
+"""The UIs as a user meets them, in headless Chromium: `dagster dev` and `mlflow ui` on a replayed world, an asset
+backfill of the ETL and ML assets over five days launched through the webserver's GraphQL API, then the pages a
+user opens: the lineage, an asset's partitions, a check's per-day results, the model and its MLflow version.
+
+`make test-ui` runs it (CI too). With MEDALLION_UPDATE_DOC_IMAGES=1 it also refreshes the README's pictures.
+"""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from medallion_tests.ui.conftest import CHROMIUM, ROOT, requires_chromium
+from medallion_tests.ui.stack import BACKFILL, ETL_AND_TRAINING, HISTORY_DAYS, start_stack
+
+pytestmark = requires_chromium
+DOC_IMAGES = ROOT / "docs" / "img"
+ALL_DAYS = HISTORY_DAYS + len(BACKFILL)
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ui")
+    started = []
+    try:
+        stack = start_stack(root, started)
+        backfill = stack.backfill(ETL_AND_TRAINING, BACKFILL)
+        status = stack.wait_for_backfill(backfill)
+        yield stack, status, root
+    finally:
+        for service in reversed(started):
+            service.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 1440, "height": 900})
+    yield context.new_page()
+    context.close()
+
+
+def visit(page, url: str, waits_for: str):
+    page.goto(url)
+    skip = page.get_by_role("button", name="Skip")  # the first-visit dialog
+    page.get_by_text(waits_for, exact=False).first.wait_for(timeout=60_000)
+    if skip.count():
+        skip.first.click()
+    return page
+
+
+def screenshot(page, root: Path, name: str) -> None:
+    path = root / f"{name}.png"
+    page.screenshot(path=path)
+    if os.environ.get("MEDALLION_UPDATE_DOC_IMAGES") == "1":
+        DOC_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, DOC_IMAGES / path.name)
+
+
+def test_the_backfill_launched_through_the_webserver_succeeds(world):
+    stack, status, _ = world
+    assert status == "COMPLETED_SUCCESS", f"backfill ended {status}; see {stack.dagster.log}"
+    runs = stack.runs()
+    assert runs and all(run["status"] == "SUCCESS" for run in runs), runs
+
+
+def test_runs_launched_from_the_command_line_are_listed_on_the_jobs_page(world, page):
+    stack, _, _ = world
+    [etl] = [run for run in stack.runs() if run["jobName"] == "etl_job"]  # the history, by `medallion launch`
+    visit(page, f"{stack.dagster.url}/locations/medallion/jobs/etl_job/runs", etl["runId"][:8])
+
+
+def test_the_lineage_shows_every_layer(world, page):
+    stack, _, root = world
+    visit(page, f"{stack.dagster.url}/asset-groups", "Global asset lineage")
+    for group in ("bronze", "silver", "gold", "ml", "serving"):
+        page.get_by_text(group, exact=True).first.wait_for(timeout=30_000)
+    screenshot(page, root, "lineage")
+
+
+def test_each_backfilled_day_is_materialized_with_its_own_row_count(world, page):
+    stack, _, root = world
+    url = f"{stack.dagster.url}/assets/silver/applications?view=partitions"
+    visit(page, url, f"Materialized ({ALL_DAYS})")
+    assert "Missing (0)" in page.inner_text("body")
+    screenshot(page, root, "partitions")
+    day = BACKFILL[2].isoformat()
+    visit(page, f"{url}&partition={day}", "rows_out")
+    text = page.inner_text("body")
+    assert "run_rows_in" in text and "rows_rejected" in text
+
+
+def test_a_check_shows_one_result_per_day(world, page):
+    stack, _, root = world
+    visit(page, f"{stack.dagster.url}/assets/silver/applications?view=checks&checkDetail=rows_conserved", "Partitions")
+    page.get_by_text("Partitions", exact=True).last.click()
+    page.get_by_text(f"Passed ({ALL_DAYS})").first.wait_for(timeout=60_000)
+    assert "Missing (0)" in page.inner_text("body")
+    page.get_by_text(BACKFILL[-1].isoformat(), exact=True).first.click()
+    page.get_by_text("bronze_rows").first.wait_for(timeout=30_000)
+    screenshot(page, root, "checks")
+
+
+def test_the_model_links_to_its_version_in_the_mlflow_ui_which_shows_champion(world, page):
+    stack, _, root = world
+    visit(page, f"{stack.dagster.url}/assets/ml/model", "Metadata")
+    link = page.locator(f'a[href^="{stack.mlflow.url}"][href*="/models/"]').first
+    link.wait_for(timeout=60_000)
+    with page.context.expect_page() as opened:
+        link.click()
+    mlflow = opened.value
+    mlflow.get_by_text("champion").first.wait_for(timeout=60_000)
+    screenshot(mlflow, root, "mlflow_model_version")
