@@ -33,6 +33,7 @@ def test_every_variable_is_read(tmp_path):
             "MEDALLION_HOME": str(tmp_path),
             "MEDALLION_ENV": "prod",
             "MEDALLION_START_DATE": "2024-06-01",
+            "MEDALLION_END_DATE": "2024-12-31",
             "MEDALLION_MODEL_NAME": "loans.v2",
             "MEDALLION_RETRAIN_MIN_DAYS": "0",
             "MEDALLION_MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
@@ -49,6 +50,7 @@ def test_every_variable_is_read(tmp_path):
         home=tmp_path,
         env="prod",
         start_date=date(2024, 6, 1),
+        end_date=date(2024, 12, 31),
         model_name="loans.v2",
         retrain_min_days=0,
         mlflow_server=True,
@@ -70,6 +72,7 @@ def test_every_variable_is_read(tmp_path):
         ("MEDALLION_RETRAIN_MIN_DAYS", "seven", "MEDALLION_RETRAIN_MIN_DAYS='seven' must be a whole number of days"),
         ("MEDALLION_RETRAIN_MIN_DAYS", "-1", "MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got -1"),
         ("MEDALLION_MODEL_NAME", "my model", "MEDALLION_MODEL_NAME='my model' is not allowed"),
+        ("MEDALLION_END_DATE", "2024-12-31", "MEDALLION_END_DATE=2024-12-31 is before MEDALLION_START_DATE=2025-01-01"),
     ],
 )
 def test_a_wrong_value_names_the_variable_and_what_is_allowed(variable, value, message):
@@ -105,6 +108,15 @@ def test_the_start_date_is_the_first_partition_of_every_asset(tmp_path):
     starts = {graph.get(key).partitions_def.start.date() for key in graph.get_all_asset_keys()}
     assert starts == {date(2024, 6, 1)}
     assert defs.resolve_job_def("etl_job").partitions_def.get_first_partition_key() == "2024-06-01"
+
+
+def test_the_end_date_is_the_last_partition_of_every_asset_and_check(tmp_path):
+    defs = build_definitions(Settings(home=tmp_path, end_date=date(2025, 5, 30)))
+    graph = defs.resolve_asset_graph()
+    lasts = {graph.get(key).partitions_def.get_last_partition_key() for key in graph.get_all_asset_keys()}
+    assert lasts == {"2025-05-30"}
+    check_partitions = {graph.get(key).partitions_def for key in graph.asset_check_keys}
+    assert {p.get_last_partition_key() for p in check_partitions if p is not None} == {"2025-05-30"}
 
 
 def test_local_resources_live_under_home(tmp_path):

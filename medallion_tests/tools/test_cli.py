@@ -207,3 +207,35 @@ def test_score_errors_name_the_dataset(tmp_path, capsys):
     assert "medallion score: error: dataset credit_default: " in capsys.readouterr().err
     assert main([*argv, "--output", str(tmp_path / "o.parquet"), "--dataset", "nope"]) == 1
     assert "--dataset 'nope' is not a dataset of this project; choose one of credit_default" in capsys.readouterr().err
+
+
+def test_launch_records_the_run_as_one_of_the_code_location(tmp_path, monkeypatch, reference, capsys):
+    import dagster as dg
+
+    home = Settings(home=tmp_path / "home")
+    for i in range(2):
+        land_reference_rows(home, reference, DAY1 + timedelta(days=i), i * 50, 50)
+    (tmp_path / "dagster_home").mkdir()
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    monkeypatch.setenv("MEDALLION_HOME", str(home.home))
+    last = DAY1 + timedelta(days=1)
+    argv = ["launch", "etl_job", "--start", str(DAY1), "--end", str(last), "--tag", "medallion/trigger=test"]
+    assert main(argv) == 0
+    assert f"etl_job {DAY1}...{last}: SUCCESS" in capsys.readouterr().out
+    with dg.DagsterInstance.get() as instance:
+        [run] = instance.get_runs()
+    tags = run.tags_for_storage()
+    assert tags[".dagster/repository"] == "__repository__@medallion"  # what the job's Runs tab filters on
+    assert (tags["dagster/asset_partition_range_start"], tags["dagster/asset_partition_range_end"]) == (
+        str(DAY1),
+        str(last),
+    )
+    assert tags["medallion/trigger"] == "test" and tags["medallion/stage"] == "etl"
+    assert duckdb.connect(str(home.warehouse_path), read_only=True).sql(
+        "select count(*) from silver.applications"
+    ).fetchone() == (100,)
+
+
+def test_launch_with_a_malformed_tag_names_it(capsys):
+    assert main(["launch", "etl_job", "--start", "2025-01-01", "--tag", "trigger"]) == 1
+    assert "--tag 'trigger': expected KEY=VALUE" in capsys.readouterr().err
