@@ -30,6 +30,11 @@ PG_URL_VAR = "MEDALLION_PG_URL"
 LAKE_CATALOG_URL_VAR = "MEDALLION_LAKE_CATALOG_URL"
 # Read by deploy/dagster.prod.yaml, not by the code; checked here so that one message names every missing variable.
 DAGSTER_PG_URL_VAR = "MEDALLION_DAGSTER_PG_URL"
+# Where a person opens the two UIs: links in Dagster metadata go to MLflow, MLflow runs link back to Dagster runs.
+MLFLOW_UI_URL_VAR = "MEDALLION_MLFLOW_UI_URL"
+DAGSTER_UI_URL_VAR = "MEDALLION_DAGSTER_UI_URL"
+DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # `make mlflow`
+DEFAULT_DAGSTER_UI_URL = "http://127.0.0.1:3000"  # `make dev`
 # Every process that loads the definitions or runs a tool starts from these, unless its environment says otherwise:
 # telemetry reaches for the internet.
 PROCESS_DEFAULTS = {"DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
@@ -55,6 +60,8 @@ class Settings:
     lake_catalog: bool = False
     lake_data_path: str | None = None
     dagster_pg: bool = False
+    mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL
+    dagster_ui_url: str = DEFAULT_DAGSTER_UI_URL
 
     def __post_init__(self) -> None:
         unknown = [target for target in self.serving_targets if target not in SERVING_TARGETS]
@@ -80,6 +87,11 @@ class Settings:
             )
         if self.retrain_min_days < 0:
             raise SettingsError(f"MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got {self.retrain_min_days}")
+        for name, url in ((MLFLOW_UI_URL_VAR, self.mlflow_ui_url), (DAGSTER_UI_URL_VAR, self.dagster_ui_url)):
+            if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", url):
+                raise SettingsError(
+                    f"{name}={url!r} is not a web address; use http(s)://host:port, optionally with a path prefix"
+                )
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.model_name):
             raise SettingsError(
                 f"MEDALLION_MODEL_NAME={self.model_name!r} is not allowed; use letters, digits, '_', '.' or '-'"
@@ -107,6 +119,8 @@ class Settings:
             lake_catalog=value(LAKE_CATALOG_URL_VAR) is not None,
             lake_data_path=value("MEDALLION_LAKE_DATA_PATH"),
             dagster_pg=value(DAGSTER_PG_URL_VAR) is not None,
+            mlflow_ui_url=(value(MLFLOW_UI_URL_VAR) or cls.mlflow_ui_url).rstrip("/"),
+            dagster_ui_url=(value(DAGSTER_UI_URL_VAR) or cls.dagster_ui_url).rstrip("/"),
         )
 
     def missing_variables(self) -> list[str]:

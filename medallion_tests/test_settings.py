@@ -44,6 +44,8 @@ def test_every_variable_is_read(tmp_path):
             "MEDALLION_LAKE_CATALOG_URL": "postgresql://lake:pw@127.0.0.1:5433/catalog",
             "MEDALLION_LAKE_DATA_PATH": str(tmp_path / "lake-files"),
             "MEDALLION_DAGSTER_PG_URL": "postgresql://dagster:pw@127.0.0.1:5433/dagster",
+            "MEDALLION_MLFLOW_UI_URL": "https://mlflow.example.org/",
+            "MEDALLION_DAGSTER_UI_URL": "http://127.0.0.1:3001/dagster",
         }
     )
     assert settings == Settings(
@@ -61,6 +63,8 @@ def test_every_variable_is_read(tmp_path):
         lake_catalog=True,
         lake_data_path=str(tmp_path / "lake-files"),
         dagster_pg=True,
+        mlflow_ui_url="https://mlflow.example.org",
+        dagster_ui_url="http://127.0.0.1:3001/dagster",
     )
 
 
@@ -73,6 +77,8 @@ def test_every_variable_is_read(tmp_path):
         ("MEDALLION_RETRAIN_MIN_DAYS", "-1", "MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got -1"),
         ("MEDALLION_MODEL_NAME", "my model", "MEDALLION_MODEL_NAME='my model' is not allowed"),
         ("MEDALLION_END_DATE", "2024-12-31", "MEDALLION_END_DATE=2024-12-31 is before MEDALLION_START_DATE=2025-01-01"),
+        ("MEDALLION_MLFLOW_UI_URL", "127.0.0.1:5000", "MEDALLION_MLFLOW_UI_URL='127.0.0.1:5000' is not a web address"),
+        ("MEDALLION_DAGSTER_UI_URL", "ftp://host", "MEDALLION_DAGSTER_UI_URL='ftp://host' is not a web address"),
     ],
 )
 def test_a_wrong_value_names_the_variable_and_what_is_allowed(variable, value, message):
@@ -126,6 +132,10 @@ def test_local_resources_live_under_home(tmp_path):
     assert resources["mlflow"].tracking_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
     assert resources["mlflow"].registered_model_name == "m"
     assert resources["alerting"].webhook_url is None
+    assert (resources["mlflow"].ui_url, resources["mlflow"].dagster_ui_url) == (
+        "http://127.0.0.1:5000",
+        "http://127.0.0.1:3000",
+    )
 
 
 def test_urls_reach_the_resources_as_environment_variables_not_values(tmp_path, monkeypatch):

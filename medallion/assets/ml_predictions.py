@@ -76,6 +76,7 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
                 in_sample_rows=int(frame["in_sample"].sum()),
                 in_sample_days=f"{tags.train_start}..{tags.holdout_end}",
                 mean_probability=float(frame["probability"].mean() or 0.0),
+                **mlflow.link_metadata(champion),
             ),
         )
 

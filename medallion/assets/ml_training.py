@@ -1,17 +1,18 @@
 """ML training: the point-in-time training set, the MLflow-tracked model, and champion/challenger evaluation."""
 
 import logging
-import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import dagster as dg
 import polars as pl
 
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.logic.ml.links import DAGSTER_RUN_URL_TAG
 from medallion.logic.ml.model_tags import ModelTags
+from medallion.logic.ml.run_records import PLOTS, TrainingRecord, png_markdown
+from medallion.logic.ml.run_records import experiment_description as about
 from medallion.logic.ml.training_set import TrainingSetError, build_training_set, require_trainable
 from medallion.names import CHAMPION, GOLD, ML, MODEL, MODEL_EVALUATION, TRAINING_SET, table_key
 from medallion.policies import op_policy
@@ -59,6 +60,18 @@ def dagster_tags(context) -> dict[str, str]:
         "dagster.partition": context.partition_key,
         "dagster.job": context.job_name,
     }
+
+
+def training_record(context, mlflow: MlflowTracking, dataset: str, label: str, as_of: date) -> TrainingRecord:
+    run_url = mlflow.dagster_run_url(context.run_id)
+    return TrainingRecord(
+        dataset=dataset,
+        label=label,
+        as_of=as_of,
+        dagster_run_url=run_url,
+        training_set_url=mlflow.dagster_asset_url(context.asset_key_for_input("training_set"), context.partition_key),
+        dagster_tags={**dagster_tags(context), DAGSTER_RUN_URL_TAG: run_url},
+    )
 
 
 def build_training_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
@@ -153,9 +166,13 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
             f"holdout: {result.n_holdout} rows of application days {result.holdout_dates[0]}..{result.holdout_dates[1]}"
             ", not used to fit, choose or tune the model"
         )
-        with mlflow.start_run(experiment_name(context), f"train {as_of}", tags=dagster_tags(context)) as run:
-            tags = {**version_tags.to_mlflow(), **dagster_tags(context), "measured_on": measured_on}
-            version = _log_and_register(mlflow, result, training_set, feature_set, tags, config)
+        record = training_record(context, mlflow, contract.name, label, as_of)
+        experiment = experiment_name(context)
+        with mlflow.start_run(
+            experiment, f"train {as_of}", tags=dict(record.dagster_tags), experiment_description=about(experiment)
+        ) as run:
+            tags = {**version_tags.to_mlflow(), **record.dagster_tags, "measured_on": measured_on}
+            version, plots = _log_and_register(mlflow, result, training_set, feature_set, tags, config, record)
         log.info(
             "model %s v%s (%s): holdout AUC %.4f on %d rows (selection AUC %.4f)",
             mlflow.registered_model_name,
@@ -210,6 +227,9 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
                 "threshold": float(result.threshold),
                 "mlflow_run_id": run.info.run_id,
                 "mlflow_run": dg.MetadataValue.url(mlflow.run_url(run)),
+                "mlflow_model_version": dg.MetadataValue.url(mlflow.model_version_url(version)),
+                "mlflow_experiment": dg.MetadataValue.url(mlflow.experiment_url(run.info.experiment_id)),
+                **{name: dg.MetadataValue.md(png_markdown(png, PLOTS[name])) for name, png in plots.items()},
                 "candidates": dg.MetadataValue.md(
                     f"Measured on the selection days {result.valid_dates[0]}..{result.valid_dates[1]} "
                     f"({result.n_valid} rows), which chose the candidate: optimistic for the winner.\n\n"
@@ -265,6 +285,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
             "promotion_measured_on": row["measured_on"][0],
         }.items():
             client.set_model_version_tag(mlflow.registered_model_name, new["model_version"], tag, value)
+        version = describe_promotion(mlflow, new["model_version"], outcome.decision, row["measured_on"][0], context)
         log.info(
             "evaluation %s: v%s → %s (%s)", as_of, new["model_version"], outcome.decision.alias, outcome.decision.reason
         )
@@ -278,10 +299,24 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
                 "measured_on": row["measured_on"][0],
                 "champion_version": outcome.champion_version or "none",
                 "comparison": dg.MetadataValue.md(outcome.markdown()),
+                **mlflow.link_metadata(version),
+                **(mlflow.link_metadata(champion, prefix="champion") if champion is not None else {}),
             },
         )
 
     return [training_set, model, model_evaluation]
+
+
+def describe_promotion(mlflow: MlflowTracking, version: str, decision, measured_on: str, context):
+    """The version's description gains the decision; returns the version as it now is."""
+    from medallion.logic.ml.run_records import with_promotion
+
+    client, name = mlflow.client(), mlflow.registered_model_name
+    current = client.get_model_version(name, version)
+    text = with_promotion(
+        current.description, decision.alias, decision.reason, measured_on, mlflow.dagster_run_url(context.run_id)
+    )
+    return client.update_model_version(name, version, description=text)
 
 
 def contender(mlflow: MlflowTracking, version):
@@ -308,11 +343,14 @@ def _log_and_register(
     feature_set: FeatureSet,
     version_tags: dict[str, str],
     config: TrainingConfig,
-) -> str:
+    record: TrainingRecord,
+) -> tuple[str, dict[str, bytes]]:
+    """Log the active run (candidates as child runs, datasets, metrics, plots, references, the model) and register
+    the model; returns its version and the holdout plots' PNG bytes."""
     import mlflow as ml
 
+    from medallion.logic.ml import run_records
     from medallion.logic.ml.model_logging import log_served_model
-    from medallion.logic.ml.training import plot_calibration, plot_confusion_matrix, plot_roc
     from medallion.logic.monitoring.drift import build_reference
 
     ml.log_params(
@@ -337,20 +375,16 @@ def _log_and_register(
         {
             "measured_on": version_tags["measured_on"],
             "selection_metrics_measured_on": f"selection days {version_tags['valid_start']}.."
-            f"{version_tags['valid_end']} ({result.n_valid} rows), which chose the candidate: ranking metrics only",
+            f"{version_tags['valid_end']} ({result.n_valid} rows), which chose the candidate: ranking metrics only, "
+            "in the candidates' child runs",
         }
     )
+    datasets = run_records.log_datasets(training_set, result, feature_set.names, record)
     # Thresholded metrics on the selection days would be in-sample for the threshold, so only the holdout has them.
-    for name, metrics in result.metrics.items():
-        ml.log_metrics({f"selection.{name}.{m}": float(metrics[m]) for m in ("roc_auc", "pr_auc", "log_loss", "brier")})
+    run_records.log_candidate_runs(result, datasets, record)
     ml.log_metrics({f"holdout.{m}": float(v) for m, v in result.holdout_metrics.items()})
     ml.log_metric("holdout.roc_auc_se", float(result.holdout_auc_se))
-    y_pred = (result.proba_holdout >= result.threshold).astype(int)
-    with tempfile.TemporaryDirectory() as folder:
-        plot_confusion_matrix(result.y_holdout, y_pred, Path(folder) / "confusion_matrix.png")
-        plot_roc(result.y_holdout, result.proba_holdout, Path(folder) / "roc_curve.png")
-        plot_calibration(result.y_holdout, result.proba_holdout, Path(folder) / "calibration.png")
-        ml.log_artifacts(folder, artifact_path="plots")
+    plots = run_records.log_plots(result)
     # The drift monitor compares live data with these references, so they travel with the model.
     ml.log_dict(build_reference(training_set, feature_set.names, groups=True), "reference/feature_bins.json")
     ml.log_dict(
@@ -364,4 +398,15 @@ def _log_and_register(
     client = mlflow.client()
     for tag, value in version_tags.items():
         client.set_model_version_tag(mlflow.registered_model_name, version, tag, str(value))
-    return version
+    run = ml.active_run()
+    run_records.describe(
+        client,
+        mlflow.registered_model_name,
+        version,
+        result,
+        record,
+        run_url=mlflow.run_url(run),
+        version_url=mlflow.model_version_url(version),
+        job=version_tags.get("dagster.job", ""),
+    )
+    return version, plots

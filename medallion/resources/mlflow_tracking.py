@@ -7,6 +7,9 @@ from typing import Any
 
 import dagster as dg
 
+from medallion.logic.ml import links
+from medallion.settings import DEFAULT_DAGSTER_UI_URL, DEFAULT_MLFLOW_UI_URL
+
 
 class ModelNotFoundError(LookupError):
     """A model URI names a registered model, version or alias that does not exist."""
@@ -18,6 +21,8 @@ class MlflowTracking(dg.ConfigurableResource):
     tracking_uri: str
     artifact_root: str | None = None  # a folder for a local store; None: the tracking server decides
     registered_model_name: str = "credit_default"
+    ui_url: str = DEFAULT_MLFLOW_UI_URL  # where a person opens the MLflow UI on this store (MEDALLION_MLFLOW_UI_URL)
+    dagster_ui_url: str = DEFAULT_DAGSTER_UI_URL  # the Dagster UI MLflow runs link back to (MEDALLION_DAGSTER_UI_URL)
 
     def _ensure_local_store(self) -> None:
         if self.tracking_uri.startswith("sqlite:///"):
@@ -38,24 +43,60 @@ class MlflowTracking(dg.ConfigurableResource):
         self._ensure_local_store()
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
-    def experiment_id(self, name: str) -> str:
+    def experiment_id(self, name: str, description: str | None = None) -> str:
+        """The experiment `name`, created when missing; either way a classic model-training experiment (not GenAI),
+        with `description` when given."""
         client = self.client()
         found = client.get_experiment_by_name(name)
+        tags = {links.EXPERIMENT_KIND_TAG: links.EXPERIMENT_KIND}
+        if description:
+            tags[links.NOTE_TAG] = description
         if found is not None:
+            for key, value in tags.items():
+                if found.tags.get(key) != value:
+                    client.set_experiment_tag(found.experiment_id, key, value)
             return found.experiment_id
         if self.artifact_root is None:
-            return client.create_experiment(name)
+            return client.create_experiment(name, tags=tags)
         location = Path(self.artifact_root) / name
         location.mkdir(parents=True, exist_ok=True)
-        return client.create_experiment(name, artifact_location=location.resolve().as_uri())
+        return client.create_experiment(name, artifact_location=location.resolve().as_uri(), tags=tags)
 
-    def start_run(self, experiment: str, run_name: str, tags: dict[str, str]):
-        """A context manager for an MLflow run in `experiment`, tagged with where in Dagster it ran."""
+    def start_run(
+        self,
+        experiment: str,
+        run_name: str,
+        tags: dict[str, str],
+        description: str | None = None,
+        experiment_description: str | None = None,
+    ):
+        """A context manager for an MLflow run in `experiment`, tagged with where in Dagster it ran; `description`
+        is the run's (markdown, shown on its page)."""
         mlflow = self._mlflow()
-        return mlflow.start_run(experiment_id=self.experiment_id(experiment), run_name=run_name, tags=tags)
+        experiment_id = self.experiment_id(experiment, experiment_description)
+        return mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags, description=description)
 
     def run_url(self, run: Any) -> str:
-        return f"#/experiments/{run.info.experiment_id}/runs/{run.info.run_id}"
+        """The run's page in the MLflow UI (absolute, from `ui_url`)."""
+        return links.mlflow_run_url(self.ui_url, run.info.experiment_id, run.info.run_id)
+
+    def experiment_url(self, experiment_id: str) -> str:
+        return links.mlflow_experiment_url(self.ui_url, experiment_id)
+
+    def model_version_url(self, version: str, name: str | None = None) -> str:
+        return links.mlflow_model_version_url(self.ui_url, name or self.registered_model_name, str(version))
+
+    def dagster_run_url(self, run_id: str) -> str:
+        return links.dagster_run_url(self.dagster_ui_url, run_id)
+
+    def link_metadata(self, version: Any, prefix: str = "mlflow") -> dict[str, dg.MetadataValue]:
+        """Asset metadata linking a registered model version: its page, the run that logged it and its experiment."""
+        run = self.client().get_run(version.run_id)
+        return {
+            f"{prefix}_model_version": dg.MetadataValue.url(self.model_version_url(version.version, version.name)),
+            f"{prefix}_run": dg.MetadataValue.url(self.run_url(run)),
+            f"{prefix}_experiment": dg.MetadataValue.url(self.experiment_url(run.info.experiment_id)),
+        }
 
     def version_by_alias(self, alias: str):
         """The model version holding `alias`, or None when no version holds it (or no model is registered yet)."""
@@ -105,3 +146,6 @@ class MlflowTracking(dg.ConfigurableResource):
         """A JSON artifact logged with `mlflow.log_dict` in run `run_id` (e.g. reference/feature_bins.json)."""
         mlflow = self._mlflow()
         return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_path}")
+
+    def dagster_asset_url(self, asset_key: dg.AssetKey, partition: str | None = None) -> str:
+        return links.dagster_asset_url(self.dagster_ui_url, asset_key.to_user_string(), partition)

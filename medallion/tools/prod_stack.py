@@ -21,8 +21,10 @@ from pathlib import Path
 
 from medallion.settings import (
     DAGSTER_PG_URL_VAR,
+    DAGSTER_UI_URL_VAR,
     LAKE_CATALOG_URL_VAR,
     MLFLOW_TRACKING_URI_VAR,
+    MLFLOW_UI_URL_VAR,
     PG_URL_VAR,
     PROJECT_DIR,
     child_environment,
@@ -95,6 +97,8 @@ class ProdStack:
             DAGSTER_PG_URL_VAR: self.database_url("dagster", driver="psycopg2"),
             LAKE_CATALOG_URL_VAR: self.database_url("lake"),
             MLFLOW_TRACKING_URI_VAR: self.mlflow_url,
+            MLFLOW_UI_URL_VAR: self.mlflow_url,
+            DAGSTER_UI_URL_VAR: self.webserver_url,
             PG_URL_VAR: self.database_url("serving"),
             "MEDALLION_SERVING_TARGETS": "duckdb,postgres,delta",
             # Batched event writes: one PostgreSQL round trip per batch instead of per event (docs/deploy.md).

@@ -230,6 +230,7 @@ class TrainingResult:
     feature_names: list[str]
     seed: int
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    candidate_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per candidate: its pipeline's settings
 
     @property
     def best_metrics(self) -> dict[str, float]:
@@ -276,6 +277,7 @@ def train_candidates(
     metrics: dict[str, dict[str, float]] = {}
     fitted: dict[str, tuple[Any, float]] = {}
     fit_seconds: dict[str, float] = {}
+    candidate_params: dict[str, dict[str, Any]] = {}
     for name in sorted(set(candidates), key=CANDIDATES.index):
         started = time.perf_counter()
         pipeline = build_pipeline(name, feature_names, seed, categories).fit(x_train, y_train)
@@ -287,6 +289,7 @@ def train_candidates(
         threshold = choose_threshold(y_valid, proba)
         metrics[name] = classification_metrics(y_valid, proba, threshold)
         fitted[name] = (pipeline, threshold)
+        candidate_params[name] = pipeline_params(pipeline)
 
     # Rounding lets AUCs that differ only by float noise (e.g. 1 - 1e-16 vs 1) count as ties.
     best_name = max(metrics, key=lambda name: (round(metrics[name]["roc_auc"], 12), -CANDIDATES.index(name)))
@@ -311,7 +314,19 @@ def train_candidates(
         feature_names=list(feature_names),
         seed=seed,
         fit_seconds=fit_seconds,
+        candidate_params=candidate_params,
     )
+
+
+def pipeline_params(pipeline: Any) -> dict[str, Any]:
+    """What tells one candidate from another: its preprocessing steps, estimator and the estimator's own parameters
+    (n_jobs left out: it changes how fast, not what is fitted)."""
+    *preprocessing, (_, estimator) = pipeline.steps
+    return {
+        "preprocessing": "+".join(step for step, _ in preprocessing) or "none",
+        "estimator": type(estimator).__name__,
+        **{f"model.{key}": value for key, value in sorted(estimator.get_params(deep=False).items()) if key != "n_jobs"},
+    }
 
 
 def _agg_figure():
