@@ -11,10 +11,10 @@ from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.ml.scoring import score_features
-from medallion.names import CHAMPION, GOLD, ML, PREDICTIONS, TRAINING_JOB, table_key
+from medallion.names import CHAMPION, GOLD, ML, MODEL_EVALUATION, PREDICTIONS, TRAINING_JOB, table_key
 from medallion.policies import op_policy
 from medallion.resources.mlflow_tracking import MlflowTracking
-from medallion.utils.table_metadata import table_metadata
+from medallion.utils.table_metadata import daily_counts, table_metadata
 
 log = logging.getLogger("medallion.ml")
 
@@ -23,8 +23,12 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
     @dg.asset(
         key=PREDICTIONS,
         ins={"features": dg.AssetIn(key=table_key(GOLD, contract.features_table))},
+        # Scored by the registry's champion, which model_evaluation promotes: shown in the lineage, and a backfill of
+        # both trains and judges before it scores.
+        deps=[dg.AssetDep(MODEL_EVALUATION, partition_mapping=dg.AllPartitionMapping())],
         description="One prediction per gold feature row: probability, thresholded label, which model made it, and "
-        "in_sample (a day that version used).",
+        "in_sample (a day that version used). Scored by the version holding the champion alias, which "
+        "ml/model_evaluation promotes.",
         kinds={"duckdb", "scikitlearn", "mlflow"},
         **op_policy(ML, start, single_run_backfill=True),
         output_required=False,
@@ -64,6 +68,7 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
             used_days=tags.used_days,
         )
         log.info("predictions: %d rows scored by %s v%s", frame.height, mlflow.registered_model_name, champion.version)
+        daily_counts(context, frame, features)
         yield dg.Output(
             frame,
             metadata=table_metadata(

@@ -25,6 +25,7 @@ from medallion.names import (
 )
 from medallion.policies import op_policy
 from medallion.resources.serving import Load, ServingError, ServingTargets
+from medallion.utils.table_metadata import daily_counts
 
 log = logging.getLogger("medallion.serving")
 
@@ -81,6 +82,7 @@ def build_serving_assets(contract: Contract, start: date, targets: tuple[str, ..
                 raise dg.Failure(description=f"{key.to_user_string()} for {first}..{last}: {error}") from error
             for load in loads:
                 log.info("%s: %d rows to %s in %.2f s", key.to_user_string(), load.rows, load.location, load.seconds)
+            daily_counts(context, frame, asset_key=key)
             yield dg.MaterializeResult(asset_key=key, metadata=load_metadata(frame, loads))
             yield read_back_check(key, check, rows_per_day(frame, days), served_counts)
 
@@ -101,10 +103,9 @@ def read_back_check(
 
 
 def load_metadata(frame: pl.DataFrame, loads: list[Load]) -> dict:
-    metadata: dict = {"rows": frame.height, "targets": ", ".join(load.target for load in loads)}
+    metadata: dict = {"run_rows": frame.height, "targets": ", ".join(load.target for load in loads)}
     for load in loads:
         metadata[f"{load.target}_rows"] = load.rows
         metadata[f"{load.target}_seconds"] = round(load.seconds, 3)
         metadata[f"{load.target}_location"] = load.location
-    metadata["dagster/row_count"] = frame.height
     return metadata

@@ -96,7 +96,9 @@ def test_inference_job_serves_each_day_to_every_target_and_a_rerun_replaces(serv
     )
 
     metadata = materializations(result, "serving/predictions")[0].metadata
-    assert metadata["rows"].value == scored.height
+    assert metadata["run_rows"].value == scored.height
+    first_day = materializations(result, "serving/predictions")[0].partition
+    assert metadata["rows_out"].value == scored.filter(pl.col("partition_date").cast(pl.String) == first_day).height
     for target in ALL_TARGETS:
         assert metadata[f"{target}_rows"].value == scored.height
         assert metadata[f"{target}_seconds"].value >= 0
