@@ -121,12 +121,18 @@ def test_a_check_shows_one_result_per_day(world, page):
 
 
 def test_the_model_links_to_its_version_in_the_mlflow_ui_which_shows_champion(world, page):
+    from mlflow import MlflowClient
+
     stack, _, root = world
-    visit(page, f"{stack.dagster.url}/assets/ml/model", "Metadata")
-    link = page.locator(f'a[href^="{stack.mlflow.url}"][href*="/models/"]').first
-    link.wait_for(timeout=60_000)
+    registry = MlflowClient(tracking_uri=f"sqlite:///{stack.home / 'mlflow' / 'mlflow.db'}")
+    champion = registry.get_model_version_by_alias("credit_default", "champion")
+    day = champion.tags["dagster.partition"]  # the ml/model partition that trained it
+    visit(page, f"{stack.dagster.url}/assets/ml/model?view=partitions&partition={day}", "mlflow_model_version")
+    link = page.locator("tr", has_text="mlflow_model_version").locator(f'a[href^="{stack.mlflow.url}"]').first
+    assert f"/versions/{champion.version}" in link.get_attribute("href")
     with page.context.expect_page() as opened:
         link.click()
     mlflow = opened.value
-    mlflow.get_by_text("champion").first.wait_for(timeout=60_000)
+    mlflow.get_by_text(f"Version {champion.version}", exact=True).first.wait_for(timeout=60_000)
+    mlflow.get_by_text("champion", exact=True).first.wait_for(timeout=30_000)  # the alias tag, not prose
     screenshot(mlflow, root, "mlflow_model_version")
