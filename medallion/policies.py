@@ -8,6 +8,7 @@ when an asset is declared, so the factories take them from `op_policy`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -55,8 +56,8 @@ def op_policy(layer: str, start: date, single_run_backfill: bool | None = None) 
     }
 
 
-def _with_layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
-    layer = spec.key.path[0]
+def _with_layer_policy(spec: dg.AssetSpec, layers: Mapping[str, str]) -> dg.AssetSpec:
+    layer = layers.get(spec.key.path[0], spec.key.path[0])
     policy = LAYER_POLICIES[layer]
     spec = spec.replace_attributes(
         group_name=layer,
@@ -66,6 +67,8 @@ def _with_layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.merge_attributes(tags={"layer": layer}, metadata={"partition_expr": PARTITION_COLUMN})
 
 
-def apply_layer_policies(defs: dg.Definitions) -> dg.Definitions:
-    """Group = layer = tag `layer`, the layer's kinds and freshness, and the partition column the IO manager uses."""
-    return defs.map_resolved_asset_specs(func=_with_layer_policy)
+def apply_layer_policies(defs: dg.Definitions, layers: Mapping[str, str] | None = None) -> dg.Definitions:
+    """Group = layer = tag `layer`, the layer's kinds and freshness, and the partition column the IO manager uses.
+
+    An asset's layer is its key's first part, or what `layers` maps that part to (a dataset's ML schema → `ml`)."""
+    return defs.map_resolved_asset_specs(func=functools.partial(_with_layer_policy, layers=layers or {}))

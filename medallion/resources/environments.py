@@ -46,7 +46,6 @@ def shared_resources(settings: Settings, warehouse: WarehouseLocation) -> dict:
         "mlflow": MlflowTracking(
             tracking_uri=dg.EnvVar(MLFLOW_TRACKING_URI_VAR) if settings.mlflow_server else settings.local_mlflow_uri,
             artifact_root=None if settings.mlflow_server else str(settings.mlflow_dir / "artifacts"),
-            registered_model_name=settings.model_name,
         ),
         "monitoring_files": MonitoringFiles(
             decisions_dir=str(settings.decisions_dir), reports_dir=str(settings.reports_dir)
