@@ -35,28 +35,32 @@ def resolve_ml(dataset: str, declared: bool | Mapping[str, Any] | None, where: s
         key: value for key, value in (declared if isinstance(declared, Mapping) else {}).items() if value is not None
     }
 
-    def refuse(setting: str, allowed: str) -> ContractError:
-        return ContractError(
-            f"{where}: dataset {dataset}: `ml.{setting}: {given[setting]!r}` is not allowed; {allowed}"
-        )
+    def refuse(setting: str, value: Any, allowed: str) -> ContractError:
+        return ContractError(f"{where}: dataset {dataset}: `ml.{setting}: {value!r}` is not allowed; {allowed}")
 
     schemas = {"schema": f"ml_{dataset.lower()}", "serving_schema": f"serving_{dataset.lower()}"}
     for setting in schemas:
         value = given.get(setting, schemas[setting])
         if not isinstance(value, str) or not SCHEMA.fullmatch(value) or value in ETL_LAYERS:
-            raise refuse(setting, f"use a lower-case SQL name (a-z, 0-9, '_') other than {', '.join(ETL_LAYERS)}")
+            raise refuse(
+                setting, value, f"use a lower-case SQL name (a-z, 0-9, '_') other than {', '.join(ETL_LAYERS)}"
+            )
         schemas[setting] = value
     if schemas["schema"] == schemas["serving_schema"]:
-        raise refuse("serving_schema", "the served tables need a schema of their own, not the ML assets' `ml.schema`")
+        raise refuse(
+            "serving_schema",
+            schemas["serving_schema"],
+            "the served tables need a schema of their own, not the ML assets' `ml.schema`",
+        )
     model = given.get("model", dataset)
     if not isinstance(model, str) or not MODEL_NAME.fullmatch(model):
-        raise refuse("model", "a registered model name has letters, digits, '_', '.' or '-'")
+        raise refuse("model", model, "a registered model name has letters, digits, '_', '.' or '-'")
     candidates = given.get("candidates", CANDIDATES)
     if not candidates or isinstance(candidates, str) or any(name not in CANDIDATES for name in candidates):
-        raise refuse("candidates", f"use one or more of {', '.join(CANDIDATES)}")
+        raise refuse("candidates", candidates, f"use one or more of {', '.join(CANDIDATES)}")
     floor = given.get("auc_floor", DEFAULT_AUC_FLOOR)
     if isinstance(floor, bool) or not isinstance(floor, int | float) or not 0.5 <= floor <= 1:
-        raise refuse("auc_floor", "use a ROC AUC between 0.5 (chance) and 1")
+        raise refuse("auc_floor", floor, "use a ROC AUC between 0.5 (chance) and 1")
     names = MlNames(dataset, model, schemas["schema"], schemas["serving_schema"])
     return MlSettings(names, tuple(dict.fromkeys(candidates)), float(floor))
 

@@ -185,6 +185,8 @@ def model_lines(connection, schema: str = "ml") -> list[str]:
         for s, t in connection.execute("select table_schema, table_name from information_schema.tables").fetchall()
     }
     if f"{schema}.predictions" not in tables:
+        if schema != "ml":
+            return ["  no predictions yet: run the dataset's training_job__<dataset>, then inference_job__<dataset>"]
         return ["  no predictions yet: run training_job, then inference_job (`make demo` does both)"]
     lines = []
     if f"{schema}.model" in tables:
