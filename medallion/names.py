@@ -1,9 +1,11 @@
 """Every name the graph is wired by: layers, asset keys, check names, jobs, the warehouse pool and registry aliases.
 
-Asset keys are `[layer, table]`; the ETL tables are named by each dataset's contract, the ML ones here.
+Asset keys are `[layer, table]`; the ETL tables are named by each dataset's contract, the ML ones by `MlNames`.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -15,17 +17,9 @@ def table_key(layer: str, table: str) -> dg.AssetKey:
     return dg.AssetKey([layer, table])
 
 
-TRAINING_SET = table_key(ML, "training_set")
+# Two keys of the plain `ml` schema (the shipped dataset's); each dataset's ML keys come from its MlNames.
 MODEL = table_key(ML, "model")
-MODEL_EVALUATION = table_key(ML, "model_evaluation")
-PREDICTIONS = table_key(ML, "predictions")
-MONITORING = table_key(ML, "monitoring")
 RETRAIN_DECISION = table_key(ML, "retrain_decision")
-SERVED_PREDICTIONS = table_key(SERVING, "predictions")
-SERVED_DAILY_SUMMARY = table_key(SERVING, "daily_summary")
-TRAINING_ASSETS = (TRAINING_SET, MODEL, MODEL_EVALUATION)
-SERVING_ASSETS = (SERVED_PREDICTIONS, SERVED_DAILY_SUMMARY)
-MONITORING_ASSETS = (MONITORING, RETRAIN_DECISION)
 
 # Checks, named by what must hold.
 FILES_ARRIVED = "files_arrived"
@@ -54,6 +48,12 @@ TRAINING_JOB = "training_job"
 INFERENCE_JOB = "inference_job"
 MONITORING_JOB = "monitoring_job"
 
+RETRAIN_SENSOR = "retrain_sensor"
+SERVING_LOADS = "serving_loads"
+TRAINING_SCHEDULE = "training_weekly_schedule"
+INFERENCE_SCHEDULE = "inference_daily_schedule"
+MONITORING_SCHEDULE = "monitoring_weekly_schedule"
+
 # Every asset that writes the warehouse holds this pool; deploy/dagster.yaml limits it (DuckDB has one writer).
 WAREHOUSE_POOL = "warehouse"
 
@@ -62,3 +62,94 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 # Run tags set by the automation.
 TRIGGER_TAG = "medallion/trigger"
 STAGE_TAG = "medallion/stage"
+
+
+@dataclass(frozen=True)
+class MlNames:
+    """One dataset's ML lifecycle: its asset keys (`[schema, table]`, the schema being the warehouse's too), its
+    serving schema, its registered model, and its jobs, schedules and sensor. The dataset whose ML schema is the plain
+    `ml` keeps the plain names (training_job, ...); every other one's end in `__<dataset>`."""
+
+    dataset: str
+    model_name: str
+    schema: str = ML
+    serving_schema: str = SERVING
+
+    @property
+    def suffix(self) -> str:
+        return "" if self.schema == ML else f"__{self.dataset}"
+
+    @property
+    def files_folder(self) -> str:
+        """Where under the decisions and monitoring folders its files go ("" for the plain `ml` dataset)."""
+        return "" if self.schema == ML else self.dataset
+
+    def key(self, table: str) -> dg.AssetKey:
+        return table_key(self.schema, table)
+
+    def sql(self, table: str) -> str:
+        return f"{self.schema}.{table}"
+
+    def named(self, name: str) -> str:
+        return name + self.suffix
+
+    @property
+    def training_set(self) -> dg.AssetKey:
+        return self.key("training_set")
+
+    @property
+    def model(self) -> dg.AssetKey:
+        return self.key("model")
+
+    @property
+    def model_evaluation(self) -> dg.AssetKey:
+        return self.key("model_evaluation")
+
+    @property
+    def predictions(self) -> dg.AssetKey:
+        return self.key("predictions")
+
+    @property
+    def monitoring(self) -> dg.AssetKey:
+        return self.key("monitoring")
+
+    @property
+    def retrain_decision(self) -> dg.AssetKey:
+        return self.key("retrain_decision")
+
+    @property
+    def served_predictions(self) -> dg.AssetKey:
+        return table_key(self.serving_schema, "predictions")
+
+    @property
+    def served_daily_summary(self) -> dg.AssetKey:
+        return table_key(self.serving_schema, "daily_summary")
+
+    @property
+    def training_assets(self) -> tuple[dg.AssetKey, ...]:
+        return (self.training_set, self.model, self.model_evaluation)
+
+    @property
+    def serving_assets(self) -> tuple[dg.AssetKey, ...]:
+        return (self.served_predictions, self.served_daily_summary)
+
+    @property
+    def monitoring_assets(self) -> tuple[dg.AssetKey, ...]:
+        return (self.monitoring, self.retrain_decision)
+
+    @property
+    def training_job(self) -> str:
+        return self.named(TRAINING_JOB)
+
+    @property
+    def inference_job(self) -> str:
+        return self.named(INFERENCE_JOB)
+
+    @property
+    def monitoring_job(self) -> str:
+        return self.named(MONITORING_JOB)
+
+    @property
+    def layers(self) -> dict[str, str]:
+        """Key prefix → layer, for the layer policies."""
+        return {self.schema: ML, self.serving_schema: SERVING}

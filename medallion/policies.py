@@ -8,6 +8,7 @@ when an asset is declared, so the factories take them from `op_policy`.
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,8 +63,8 @@ def op_policy(layer: str, start: date, single_run_backfill: bool | None = None) 
     }
 
 
-def _with_layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
-    layer = spec.key.path[0]
+def _with_layer_policy(spec: dg.AssetSpec, layers: Mapping[str, str]) -> dg.AssetSpec:
+    layer = layers.get(spec.key.path[0], spec.key.path[0])
     policy = LAYER_POLICIES[layer]
     spec = spec.replace_attributes(
         group_name=layer,
@@ -73,10 +74,14 @@ def _with_layer_policy(spec: dg.AssetSpec) -> dg.AssetSpec:
     return spec.merge_attributes(tags={"layer": layer}, metadata={"partition_expr": PARTITION_COLUMN})
 
 
-def apply_layer_policies(defs: dg.Definitions, owners: tuple[str, ...] = ()) -> dg.Definitions:
+def apply_layer_policies(
+    defs: dg.Definitions, layers: Mapping[str, str] | None = None, owners: tuple[str, ...] = ()
+) -> dg.Definitions:
     """Group = layer = tag `layer`, the layer's kinds and freshness, the partition column the IO manager uses, and
-    the dataset's owners."""
-    with_policy = defs.map_resolved_asset_specs(func=_with_layer_policy)
+    the dataset's owners.
+
+    An asset's layer is its key's first part, or what `layers` maps that part to (a dataset's ML schema → `ml`)."""
+    with_policy = defs.map_resolved_asset_specs(func=functools.partial(_with_layer_policy, layers=layers or {}))
     if not owners:
         return with_policy
     return with_policy.map_resolved_asset_specs(func=lambda spec: spec.replace_attributes(owners=list(owners)))

@@ -50,7 +50,6 @@ class Settings:
     env: str = "local"
     start_date: date = date(2025, 1, 1)
     end_date: date | None = None  # the last partition day; None: partitions run to today
-    model_name: str = "credit_default"
     retrain_min_days: int = DEFAULT_MIN_DAYS_BETWEEN_RETRAINS
     mlflow_server: bool = False
     alert_webhook: bool = False
@@ -92,10 +91,6 @@ class Settings:
                 raise SettingsError(
                     f"{name}={url!r} is not a web address; use http(s)://host:port, optionally with a path prefix"
                 )
-        if not re.fullmatch(r"[A-Za-z0-9_.-]+", self.model_name):
-            raise SettingsError(
-                f"MEDALLION_MODEL_NAME={self.model_name!r} is not allowed; use letters, digits, '_', '.' or '-'"
-            )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -104,12 +99,16 @@ class Settings:
         def value(name: str) -> str | None:
             return environ.get(name) or None
 
+        if value("MEDALLION_MODEL_NAME"):
+            raise SettingsError(
+                "MEDALLION_MODEL_NAME is no longer read: each dataset names its registered model with `ml.model` in "
+                "its defs.yaml (medallion/defs/credit_default/defs.yaml for credit_default)"
+            )
         return cls(
             home=Path(value("MEDALLION_HOME") or PROJECT_DIR / "data").resolve(),
             env=value("MEDALLION_ENV") or "local",
             start_date=_iso_date("MEDALLION_START_DATE", value("MEDALLION_START_DATE")) or cls.start_date,
             end_date=_iso_date("MEDALLION_END_DATE", value("MEDALLION_END_DATE")),
-            model_name=value("MEDALLION_MODEL_NAME") or cls.model_name,
             retrain_min_days=_whole_days("MEDALLION_RETRAIN_MIN_DAYS", value("MEDALLION_RETRAIN_MIN_DAYS")),
             mlflow_server=value(MLFLOW_TRACKING_URI_VAR) is not None,
             alert_webhook=value(ALERT_WEBHOOK_URL_VAR) is not None,

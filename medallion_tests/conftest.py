@@ -30,6 +30,8 @@ from medallion.tools.local_postgres import LocalPostgres, free_port  # noqa: E40
 
 LABEL = "default payment next month"
 CREDIT_CONTRACT = PACKAGE_DIR / "defs" / "credit_default" / "contract.yaml"
+# The shipped dataset's `ml:` mapping, to scaffold it beside others exactly as it ships.
+CREDIT_ML = yaml.safe_load((CREDIT_CONTRACT.parent / "defs.yaml").read_text())["attributes"]["ml"]
 DAY1 = date(2025, 1, 1)
 
 
@@ -121,8 +123,9 @@ def days(first: date, n: int) -> list[date]:
     return [first + timedelta(days=i) for i in range(n)]
 
 
-def mlflow_of(home: Settings):
-    return resources_for(home)["mlflow"]
+def mlflow_of(home: Settings, model: str = "credit_default"):
+    """The home's MLflow resource addressing `model`'s registry entries."""
+    return resources_for(home)["mlflow"].for_model(model)
 
 
 @pytest.fixture(scope="session")
@@ -144,10 +147,10 @@ def defs(home) -> dg.Definitions:
 
 
 @contextmanager
-def scaffolded_project(datasets: dict[str, tuple[Path, bool] | None]) -> Iterator[tuple[Path, Path]]:
+def scaffolded_project(datasets: dict[str, tuple[Path, bool | dict] | None]) -> Iterator[tuple[Path, Path]]:
     """A temporary project with the real defs/automation and each dataset scaffolded through the Dataset component,
-    name → (contract file, ml) or None to keep the scaffolded skeleton; yields (project root, defs folder) for
-    `build_definitions(..., project_root=...)`."""
+    name → (contract file, its `ml` attribute) or None to keep the scaffolded skeleton; yields (project root, defs
+    folder) for `build_definitions(..., project_root=...)`."""
     with create_defs_folder_sandbox() as sandbox:
         shutil.copytree(
             PACKAGE_DIR / "defs" / "automation",

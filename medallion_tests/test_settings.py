@@ -18,12 +18,7 @@ README = PROJECT_DIR / "README.md"
 def test_defaults_with_nothing_set():
     settings = Settings.from_env({})
     assert settings == Settings(home=(PROJECT_DIR / "data").resolve())
-    assert (settings.env, settings.start_date, settings.model_name, settings.retrain_min_days) == (
-        "local",
-        date(2025, 1, 1),
-        "credit_default",
-        7,
-    )
+    assert (settings.env, settings.start_date, settings.retrain_min_days) == ("local", date(2025, 1, 1), 7)
     assert not settings.mlflow_server and not settings.alert_webhook
 
 
@@ -34,7 +29,6 @@ def test_every_variable_is_read(tmp_path):
             "MEDALLION_ENV": "prod",
             "MEDALLION_START_DATE": "2024-06-01",
             "MEDALLION_END_DATE": "2024-12-31",
-            "MEDALLION_MODEL_NAME": "loans.v2",
             "MEDALLION_RETRAIN_MIN_DAYS": "0",
             "MEDALLION_MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
             "MEDALLION_ALERT_WEBHOOK_URL": "http://127.0.0.1:9000/hook",
@@ -53,7 +47,6 @@ def test_every_variable_is_read(tmp_path):
         env="prod",
         start_date=date(2024, 6, 1),
         end_date=date(2024, 12, 31),
-        model_name="loans.v2",
         retrain_min_days=0,
         mlflow_server=True,
         alert_webhook=True,
@@ -75,7 +68,7 @@ def test_every_variable_is_read(tmp_path):
         ("MEDALLION_START_DATE", "01/02/2025", "MEDALLION_START_DATE='01/02/2025' is not a date; use YYYY-MM-DD"),
         ("MEDALLION_RETRAIN_MIN_DAYS", "seven", "MEDALLION_RETRAIN_MIN_DAYS='seven' must be a whole number of days"),
         ("MEDALLION_RETRAIN_MIN_DAYS", "-1", "MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got -1"),
-        ("MEDALLION_MODEL_NAME", "my model", "MEDALLION_MODEL_NAME='my model' is not allowed"),
+        ("MEDALLION_MODEL_NAME", "loans", "MEDALLION_MODEL_NAME is no longer read: each dataset names its registered"),
         ("MEDALLION_END_DATE", "2024-12-31", "MEDALLION_END_DATE=2024-12-31 is before MEDALLION_START_DATE=2025-01-01"),
         ("MEDALLION_MLFLOW_UI_URL", "127.0.0.1:5000", "MEDALLION_MLFLOW_UI_URL='127.0.0.1:5000' is not a web address"),
         ("MEDALLION_DAGSTER_UI_URL", "ftp://host", "MEDALLION_DAGSTER_UI_URL='ftp://host' is not a web address"),
@@ -126,11 +119,11 @@ def test_the_end_date_is_the_last_partition_of_every_asset_and_check(tmp_path):
 
 
 def test_local_resources_live_under_home(tmp_path):
-    resources = resources_for(Settings(home=tmp_path, model_name="m"))
+    resources = resources_for(Settings(home=tmp_path))
     assert resources["warehouse"].location.database == str(tmp_path / "warehouse.duckdb")
     assert resources["landing"].root == str(tmp_path / "landing")
     assert resources["mlflow"].tracking_uri == f"sqlite:///{tmp_path / 'mlflow' / 'mlflow.db'}"
-    assert resources["mlflow"].registered_model_name == "m"
+    assert resources["mlflow"].registered_model_name is None  # each dataset's assets address their own model
     assert resources["alerting"].webhook_url is None
     assert (resources["mlflow"].ui_url, resources["mlflow"].dagster_ui_url) == (
         "http://127.0.0.1:5000",

@@ -1,4 +1,4 @@
-"""Asset factories: a contract yields its bronze, silver and gold assets, and with ML its ml/* assets.
+"""Asset factories: a contract yields its bronze, silver and gold assets, and with ML its own ML and serving assets.
 
 Groups, tags, kinds and freshness are applied afterwards by `medallion.policies.apply_layer_policies`."""
 
@@ -17,6 +17,7 @@ from medallion.assets.serving import build_serving_assets
 from medallion.assets.silver import build_silver_assets
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
+from medallion.ml_settings import MlSettings
 
 
 def build_etl_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
@@ -28,11 +29,11 @@ def build_etl_assets(contract: Contract, feature_set: FeatureSet, start: date) -
 
 
 def build_ml_assets(
-    contract: Contract, feature_set: FeatureSet, start: date, serving_targets: tuple[str, ...]
+    contract: Contract, feature_set: FeatureSet, start: date, serving_targets: tuple[str, ...], ml: MlSettings
 ) -> list[dg.AssetsDefinition]:
     return [
-        *build_training_assets(contract, feature_set, start),
-        build_predictions_asset(contract, feature_set, start),
-        build_serving_assets(contract, start, serving_targets),
-        *build_monitoring_assets(contract, feature_set, start),
+        *build_training_assets(contract, feature_set, start, ml),
+        build_predictions_asset(contract, feature_set, start, ml.names),
+        build_serving_assets(contract, start, serving_targets, ml.names),
+        *build_monitoring_assets(contract, feature_set, start, ml),
     ]

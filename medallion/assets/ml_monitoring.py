@@ -23,7 +23,8 @@ from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
 from medallion.logic.monitoring.measures import decision_inputs, join_matured, measure_window, trailing_window
 from medallion.logic.monitoring.report import monitoring_markdown, plot_monitoring
 from medallion.logic.monitoring.window_inputs import WindowInputs, load_window, version_references
-from medallion.names import CHAMPION, GOLD, ML, MONITORING, PREDICTIONS, RETRAIN_DECISION, SILVER, table_key
+from medallion.ml_settings import MlSettings
+from medallion.names import CHAMPION, GOLD, ML, SILVER, table_key
 from medallion.policies import op_policy
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.resources.monitoring_files import MonitoringFiles
@@ -67,16 +68,30 @@ def _embedded_png(path) -> dg.MetadataValue:
     return dg.MetadataValue.md(f"![monitoring chart](data:image/png;base64,{encoded})")
 
 
-def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
+def retrain_rules_config(ml: MlSettings) -> type[RetrainRulesConfig]:
+    """RetrainRulesConfig with the dataset's AUC floor as the default (run config still overrides it)."""
+    floor_default = ml.auc_floor
+
+    class DatasetRetrainRulesConfig(RetrainRulesConfig):
+        auc_floor: float = floor_default
+
+    return DatasetRetrainRulesConfig
+
+
+def build_monitoring_assets(
+    contract: Contract, feature_set: FeatureSet, start: date, ml: MlSettings
+) -> list[dg.AssetsDefinition]:
+    names = ml.names
+    rules_class = retrain_rules_config(ml)
     upstream = [
-        PREDICTIONS,
+        names.predictions,
         table_key(GOLD, contract.labels_table),
         table_key(GOLD, contract.features_table),
         table_key(SILVER, contract.quarantine_table),
     ]
 
     @dg.asset(
-        key=MONITORING,
+        key=names.monitoring,
         deps=[_window_dep(key) for key in upstream],
         description="Over the trailing window up to D, out-of-sample rows only: feature and prediction PSI, late-label "
         "ROC AUC / Brier / calibration per version, quarantine and null-rate trends. One row per measurement.",
@@ -91,12 +106,13 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
         monitoring_files: MonitoringFiles,
     ) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
+        mlflow, monitoring_files = mlflow.for_model(names.model_name), monitoring_files.for_dataset(names.files_folder)
         day = as_date(context.partition_key)
         window = trailing_window(day, config.window_days)
         champion = mlflow.version_by_alias(CHAMPION)
         tags = ModelTags.from_mlflow(champion.tags, champion.version) if champion else None
         feature_set_version = tags.feature_set_version if tags else feature_set.version
-        inputs: WindowInputs = load_window(warehouse, contract, window, feature_set_version)
+        inputs: WindowInputs = load_window(warehouse, contract, window, feature_set_version, names.sql("predictions"))
         # Days the champion used are part of its own reference: drift is measured on the others.
         features = (
             inputs.features.filter(~pl.col("partition_date").is_between(*tags.used_days))
@@ -168,8 +184,8 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
         )
 
     @dg.asset(
-        key=RETRAIN_DECISION,
-        ins={"monitoring": dg.AssetIn(key=MONITORING)},
+        key=names.retrain_decision,
+        ins={"monitoring": dg.AssetIn(key=names.monitoring)},
         description="Whether to retrain, by rules judged against sampling noise (AUC floor and drop by interval, PSI "
         "by no-drift p-value, features in correlated groups); decisions/<date>.json audits it.",
         kinds={"duckdb", "python"},
@@ -177,11 +193,12 @@ def build_monitoring_assets(contract: Contract, feature_set: FeatureSet, start: 
     )
     def retrain_decision(
         context: dg.AssetExecutionContext,
-        config: RetrainRulesConfig,
+        config: rules_class,
         monitoring: pl.DataFrame,
         monitoring_files: MonitoringFiles,
     ) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
+        monitoring_files = monitoring_files.for_dataset(names.files_folder)
         day = as_date(context.partition_key)
         rules = RetrainRules(**config.model_dump())
         inputs = decision_inputs(monitoring)

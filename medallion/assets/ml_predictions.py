@@ -11,7 +11,7 @@ from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.ml.scoring import score_features
-from medallion.names import CHAMPION, GOLD, ML, MODEL_EVALUATION, PREDICTIONS, TRAINING_JOB, table_key
+from medallion.names import CHAMPION, GOLD, ML, MlNames, table_key
 from medallion.policies import op_policy
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.utils.table_metadata import daily_counts, table_metadata
@@ -19,13 +19,15 @@ from medallion.utils.table_metadata import daily_counts, table_metadata
 log = logging.getLogger("medallion.ml")
 
 
-def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: date) -> dg.AssetsDefinition:
+def build_predictions_asset(
+    contract: Contract, feature_set: FeatureSet, start: date, names: MlNames
+) -> dg.AssetsDefinition:
     @dg.asset(
-        key=PREDICTIONS,
+        key=names.predictions,
         ins={"features": dg.AssetIn(key=table_key(GOLD, contract.features_table))},
         # Scored by the registry's champion, which model_evaluation promotes: shown in the lineage, and a backfill of
         # both trains and judges before it scores.
-        deps=[dg.AssetDep(MODEL_EVALUATION, partition_mapping=dg.AllPartitionMapping())],
+        deps=[dg.AssetDep(names.model_evaluation, partition_mapping=dg.AllPartitionMapping())],
         description="One prediction per gold feature row: probability, thresholded label, which model made it, and "
         "in_sample (a day that version used). Scored by the version holding the champion alias, which "
         "ml/model_evaluation promotes.",
@@ -35,11 +37,11 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
     )
     def predictions(context: dg.AssetExecutionContext, features: pl.DataFrame, mlflow: MlflowTracking):
         started = time.perf_counter()
+        mlflow = mlflow.for_model(names.model_name)
         champion = mlflow.version_by_alias(CHAMPION)
         if champion is None:
             reason = (
-                f"no version of {mlflow.registered_model_name!r} holds the {CHAMPION} alias yet: "
-                f"run {TRAINING_JOB} first"
+                f"no version of {mlflow.model_name!r} holds the {CHAMPION} alias yet: run {names.training_job} first"
             )
             log.warning("predictions skipped: %s", reason)
             context.log_event(
@@ -52,7 +54,7 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
         if tags.feature_set_version != feature_set.version:
             raise dg.Failure(
                 description=f"champion v{champion.version} was trained on feature set {tags.feature_set_version}, "
-                f"gold holds {feature_set.version}: retrain ({TRAINING_JOB}) before scoring"
+                f"gold holds {feature_set.version}: retrain ({names.training_job}) before scoring"
             )
         threshold = tags.threshold
         frame = score_features(
@@ -61,13 +63,13 @@ def build_predictions_asset(contract: Contract, feature_set: FeatureSet, start: 
             feature_set.names,
             contract.key,
             threshold,
-            mlflow.registered_model_name,
+            mlflow.model_name,
             str(champion.version),
             feature_set.version,
             datetime.now(UTC),
             used_days=tags.used_days,
         )
-        log.info("predictions: %d rows scored by %s v%s", frame.height, mlflow.registered_model_name, champion.version)
+        log.info("predictions: %d rows scored by %s v%s", frame.height, mlflow.model_name, champion.version)
         daily_counts(context, frame, features)
         yield dg.Output(
             frame,

@@ -14,7 +14,8 @@ from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.ml.run_records import PLOTS, TrainingRecord, png_markdown
 from medallion.logic.ml.run_records import experiment_description as about
 from medallion.logic.ml.training_set import TrainingSetError, build_training_set, require_trainable
-from medallion.names import CHAMPION, GOLD, ML, MODEL, MODEL_EVALUATION, TRAINING_SET, table_key
+from medallion.ml_settings import MlSettings
+from medallion.names import CHAMPION, GOLD, ML, table_key
 from medallion.policies import op_policy
 from medallion.resources.mlflow_tracking import MlflowTracking
 from medallion.utils.dates import as_date
@@ -74,12 +75,26 @@ def training_record(context, mlflow: MlflowTracking, dataset: str, label: str, a
     )
 
 
-def build_training_assets(contract: Contract, feature_set: FeatureSet, start: date) -> list[dg.AssetsDefinition]:
-    label, key = contract.label, contract.key
+def training_config(ml: MlSettings) -> type[TrainingConfig]:
+    """TrainingConfig with the dataset's candidates and AUC floor as defaults (run config still overrides them)."""
+    candidates_default, floor_default = list(ml.candidates), ml.auc_floor
+
+    class DatasetTrainingConfig(TrainingConfig):
+        candidates: list[str] = candidates_default
+        auc_floor: float = floor_default
+
+    return DatasetTrainingConfig
+
+
+def build_training_assets(
+    contract: Contract, feature_set: FeatureSet, start: date, ml: MlSettings
+) -> list[dg.AssetsDefinition]:
+    label, key, names = contract.label, contract.key, ml.names
     labels_key = table_key(GOLD, contract.labels_table)
+    config_class = training_config(ml)
 
     @dg.asset(
-        key=TRAINING_SET,
+        key=names.training_set,
         ins={
             "features": dg.AssetIn(key=table_key(GOLD, contract.features_table), partition_mapping=window_mapping()),
             "labels": dg.AssetIn(key=labels_key, partition_mapping=window_mapping()),
@@ -99,7 +114,9 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         try:
             require_trainable(frame, label, window, as_of, labels_key.to_user_string())
         except TrainingSetError as error:
-            raise dg.Failure(description=f"dataset {contract.name}: ml/training_set {as_of}: {error}") from error
+            raise dg.Failure(
+                description=f"dataset {contract.name}: {names.training_set.to_user_string()} {as_of}: {error}"
+            ) from error
         log.info("training set %s: %d rows, positive rate %.3f", as_of, frame.height, frame[label].mean())
         return dg.Output(
             frame,
@@ -116,18 +133,19 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         )
 
     @dg.asset(
-        key=MODEL,
-        ins={"training_set": dg.AssetIn(key=TRAINING_SET)},
+        key=names.model,
+        ins={"training_set": dg.AssetIn(key=names.training_set)},
         description="Fits the candidates on the oldest days, chooses one and tunes its threshold on the next, measures "
         "it on the newest (holdout) days and registers it in MLflow; metrics are the holdout's.",
         kinds=ML_KINDS,
         **op_policy(ML, start),
     )
     def model(
-        context: dg.AssetExecutionContext, config: TrainingConfig, training_set: pl.DataFrame, mlflow: MlflowTracking
+        context: dg.AssetExecutionContext, config: config_class, training_set: pl.DataFrame, mlflow: MlflowTracking
     ) -> dg.Output[pl.DataFrame]:
         from medallion.logic.ml.training import train_candidates
 
+        mlflow = mlflow.for_model(names.model_name)
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
         try:
@@ -142,7 +160,9 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
                 categories=feature_set.categories,
             )
         except ValueError as error:
-            raise dg.Failure(description=f"dataset {contract.name}: ml/model {as_of}: {error}") from error
+            raise dg.Failure(
+                description=f"dataset {contract.name}: {names.model.to_user_string()} {as_of}: {error}"
+            ) from error
         holdout = result.holdout_metrics
         version_tags = ModelTags(
             feature_set_version=feature_set.version,
@@ -175,7 +195,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
             version, plots = _log_and_register(mlflow, result, training_set, feature_set, tags, config, record)
         log.info(
             "model %s v%s (%s): holdout AUC %.4f on %d rows (selection AUC %.4f)",
-            mlflow.registered_model_name,
+            mlflow.model_name,
             version,
             result.best_name,
             holdout["roc_auc"],
@@ -185,7 +205,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         row = pl.DataFrame(
             {
                 "partition_date": [as_of],
-                "model_name": [mlflow.registered_model_name],
+                "model_name": [mlflow.model_name],
                 "model_version": [str(version)],
                 "mlflow_run_id": [run.info.run_id],
                 "candidate": [result.best_name],
@@ -240,8 +260,8 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         )
 
     @dg.asset(
-        key=MODEL_EVALUATION,
-        ins={"model": dg.AssetIn(key=MODEL), "training_set": dg.AssetIn(key=TRAINING_SET)},
+        key=names.model_evaluation,
+        ins={"model": dg.AssetIn(key=names.model), "training_set": dg.AssetIn(key=names.training_set)},
         description="Champion/challenger on labelled days neither version used: paired bootstrap CIs at 1 - alpha, "
         "DeLong p-value, calibration guard; the decision sets the registry aliases.",
         kinds=ML_KINDS,
@@ -257,6 +277,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         from medallion.logic.ml.champion import compare_with_champion
         from medallion.logic.ml.evaluation import PromotionRule
 
+        mlflow = mlflow.for_model(names.model_name)
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
         new = model.row(0, named=True)
@@ -266,9 +287,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
         )
         outcome = compare_with_champion(
             training_set,
-            new=contender(
-                mlflow, mlflow.client().get_model_version(mlflow.registered_model_name, new["model_version"])
-            ),
+            new=contender(mlflow, mlflow.client().get_model_version(mlflow.model_name, new["model_version"])),
             champion=contender(mlflow, champion) if champion is not None else None,
             label=label,
             as_of=as_of,
@@ -284,7 +303,7 @@ def build_training_assets(contract: Contract, feature_set: FeatureSet, start: da
             "promotion_reason": outcome.decision.reason[:4900],  # MLflow caps tag values at 5000 characters
             "promotion_measured_on": row["measured_on"][0],
         }.items():
-            client.set_model_version_tag(mlflow.registered_model_name, new["model_version"], tag, value)
+            client.set_model_version_tag(mlflow.model_name, new["model_version"], tag, value)
         version = describe_promotion(mlflow, new["model_version"], outcome.decision, row["measured_on"][0], context)
         log.info(
             "evaluation %s: v%s → %s (%s)", as_of, new["model_version"], outcome.decision.alias, outcome.decision.reason
@@ -311,7 +330,7 @@ def describe_promotion(mlflow: MlflowTracking, version: str, decision, measured_
     """The version's description gains the decision; returns the version as it now is."""
     from medallion.logic.ml.run_records import with_promotion
 
-    client, name = mlflow.client(), mlflow.registered_model_name
+    client, name = mlflow.client(), mlflow.model_name
     current = client.get_model_version(name, version)
     text = with_promotion(
         current.description, decision.alias, decision.reason, measured_on, mlflow.dagster_run_url(context.run_id)
@@ -393,15 +412,15 @@ def _log_and_register(
     )
     ml.log_dict({"feature_names": feature_set.names}, "feature_names.json")
     version = log_served_model(
-        result.best_pipeline, training_set, feature_set.names, result.threshold, mlflow.registered_model_name
+        result.best_pipeline, training_set, feature_set.names, result.threshold, mlflow.model_name
     )
     client = mlflow.client()
     for tag, value in version_tags.items():
-        client.set_model_version_tag(mlflow.registered_model_name, version, tag, str(value))
+        client.set_model_version_tag(mlflow.model_name, version, tag, str(value))
     run = ml.active_run()
     run_records.describe(
         client,
-        mlflow.registered_model_name,
+        mlflow.model_name,
         version,
         result,
         record,

@@ -8,8 +8,8 @@ import polars as pl
 
 from medallion.contract import Contract
 from medallion.logic.serving.tables import (
-    DAILY_SUMMARY,
     daily_summary,
+    daily_summary_table,
     predictions_table,
     rows_per_day,
     served_mismatches,
@@ -17,11 +17,10 @@ from medallion.logic.serving.tables import (
 )
 from medallion.names import (
     ONE_SUMMARY_ROW_PER_DAY,
-    PREDICTIONS,
-    SERVED_DAILY_SUMMARY,
-    SERVED_PREDICTIONS,
     SERVED_ROWS_MATCH_PREDICTIONS,
     SERVING,
+    SERVING_LOADS,
+    MlNames,
 )
 from medallion.policies import op_policy
 from medallion.resources.serving import Load, ServingError, ServingTargets
@@ -30,22 +29,26 @@ from medallion.utils.table_metadata import daily_counts
 log = logging.getLogger("medallion.serving")
 
 
-def build_serving_assets(contract: Contract, start: date, targets: tuple[str, ...]) -> dg.AssetsDefinition:
-    served = predictions_table(contract.key)
+def build_serving_assets(
+    contract: Contract, start: date, targets: tuple[str, ...], names: MlNames
+) -> dg.AssetsDefinition:
+    served, summary = predictions_table(contract.key, names.serving_schema), daily_summary_table(names.serving_schema)
     kinds = set(targets)
+    predictions_key, served_key, summary_key = names.predictions, names.served_predictions, names.served_daily_summary
 
     @dg.multi_asset(
+        name=names.named(SERVING_LOADS),
         specs=[
             dg.AssetSpec(
-                SERVED_PREDICTIONS,
-                deps=[PREDICTIONS],
+                served_key,
+                deps=[predictions_key],
                 description=f"The day's predictions where applications read them ({', '.join(targets)}), keyed by "
                 f"({contract.key}, partition_date); each run's days are replaced in one transaction per target.",
                 kinds=kinds,
             ),
             dg.AssetSpec(
-                SERVED_DAILY_SUMMARY,
-                deps=[PREDICTIONS],
+                summary_key,
+                deps=[predictions_key],
                 description="Per day: rows scored, mean probability, predicted positive rate and the model version "
                 "(quiet days included with rows = 0).",
                 kinds=kinds,
@@ -54,16 +57,17 @@ def build_serving_assets(contract: Contract, start: date, targets: tuple[str, ..
         check_specs=[
             dg.AssetCheckSpec(
                 SERVED_ROWS_MATCH_PREDICTIONS,
-                asset=SERVED_PREDICTIONS,
-                description="Read back from every target: each day holds as many rows as ml/predictions scored.",
+                asset=served_key,
+                description="Read back from every target: each day holds as many rows as "
+                f"{predictions_key.to_user_string()} scored.",
             ),
             dg.AssetCheckSpec(
                 ONE_SUMMARY_ROW_PER_DAY,
-                asset=SERVED_DAILY_SUMMARY,
+                asset=summary_key,
                 description="Read back from every target: one summary row for each day of the run.",
             ),
         ],
-        ins={"predictions": dg.AssetIn(key=PREDICTIONS)},
+        ins={"predictions": dg.AssetIn(key=predictions_key)},
         **op_policy(SERVING, start),
     )
     def serving_loads(context: dg.AssetExecutionContext, predictions: pl.DataFrame, serving: ServingTargets):
@@ -71,8 +75,8 @@ def build_serving_assets(contract: Contract, start: date, targets: tuple[str, ..
         first, last = days[0], days[-1]
         loaded_at = datetime.now(UTC)
         outputs = {
-            SERVED_PREDICTIONS: (served, served_predictions(predictions, loaded_at), SERVED_ROWS_MATCH_PREDICTIONS),
-            SERVED_DAILY_SUMMARY: (DAILY_SUMMARY, daily_summary(predictions, days, loaded_at), ONE_SUMMARY_ROW_PER_DAY),
+            served_key: (served, served_predictions(predictions, loaded_at), SERVED_ROWS_MATCH_PREDICTIONS),
+            summary_key: (summary, daily_summary(predictions, days, loaded_at), ONE_SUMMARY_ROW_PER_DAY),
         }
         for key, (table, frame, check) in outputs.items():
             try:

@@ -5,22 +5,23 @@ import dagster as dg
 from medallion.checks.windows import ERROR, SHOWN, per_day_counts, run_days, where_clause
 from medallion.contract import Contract
 from medallion.logic.ml.scoring import PREDICTION_SCHEMA
+from medallion.ml_settings import MlSettings
 from medallion.names import (
     LABELS_NOT_FROM_FUTURE,
-    MODEL,
     MODEL_QUALITY_FLOOR,
     NO_NULLS,
     ONE_PREDICTION_PER_GOLD_ROW,
-    PREDICTIONS,
     PROBABILITIES_IN_UNIT_INTERVAL,
-    TRAINING_SET,
 )
 from medallion.resources.warehouse import Warehouse
 
 
-def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
+def build_ml_checks(contract: Contract, ml: MlSettings) -> list[dg.AssetChecksDefinition]:
+    names = ml.names
+    training_set, model, predictions = names.sql("training_set"), names.sql("model"), names.sql("predictions")
+
     @dg.asset_check(
-        asset=TRAINING_SET,
+        asset=names.training_set,
         name=LABELS_NOT_FROM_FUTURE,
         blocking=True,
         description="No training row of day D uses a label that became known after D (label_date <= partition_date).",
@@ -30,7 +31,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         worst = warehouse.query(
             "select partition_date, max(label_date) as latest_label, "
             "count(*) filter (where label_date > partition_date) as future_labels "
-            f"from ml.training_set{where} group by all order by 1",
+            f"from {training_set}{where} group by all order by 1",
             params,
         )
         future = worst.filter(worst["future_labels"] > 0)
@@ -44,16 +45,16 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
-        asset=MODEL,
+        asset=names.model,
         name=MODEL_QUALITY_FLOOR,
         blocking=True,
         description="The registered version's holdout ROC AUC (days not used to fit, choose or tune it) is at least "
-        "the configured floor (TrainingConfig.auc_floor, default 0.70).",
+        f"the configured floor (TrainingConfig.auc_floor, default {ml.auc_floor:.2f}: the dataset's `ml.auc_floor`).",
     )
     def model_quality_floor(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         where, params = where_clause(run_days(context))
         rows = warehouse.query(
-            f"select partition_date, model_version, roc_auc, auc_floor, n_holdout from ml.model{where} "
+            f"select partition_date, model_version, roc_auc, auc_floor, n_holdout from {model}{where} "
             "order by trained_at desc limit 1",
             params,
         )
@@ -76,7 +77,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
-        asset=PREDICTIONS,
+        asset=names.predictions,
         name=ONE_PREDICTION_PER_GOLD_ROW,
         blocking=True,
         description="Each day has exactly one prediction per gold feature row, keyed the same.",
@@ -86,9 +87,9 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
     ) -> dg.AssetCheckResult:
         where, params = where_clause(run_days(context))
         gold = per_day_counts(warehouse, f"gold.{contract.features_table}", run_days(context))
-        scored = per_day_counts(warehouse, "ml.predictions", run_days(context))
+        scored = per_day_counts(warehouse, predictions, run_days(context))
         dupes = warehouse.query(
-            f'select count(*) - count(distinct (partition_date, "{contract.key}")) as n from ml.predictions{where}',
+            f'select count(*) - count(distinct (partition_date, "{contract.key}")) as n from {predictions}{where}',
             params,
         )["n"][0]
         mismatched = {
@@ -108,7 +109,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         )
 
     @dg.asset_check(
-        asset=PREDICTIONS,
+        asset=names.predictions,
         name=PROBABILITIES_IN_UNIT_INTERVAL,
         description="Every probability lies in [0, 1].",
     )
@@ -116,11 +117,11 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         context: dg.AssetCheckExecutionContext, warehouse: Warehouse
     ) -> dg.AssetCheckResult:
         where, params = where_clause(run_days(context), "(probability < 0 or probability > 1 or isnan(probability))")
-        bad = warehouse.query(f"select count(*) as n from ml.predictions{where}", params)["n"][0]
+        bad = warehouse.query(f"select count(*) as n from {predictions}{where}", params)["n"][0]
         return dg.AssetCheckResult(passed=bad == 0, severity=ERROR, metadata={"out_of_range": int(bad)})
 
     @dg.asset_check(
-        asset=PREDICTIONS,
+        asset=names.predictions,
         name=NO_NULLS,
         blocking=True,
         description="No prediction column is null.",
@@ -129,7 +130,7 @@ def build_ml_checks(contract: Contract) -> list[dg.AssetChecksDefinition]:
         where, params = where_clause(run_days(context))
         columns = [c for c in PREDICTION_SCHEMA if c != "partition_date"] + [contract.key]
         selects = ", ".join(f'count(*) - count("{c}") as "{c}"' for c in columns)
-        counts = warehouse.query(f"select {selects} from ml.predictions{where}", params).row(0, named=True)
+        counts = warehouse.query(f"select {selects} from {predictions}{where}", params).row(0, named=True)
         nulls = {c: n for c, n in counts.items() if n}
         return dg.AssetCheckResult(passed=not nulls, severity=ERROR, metadata={"null_counts": nulls})
 

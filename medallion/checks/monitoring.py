@@ -7,7 +7,7 @@ import dagster as dg
 
 from medallion.checks.steps import Check, check, one_step_per_asset
 from medallion.checks.windows import ERROR, WARN, DailyResults, Days, each_day, per_day
-from medallion.names import RETRAIN_DECISION
+from medallion.names import MlNames
 
 # rule fired by the decision → (check name, severity, what must hold)
 RULE_CHECKS = {
@@ -32,14 +32,14 @@ RULE_CHECKS = {
 }
 
 
-def _rule_check(rule: str, start: date) -> Check:
+def _rule_check(rule: str, names: MlNames, start: date) -> Check:
     name, severity, description = RULE_CHECKS[rule]
 
-    @check(asset=RETRAIN_DECISION, name=name, start=start, description=description)
+    @check(asset=names.retrain_decision, name=name, start=start, description=description)
     def fired(days: Days, warehouse) -> DailyResults:
         rows = per_day(
             warehouse,
-            "ml.retrain_decision",
+            names.sql("retrain_decision"),
             days,
             "any_value(triggered_rules) as triggered_rules, any_value(reason) as reason, "
             "any_value(status) as status, any_value(matured_labels) as matured_labels, "
@@ -71,5 +71,5 @@ def _rule_check(rule: str, start: date) -> Check:
     return fired
 
 
-def build_monitoring_checks(start: date) -> list[dg.AssetChecksDefinition]:
-    return one_step_per_asset([_rule_check(rule, start) for rule in RULE_CHECKS])
+def build_monitoring_checks(names: MlNames, start: date) -> list[dg.AssetChecksDefinition]:
+    return one_step_per_asset([_rule_check(rule, names, start) for rule in RULE_CHECKS])

@@ -1,5 +1,6 @@
 """A dataset as a Dagster component: its contract gives it bronze, silver and gold, their checks and, with `ml`,
-the whole ML lifecycle. `dg scaffold defs medallion.components.Dataset <name>` writes a working skeleton."""
+the whole ML lifecycle, kept apart from every other dataset's. `dg scaffold defs medallion.components.Dataset <name>`
+writes a working skeleton."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from medallion.checks.freshness import build_freshness_checks
 from medallion.checks.ml import build_ml_checks
 from medallion.checks.monitoring import build_monitoring_checks
 from medallion.checks.quality import build_quality_checks
-from medallion.contract import Contract, ContractError, check_no_shared_tables, load_contract
+from medallion.contract import Contract, check_no_shared_tables, load_contract
 from medallion.logic.etl.feature_sets import feature_set_for
+from medallion.logic.ml.training import CANDIDATES
+from medallion.ml_settings import DEFAULT_AUC_FLOOR, MlSettings, check_no_shared_ml, resolve_ml
 from medallion.names import GOLD, table_key
 from medallion.policies import apply_layer_policies
 from medallion.settings import current_settings
@@ -32,7 +35,22 @@ class DatasetScaffolder(dg.Scaffolder):
         if not SNAKE_CASE.fullmatch(name):
             raise ValueError(f"dataset name {name!r}: use lower-case letters, digits and '_' (it names tables)")
         dg.scaffold_component(request, {"contract": CONTRACT_FILE, "ml": False})
+        defs_yaml = Path(request.target_path) / "defs.yaml"
+        defs_yaml.write_text(defs_yaml.read_text(encoding="utf-8") + ml_skeleton(name), encoding="utf-8")
         (Path(request.target_path) / CONTRACT_FILE).write_text(contract_skeleton(name), encoding="utf-8")
+
+
+def ml_skeleton(name: str) -> str:
+    return f"""\
+  # `ml: true` gives this dataset its own ML lifecycle with the defaults below; a mapping sets any of them:
+  # ml:
+  #   schema: ml_{name}  # key prefix and warehouse schema of its training set, model, predictions, ...
+  #   serving_schema: serving_{name}  # its served predictions and daily summary
+  #   model: {name}  # its registered model in MLflow
+  #   candidates: [{", ".join(CANDIDATES)}]
+  #   auc_floor: {DEFAULT_AUC_FLOOR}  # holdout AUC a version must reach; a live AUC below it asks for a retrain
+  # Its jobs, schedules and retrain sensor are training_job__{name}, ... (plain names only for `schema: ml`).
+"""
 
 
 def contract_skeleton(name: str) -> str:
@@ -68,24 +86,51 @@ owners: [team:data]   # e-mails or team:<name>, shown as the tables' owners in t
 """
 
 
+class MlDeclaration(dg.Model):
+    """`ml:` as a mapping: every setting is optional; `ml: true` takes all the defaults."""
+
+    schema_: str | None = Field(
+        default=None,
+        alias="schema",
+        description="Key prefix and warehouse schema of the ML assets (default ml_<dataset>).",
+    )
+    serving_schema: str | None = Field(
+        default=None, description="Schema of the served predictions and daily summary (default serving_<dataset>)."
+    )
+    model: str | None = Field(default=None, description="The registered model name in MLflow (default: the dataset).")
+    candidates: list[str] | None = Field(
+        default=None, description=f"Model families training tries (default all: {', '.join(CANDIDATES)})."
+    )
+    auc_floor: float | None = Field(
+        default=None,
+        description="Holdout ROC AUC a new version must reach, and live AUC below which a retrain is asked "
+        f"(default {DEFAULT_AUC_FLOOR}).",
+    )
+
+
 @dg.scaffold_with(DatasetScaffolder)
 class Dataset(dg.Component, dg.Model, dg.Resolvable):
     """A dataset driven by its contract: bronze → silver (+ quarantine) → gold features and labels with their
-    quality and freshness checks; with `ml: true` also the training set, model, evaluation, predictions, serving loads,
-    monitoring and retrain decision, with their checks."""
+    quality and freshness checks; with `ml` also its own training set, model, evaluation, predictions, serving loads,
+    monitoring and retrain decision with their checks, jobs, schedules, retrain sensor and registered model."""
 
     contract: str = Field(default=CONTRACT_FILE, description="The contract file, relative to this defs.yaml.")
-    ml: bool = Field(
+    ml: bool | MlDeclaration = Field(
         default=False,
-        description="Build the ML lifecycle for this dataset. Its ml/* keys are not per dataset yet, so one "
-        "dataset at most may set it.",
+        description="The ML lifecycle for this dataset: true for the defaults, or a mapping of schema, "
+        "serving_schema, model, candidates and auc_floor.",
     )
     _contract: Contract | None = PrivateAttr(default=None)
+    _ml: MlSettings | None = PrivateAttr(default=None)
+    _defs_file: str = PrivateAttr(default="")
 
     @classmethod
     def load(cls, attributes, context: dg.ComponentLoadContext) -> Dataset:
         dataset = super().load(attributes, context)
         dataset._contract = load_contract(context.path / dataset.contract)
+        dataset._defs_file = str(context.path / "defs.yaml")
+        declared = dataset.ml.model_dump(by_alias=True) if isinstance(dataset.ml, MlDeclaration) else dataset.ml
+        dataset._ml = resolve_ml(dataset._contract.name, declared, dataset._defs_file)
         return dataset
 
     @property
@@ -93,6 +138,15 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         if self._contract is None:
             raise RuntimeError("Dataset.loaded_contract: the component was not loaded from its defs.yaml")
         return self._contract
+
+    @property
+    def ml_settings(self) -> MlSettings | None:
+        """The resolved `ml` declaration; None when the dataset has no ML lifecycle."""
+        return self._ml
+
+    @property
+    def defs_file(self) -> str:
+        return self._defs_file
 
     @property
     def feeds(self) -> list[str]:
@@ -104,32 +158,31 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         return [table_key(GOLD, contract.features_table), table_key(GOLD, contract.labels_table)]
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        contract, settings = self.loaded_contract, current_settings()
+        contract, settings, ml = self.loaded_contract, current_settings(), self.ml_settings
         start = settings.start_date
         feature_set = feature_set_for(contract)
         assets = build_etl_assets(contract, feature_set, start)
         checks = [*build_quality_checks(contract, feature_set, start), *build_freshness_checks(self.gold_keys)]
-        if self.ml:
-            assets += build_ml_assets(contract, feature_set, start, settings.serving_targets)
-            checks += [*build_ml_checks(contract), *build_monitoring_checks(start)]
-        return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks), contract.owners)
+        if ml is None:
+            return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks), owners=contract.owners)
+        assets += build_ml_assets(contract, feature_set, start, settings.serving_targets, ml)
+        checks += [*build_ml_checks(contract, ml), *build_monitoring_checks(ml.names, start)]
+        return apply_layer_policies(
+            dg.Definitions(assets=assets, asset_checks=checks), ml.names.layers, owners=contract.owners
+        )
 
 
 def datasets_in(context: dg.ComponentLoadContext) -> list[Dataset]:
     """Every Dataset of the defs tree, for the definitions that span datasets (jobs, sensors)."""
     datasets = context.component_tree.get_all_components(of_type=Dataset)
     check_no_shared_tables([dataset.loaded_contract for dataset in datasets])
-    with_ml = sorted(str(dataset.loaded_contract.source) for dataset in datasets if dataset.ml)
-    if len(with_ml) > 1:
-        raise ContractError(
-            f"`ml: true` is set for {len(with_ml)} datasets ({', '.join(with_ml)}); the ml/* assets are not per "
-            "dataset yet, so one dataset at most may set it"
-        )
+    check_no_shared_ml((dataset.defs_file, dataset.ml_settings) for dataset in datasets if dataset.ml_settings)
     return datasets
 
 
-def project_datasets() -> dict[str, Dataset]:
-    """The project's datasets by contract name, loaded from medallion/defs as the code location loads them."""
-    tree = dg.ComponentTree.for_project(Path(__file__).resolve())
+def project_datasets(project_root: Path | None = None) -> dict[str, Dataset]:
+    """The project's datasets by contract name, loaded from its defs folder as the code location loads them
+    (default: this package's project)."""
+    tree = dg.ComponentTree.for_project(project_root or Path(__file__).resolve())
     datasets = tree.get_all_components(of_type=Dataset)
     return {dataset.loaded_contract.name: dataset for dataset in datasets}

@@ -46,7 +46,6 @@ def shared_resources(settings: Settings, warehouse: WarehouseLocation) -> dict:
         "mlflow": MlflowTracking(
             tracking_uri=dg.EnvVar(MLFLOW_TRACKING_URI_VAR) if settings.mlflow_server else settings.local_mlflow_uri,
             artifact_root=None if settings.mlflow_server else str(settings.mlflow_dir / "artifacts"),
-            registered_model_name=settings.model_name,
             ui_url=settings.mlflow_ui_url,
             dagster_ui_url=settings.dagster_ui_url,
         ),

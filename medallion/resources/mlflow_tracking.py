@@ -16,13 +16,30 @@ class ModelNotFoundError(LookupError):
 
 
 class MlflowTracking(dg.ConfigurableResource):
-    """Where runs, artifacts and the model registry live; `mlflow` is imported only when a method needs it."""
+    """Where runs, artifacts and the model registry live; `mlflow` is imported only when a method needs it.
+
+    Each dataset registers its own model: its assets address it through `for_model(name)`."""
 
     tracking_uri: str
     artifact_root: str | None = None  # a folder for a local store; None: the tracking server decides
-    registered_model_name: str = "credit_default"
+    registered_model_name: str | None = None  # the model version_by_alias, set_alias and load_served address
     ui_url: str = DEFAULT_MLFLOW_UI_URL  # where a person opens the MLflow UI on this store (MEDALLION_MLFLOW_UI_URL)
     dagster_ui_url: str = DEFAULT_DAGSTER_UI_URL  # the Dagster UI MLflow runs link back to (MEDALLION_DAGSTER_UI_URL)
+
+    def for_model(self, name: str) -> MlflowTracking:
+        return MlflowTracking(
+            tracking_uri=self.tracking_uri,
+            artifact_root=self.artifact_root,
+            registered_model_name=name,
+            ui_url=self.ui_url,
+            dagster_ui_url=self.dagster_ui_url,
+        )
+
+    @property
+    def model_name(self) -> str:
+        if self.registered_model_name is None:
+            raise ModelNotFoundError("no registered model named: address one with for_model(name)")
+        return self.registered_model_name
 
     def _ensure_local_store(self) -> None:
         if self.tracking_uri.startswith("sqlite:///"):
@@ -84,7 +101,7 @@ class MlflowTracking(dg.ConfigurableResource):
         return links.mlflow_experiment_url(self.ui_url, experiment_id)
 
     def model_version_url(self, version: str, name: str | None = None) -> str:
-        return links.mlflow_model_version_url(self.ui_url, name or self.registered_model_name, str(version))
+        return links.mlflow_model_version_url(self.ui_url, name or self.model_name, str(version))
 
     def dagster_run_url(self, run_id: str) -> str:
         return links.dagster_run_url(self.dagster_ui_url, run_id)
@@ -103,17 +120,17 @@ class MlflowTracking(dg.ConfigurableResource):
         from mlflow.exceptions import MlflowException
 
         try:
-            return self.client().get_model_version_by_alias(self.registered_model_name, alias)
+            return self.client().get_model_version_by_alias(self.model_name, alias)
         except MlflowException:
             return None
 
     def set_alias(self, alias: str, version: str) -> None:
-        self.client().set_registered_model_alias(self.registered_model_name, alias, version)
+        self.client().set_registered_model_alias(self.model_name, alias, version)
 
     def load_served(self, version: str):
         """The version's ThresholdedClassifier (medallion/logic/ml/served_model.py): `.pipeline`, `.feature_names`,
         `.threshold`, and `.predict` as any pyfunc client gets it."""
-        return self._load_served(f"models:/{self.registered_model_name}/{version}")
+        return self._load_served(f"models:/{self.model_name}/{version}")
 
     def _load_served(self, uri: str):
         mlflow = self._mlflow()

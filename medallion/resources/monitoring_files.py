@@ -22,6 +22,14 @@ class MonitoringFiles(dg.ConfigurableResource):
     decisions_dir: str
     reports_dir: str
 
+    def for_dataset(self, folder: str) -> MonitoringFiles:
+        """The same resource writing into `folder` under both folders ("" keeps them: the shipped dataset's)."""
+        if not folder:
+            return self
+        return MonitoringFiles(
+            decisions_dir=str(Path(self.decisions_dir) / folder), reports_dir=str(Path(self.reports_dir) / folder)
+        )
+
     def decision_path(self, day: date | str) -> Path:
         return Path(self.decisions_dir) / f"{day}.json"
 

@@ -150,8 +150,9 @@ def _add_score(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("score", help="score a CSV or parquet file of applications with a registered model")
     parser.add_argument(
         "--model",
-        required=True,
-        help="models:/NAME@ALIAS or models:/NAME/VERSION, e.g. models:/credit_default@champion",
+        default=None,
+        help="models:/NAME@ALIAS or models:/NAME/VERSION, e.g. models:/credit_default@champion "
+        "(default: the champion of the dataset's registered model)",
     )
     parser.add_argument(
         "--input", type=Path, required=True, help="applications as .csv or .parquet, with the contract's columns"
@@ -166,28 +167,45 @@ def _add_score(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--dataset",
         default=None,
-        help="the dataset whose contract the file follows; required when several datasets set ml: true",
+        help="the dataset whose contract the file follows; required when several datasets declare ml",
     )
     parser.set_defaults(handler=run_score)
 
 
 def run_score(args: argparse.Namespace) -> int:
     from medallion.components import project_datasets
+
+    return score_dataset(
+        _settings(args.home), project_datasets(), args.dataset, args.model, args.input, args.output, args.date
+    )
+
+
+def score_dataset(
+    settings: Settings,
+    datasets: dict,
+    requested: str | None,
+    model: str | None,
+    input_path: Path,
+    output: Path,
+    day: date | None = None,
+) -> int:
+    """`medallion score` on `datasets` (name → Dataset component): the chosen dataset's contract and, unless
+    `model` names one, its registered model's champion."""
     from medallion.resources.environments import resources_for
     from medallion.resources.mlflow_tracking import ModelNotFoundError
-    from medallion.tools.score import choose_dataset, score_file
+    from medallion.tools.score import champion_uri, choose_dataset, score_file
 
-    settings = _settings(args.home)
-    datasets = project_datasets()
-    name = choose_dataset({name: dataset.ml for name, dataset in datasets.items()}, args.dataset)
-    contract = datasets[name].loaded_contract
+    name = choose_dataset({name: dataset.ml_settings is not None for name, dataset in datasets.items()}, requested)
+    dataset = datasets[name]
+    contract = dataset.loaded_contract
     mlflow = resources_for(settings)["mlflow"].process_config_and_initialize()
     try:
-        report = score_file(args.model, args.input, args.output, contract, mlflow, args.date)
+        model = model or champion_uri(name, dataset.ml_settings)
+        report = score_file(model, input_path, output, contract, mlflow, day)
     except (ModelNotFoundError, ValueError) as error:
         print(f"medallion score: error: dataset {name}: {error}", file=sys.stderr)
         return 1
-    print(f"scored {report.scored} row(s) with {args.model} (version {report.model_version}) → {report.output}")
+    print(f"scored {report.scored} row(s) with {model} (version {report.model_version}) → {report.output}")
     if report.rejected:
         print(
             f"{report.rejected} row(s) failed the {contract.name} contract and were not scored "

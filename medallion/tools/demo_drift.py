@@ -24,6 +24,7 @@ from medallion.logic.monitoring.retrain_gate import DEFAULT_MIN_DAYS_BETWEEN_RET
 from medallion.settings import Settings, set_process_defaults
 
 MARKER = ".drift-demo"
+MODEL_NAME = "credit_default"  # the shipped dataset's `ml.model` (medallion/defs/credit_default/defs.yaml)
 SATURDAY = 5
 QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 FAST_TRAINING = {
@@ -113,7 +114,7 @@ class DriftDemo:
             raise SystemExit(f"{job} {first}...{last} failed; see the runs under {self.home / 'dagster'}")
 
     def champion(self) -> str:
-        return str(self.resources["mlflow"].version_by_alias("champion").version)
+        return str(self.resources["mlflow"].for_model(MODEL_NAME).version_by_alias("champion").version)
 
     def train(self, day: date, tags: dict | None = None) -> tuple[str, bool]:
         """Run training_job for `day`: the new version and whether the run (its checks, the evaluation) succeeded."""

@@ -18,6 +18,8 @@ from medallion.logic.etl.feature_sets import feature_set_for
 from medallion.logic.etl.ingestion import bronze_from_frame, read_landing_file
 from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.ml.scoring import score_features
+from medallion.ml_settings import MlSettings
+from medallion.names import CHAMPION
 from medallion.resources.mlflow_tracking import MlflowTracking
 
 
@@ -48,10 +50,18 @@ def choose_dataset(declares_ml: Mapping[str, bool], requested: str | None) -> st
         raise ScoringInputError(f"{len(with_ml)} datasets declare ML ({', '.join(with_ml)}); choose one with --dataset")
     if not with_ml:
         raise ScoringInputError(
-            f"no dataset declares ML (`ml: true` in its defs.yaml); name the file's contract with --dataset, one of "
+            f"no dataset declares ML (`ml: true` or an `ml:` mapping in its defs.yaml); name the file's contract with "
+            "--dataset, one of "
             f"{', '.join(names) or 'none: this project has no dataset'}"
         )
     return with_ml[0]
+
+
+def champion_uri(dataset: str, ml: MlSettings | None) -> str:
+    """The champion of the dataset's registered model; a dataset without ML has none to default to."""
+    if ml is None:
+        raise ScoringInputError(f"{dataset} declares no ML, so it has no registered model: name one with --model")
+    return f"models:/{ml.names.model_name}@{CHAMPION}"
 
 
 def read_input(path: Path, contract: Contract, day: date) -> pl.DataFrame:

@@ -108,15 +108,27 @@ def _columns(connection, schema: str, table: str) -> list[str]:
     ]
 
 
-def scored_performance(connection) -> list[ScoredRows]:
+def ml_schemas(connection) -> list[str]:
+    """The schemas holding a dataset's ML tables (its training set comes first of them), `ml` first."""
+    found = {
+        schema
+        for (schema,) in connection.execute(
+            "select table_schema from information_schema.tables where table_name = 'training_set' "
+            "and table_catalog = current_database()"
+        ).fetchall()
+    }
+    return sorted(found, key=lambda schema: (schema != "ml", schema))
+
+
+def scored_performance(connection, schema: str = "ml") -> list[ScoredRows]:
     """Predictions joined to their matured labels (key and application day), split by in_sample, with the AUC and
-    its 95% DeLong interval. The label store is the gold table holding application_date and label_date; its label is
-    the column that is neither a key, a day nor the partition."""
+    its 95% DeLong interval. The label store is the gold table holding application_date, label_date and the
+    predictions' key; its label is the column that is neither a key, a day nor the partition."""
     from medallion.logic.ml.evaluation import auc_standard_error
     from medallion.logic.ml.scoring import PREDICTION_SCHEMA
     from medallion.logic.monitoring.measures import roc_auc
 
-    predictions = _columns(connection, "ml", "predictions")
+    predictions = _columns(connection, schema, "predictions")
     keys = [c for c in predictions if c not in PREDICTION_SCHEMA]  # ml.predictions' own columns; the rest is the key
     if "in_sample" not in predictions or len(keys) != 1:
         return []
@@ -133,7 +145,7 @@ def scored_performance(connection) -> list[ScoredRows]:
         return []
     frame = connection.execute(
         f'select p.model_name, p.model_version, p.in_sample, p.partition_date, p.probability, l."{rest[0]}" as label '
-        f'from ml.predictions p join gold."{table}" l '
+        f'from "{schema}".predictions p join gold."{table}" l '
         f'on p."{key}" = l."{key}" and p.partition_date = l.application_date'
     ).pl()
     found = []
@@ -156,24 +168,37 @@ def scored_performance(connection) -> list[ScoredRows]:
     return sorted(found, key=lambda r: (r.model, r.in_sample))
 
 
-def model_lines(connection) -> list[str]:
+def model_sections(connection) -> list[str]:
+    """A `model` section per dataset with ML tables; the shipped `ml` schema's first, titled as it always was."""
+    schemas = ml_schemas(connection)
+    if not schemas:
+        return ["", "model", "  no predictions yet: run training_job, then inference_job (`make demo` does both)"]
+    lines: list[str] = []
+    for schema in schemas:
+        lines += ["", "model" if schema == "ml" else f"model ({schema})", *model_lines(connection, schema)]
+    return lines
+
+
+def model_lines(connection, schema: str = "ml") -> list[str]:
     tables = {
         f"{s}.{t}"
         for s, t in connection.execute("select table_schema, table_name from information_schema.tables").fetchall()
     }
-    if "ml.predictions" not in tables:
+    if f"{schema}.predictions" not in tables:
+        if schema != "ml":
+            return ["  no predictions yet: run the dataset's training_job__<dataset>, then inference_job__<dataset>"]
         return ["  no predictions yet: run training_job, then inference_job (`make demo` does both)"]
     lines = []
-    if "ml.model" in tables:
+    if f"{schema}.model" in tables:
         for version, candidate, auc, rows, first, last in connection.execute(
-            "select model_version, candidate, roc_auc, n_holdout, holdout_start, holdout_end from ml.model "
-            "where model_version in (select distinct model_version from ml.predictions) order by trained_at"
+            f'select model_version, candidate, roc_auc, n_holdout, holdout_start, holdout_end from "{schema}".model '
+            f'where model_version in (select distinct model_version from "{schema}".predictions) order by trained_at'
         ).fetchall():
             lines.append(
                 f"  v{version} ({candidate}) holdout AUC {auc:.4f} on {rows} rows of application days "
                 f"{first}..{last}, which it was not fitted, chosen or tuned on"
             )
-    performance = scored_performance(connection)
+    performance = scored_performance(connection, schema)
     if not performance:
         return [*lines, "  no prediction has a matured label yet"]
     lines.append("  predictions with matured labels, AUC with its 95% interval (DeLong):")
@@ -220,10 +245,9 @@ def render_status(settings: Settings) -> str:
         lines += _file_lines(settings)
     if settings.env == "prod" or settings.warehouse_path.exists():
         try:
-            found = _read(settings, model_lines)
+            lines += _read(settings, model_sections)
         except Exception as error:  # a writer holding the lock: the table listing above already said so
-            found = [f"  cannot be read right now ({type(error).__name__})"]
-        lines += ["", "model", *found]
+            lines += ["", "model", f"  cannot be read right now ({type(error).__name__})"]
     lines += ["", f"UI              {UI_HINT}", f"MLflow          {MLFLOW_HINT}"]
     return "\n".join(line.rstrip() for line in lines)
 

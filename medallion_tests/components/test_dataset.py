@@ -90,10 +90,15 @@ def test_the_component_builds_the_ml_lifecycle_when_asked(tmp_path):
         defs_yaml.write_text(defs_yaml.read_text().replace("ml: false", "ml: true"))
         defs = build_definitions(Settings(home=tmp_path), project_root=root)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"ml/training_set", "ml/model", "ml/predictions", "ml/monitoring", "ml/retrain_decision"} <= keys
+    ml = f"ml_{DATASET}"
+    assert {f"{ml}/{table}" for table in ("training_set", "model", "predictions", "monitoring", "retrain_decision")} | {
+        f"serving_{DATASET}/predictions"
+    } <= keys
     repository = defs.get_repository_def()
-    assert {"training_job", "inference_job", "monitoring_job"} <= set(repository.job_names)
-    assert "retrain_sensor" in {s.name for s in repository.sensor_defs}
+    assert {f"{job}__{DATASET}" for job in ("training_job", "inference_job", "monitoring_job")} <= set(
+        repository.job_names
+    )
+    assert f"retrain_sensor__{DATASET}" in {s.name for s in repository.sensor_defs}
 
 
 def test_a_dataset_name_that_cannot_name_tables_is_refused():

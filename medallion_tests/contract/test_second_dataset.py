@@ -12,6 +12,7 @@ from medallion.definitions import build_definitions
 from medallion.settings import Settings
 from medallion_tests.conftest import (
     CREDIT_CONTRACT,
+    CREDIT_ML,
     DAY1,
     checks_by_name,
     land,
@@ -171,12 +172,49 @@ def test_two_datasets_claiming_one_table_fail_at_load_naming_both_contracts(tmp_
     )
 
 
-def test_only_one_dataset_may_have_the_ml_lifecycle_for_now(tmp_path):
-    with scaffolded_project({"credit_default": (CREDIT_CONTRACT, True), "toy_loans": (TOY, True)}) as (root, _):
+@pytest.mark.parametrize(
+    ("toy_ml", "claim", "setting"),
+    [
+        ({"schema": "ml"}, "schema 'ml'", "ml.schema"),
+        ({"serving_schema": "ml"}, "schema 'ml'", "ml.serving_schema"),
+        ({"model": "credit_default"}, "model 'credit_default'", "ml.model"),
+    ],
+)
+def test_two_datasets_declaring_the_same_ml_names_fail_at_load_naming_both(tmp_path, toy_ml, claim, setting):
+    with scaffolded_project({"credit_default": (CREDIT_CONTRACT, CREDIT_ML), "toy_loans": (TOY, toy_ml)}) as (
+        root,
+        defs_folder,
+    ):
         with pytest.raises(Exception) as error:
             build_definitions(Settings(home=tmp_path), project_root=root)
-    assert isinstance(error.value.__cause__, ContractError)
-    assert "`ml: true` is set for 2 datasets" in str(error.value.__cause__)
+    message = _contract_error(error.value)
+    assert claim in message and f"`{setting}`" in message
+    for dataset in ("credit_default", "toy_loans"):
+        assert f"{dataset} ({defs_folder / dataset / 'defs.yaml'}" in message
+
+
+@pytest.mark.parametrize(
+    ("toy_ml", "expected"),
+    [
+        ({"candidates": ["xgboost"]}, "`ml.candidates: ['xgboost']` is not allowed; use one or more of logistic_reg"),
+        ({"auc_floor": 0.3}, "`ml.auc_floor: 0.3` is not allowed; use a ROC AUC between 0.5 (chance) and 1"),
+        ({"schema": "gold"}, "`ml.schema: 'gold'` is not allowed; use a lower-case SQL name (a-z, 0-9, '_') other"),
+        ({"model": "my model"}, "`ml.model: 'my model'` is not allowed; a registered model name has letters"),
+        ({"schema": "s", "serving_schema": "s"}, "`ml.serving_schema: 's'` is not allowed; the served tables need"),
+    ],
+)
+def test_a_bad_ml_setting_fails_at_load_naming_the_dataset_setting_and_allowed_values(tmp_path, toy_ml, expected):
+    with scaffolded_project({"toy_loans": (TOY, toy_ml)}) as (root, defs_folder):
+        with pytest.raises(Exception) as error:
+            build_definitions(Settings(home=tmp_path), project_root=root)
+    assert f"{defs_folder / 'toy_loans' / 'defs.yaml'}: dataset toy_loans: {expected}" in _contract_error(error.value)
+
+
+def _contract_error(error: BaseException | None) -> str:
+    while error is not None and not isinstance(error, ContractError):
+        error = error.__cause__ or error.__context__
+    assert error is not None, "no ContractError in the chain"
+    return str(error)
 
 
 def test_toy_definitions_resolve_the_etl_job(toy_run):

@@ -88,7 +88,7 @@ def test_etl_training_and_inference_run_through_the_code_server_on_prod_storage(
     assert pg_rows(stack.database_url("lake"), "select count(*) from ducklake_table")[0][0] > 0
     # the model is registered on the MLflow server (PostgreSQL backend)
     mlflow = resources_for(prod_settings(stack, monkeypatch))["mlflow"].process_config_and_initialize()
-    champion = mlflow.version_by_alias("champion")
+    champion = mlflow.for_model("credit_default").version_by_alias("champion")
     assert champion is not None
     assert pg_rows(stack.database_url("mlflow"), "select count(*) from model_versions")[0][0] >= 1
     # predictions are served to PostgreSQL and Delta, and equal ml.predictions

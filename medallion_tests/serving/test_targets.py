@@ -283,3 +283,19 @@ def test_duckdb_loader_killed_mid_insert_leaves_the_previous_rows(tmp_path):
         ]
     target.replace(TABLE, predictions(DAY, 10, version="2"), DAY, DAY)
     assert target.rows_by_day(TABLE, DAY, DAY) == {DAY: 10}
+
+
+def test_a_datasets_own_serving_schema_keeps_its_tables_apart_in_every_target(pg_url, tmp_path):
+    """A second ML dataset serves into `serving_<dataset>`: the shipped `serving` tables are not touched."""
+    own = predictions_table("ID", "serving_toy")
+    warehouse = WarehouseLocation(database=str(tmp_path / "warehouse.duckdb"))
+    targets = [PostgresTarget(pg_url), DeltaTarget(str(tmp_path / "delta")), DuckDBTarget(warehouse)]
+    for target in targets:
+        target.replace(TABLE, predictions(DAY, 10), DAY, DAY)
+        target.replace(own, predictions(DAY, 4, version="7"), DAY, DAY)
+        assert target.rows_by_day(TABLE, DAY, DAY) == {DAY: 10} and target.rows_by_day(own, DAY, DAY) == {DAY: 4}
+    assert pg_rows(pg_url, "select model_version, count(*) from serving_toy.predictions group by 1") == [("7", 4)]
+    assert pl.read_delta(str(tmp_path / "delta" / "serving_toy" / "predictions")).height == 4
+    assert pl.read_delta(str(tmp_path / "delta" / "predictions")).height == 10
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as connection:
+        assert connection.execute("select count(*) from serving_toy.predictions").fetchone() == (4,)

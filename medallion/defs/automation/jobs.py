@@ -1,4 +1,5 @@
-"""Jobs, named by what they run, and the schedules that run them. ML jobs exist when a dataset has `ml: true`."""
+"""Jobs, named by what they run, and the schedules that run them. Each dataset declaring `ml` has its own ML jobs
+and schedules (named by its MlNames: plain for the dataset under the `ml` schema, `__<dataset>` for the others)."""
 
 from datetime import timedelta
 
@@ -10,14 +11,11 @@ from medallion.names import (
     ETL_LAYERS,
     FRESHNESS_CHECK,
     FRESHNESS_CHECK_JOB,
-    INFERENCE_JOB,
-    MONITORING_ASSETS,
-    MONITORING_JOB,
-    PREDICTIONS,
-    SERVING_ASSETS,
+    INFERENCE_SCHEDULE,
+    MONITORING_SCHEDULE,
     STAGE_TAG,
-    TRAINING_ASSETS,
-    TRAINING_JOB,
+    TRAINING_SCHEDULE,
+    MlNames,
 )
 
 
@@ -38,27 +36,28 @@ def etl_jobs(gold_keys: list[dg.AssetKey]) -> list[dg.JobDefinition]:
     return [etl, freshness_job]
 
 
-def ml_jobs() -> list[dg.JobDefinition]:
+def ml_jobs(names: MlNames) -> list[dg.JobDefinition]:
+    dataset = f" ({names.dataset})"
     return [
         dg.define_asset_job(
-            TRAINING_JOB,
-            selection=dg.AssetSelection.assets(*TRAINING_ASSETS),
-            description="Point-in-time training set → candidate models in MLflow → champion/challenger evaluation "
-            "and aliases.",
+            names.training_job,
+            selection=dg.AssetSelection.assets(*names.training_assets),
+            description=f"Point-in-time training set → candidate models in MLflow → champion/challenger evaluation "
+            f"and aliases{dataset}.",
             tags={STAGE_TAG: "training"},
         ),
         dg.define_asset_job(
-            INFERENCE_JOB,
-            selection=dg.AssetSelection.assets(PREDICTIONS, *SERVING_ASSETS),
-            description="Scores the day's gold features with the champion and loads the predictions and the day's "
-            "summary into the serving targets.",
+            names.inference_job,
+            selection=dg.AssetSelection.assets(names.predictions, *names.serving_assets),
+            description=f"Scores the day's gold features with the champion and loads the predictions and the day's "
+            f"summary into the serving targets{dataset}.",
             tags={STAGE_TAG: "inference"},
         ),
         dg.define_asset_job(
-            MONITORING_JOB,
-            selection=dg.AssetSelection.assets(*MONITORING_ASSETS),
-            description="Drift, late-label performance and data quality over the trailing window "
-            "→ the retrain decision.",
+            names.monitoring_job,
+            selection=dg.AssetSelection.assets(*names.monitoring_assets),
+            description=f"Drift, late-label performance and data quality over the trailing window "
+            f"→ the retrain decision{dataset}.",
             tags={STAGE_TAG: "monitoring"},
         ),
     ]
@@ -97,26 +96,28 @@ def etl_schedules(etl: dg.JobDefinition, freshness_job: dg.JobDefinition) -> lis
     ]
 
 
-def ml_schedules(training: dg.JobDefinition, inference: dg.JobDefinition, monitoring: dg.JobDefinition):
+def ml_schedules(
+    names: MlNames, training: dg.JobDefinition, inference: dg.JobDefinition, monitoring: dg.JobDefinition
+) -> list[dg.ScheduleDefinition]:
     return [
         weekly_latest_day_schedule(
-            "training_weekly_schedule",
+            names.named(TRAINING_SCHEDULE),
             training,
             5,
-            "training",
+            names.named("training"),
             "Sundays 05:00 UTC: train, evaluate and promote for the latest complete day (the day before).",
         ),
         previous_day_schedule(
-            "inference_daily_schedule",
+            names.named(INFERENCE_SCHEDULE),
             inference,
             2,
             "02:00 UTC, after the ETL: predictions for the previous day with the champion.",
         ),
         weekly_latest_day_schedule(
-            "monitoring_weekly_schedule",
+            names.named(MONITORING_SCHEDULE),
             monitoring,
             6,
-            "monitoring",
+            names.named("monitoring"),
             "Sundays 06:00 UTC: monitoring and the retrain decision for the latest complete day (the day before).",
         ),
     ]
@@ -127,8 +128,10 @@ def jobs_and_schedules(context: dg.ComponentLoadContext) -> dg.Definitions:
     datasets = datasets_in(context)
     jobs = etl_jobs([key for dataset in datasets for key in dataset.gold_keys])
     schedules = etl_schedules(*jobs)
-    if any(dataset.ml for dataset in datasets):
-        ml = ml_jobs()
-        jobs += ml
-        schedules += ml_schedules(*ml)
+    for dataset in datasets:
+        if dataset.ml_settings is not None:
+            names = dataset.ml_settings.names
+            ml = ml_jobs(names)
+            jobs += ml
+            schedules += ml_schedules(names, *ml)
     return dg.Definitions(jobs=jobs, schedules=schedules)

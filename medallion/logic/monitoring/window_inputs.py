@@ -31,7 +31,11 @@ class WindowInputs:
 
 
 def load_window(
-    warehouse: Warehouse, contract: Contract, window: tuple[date, date], feature_set_version: str
+    warehouse: Warehouse,
+    contract: Contract,
+    window: tuple[date, date],
+    feature_set_version: str,
+    predictions_table: str = "ml.predictions",
 ) -> WindowInputs:
     key = f'"{contract.key}"'
     between = "partition_date between ? and ?"
@@ -51,8 +55,8 @@ def load_window(
         )
 
     predictions = read(
-        "ml.predictions",
-        f"select partition_date, {key}, probability, model_version, in_sample from ml.predictions where {between}",
+        predictions_table,
+        f"select partition_date, {key}, probability, model_version, in_sample from {predictions_table} where {between}",
         list(window),
         prediction_schema,
     )
@@ -65,8 +69,8 @@ def load_window(
     matured = pl.DataFrame(schema=prediction_schema)
     if not labels.is_empty():
         matured = read(
-            "ml.predictions",
-            f"select p.partition_date, p.{key}, p.probability, p.model_version, p.in_sample from ml.predictions p "
+            predictions_table,
+            f"select p.partition_date, p.{key}, p.probability, p.model_version, p.in_sample from {predictions_table} p "
             f"join (select distinct {key}, application_date from {labels_table} where {between}) l "
             f"on p.{key} = l.{key} and p.partition_date = l.application_date",
             list(window),
@@ -120,11 +124,11 @@ def version_references(
             run_id = (
                 champion.run_id
                 if champion and str(champion.version) == version
-                else client.get_model_version(mlflow.registered_model_name, version).run_id
+                else client.get_model_version(mlflow.model_name, version).run_id
             )
             if champion and str(champion.version) == version:
                 feature_reference = load_reference(mlflow.load_run_dict(run_id, FEATURE_REFERENCE))
             predictions[version] = load_reference(mlflow.load_run_dict(run_id, PREDICTION_REFERENCE))["probability"]
         except Exception as error:  # an old version without references must not stop monitoring of the others
-            log.warning("no drift reference for %s v%s: %s", mlflow.registered_model_name, version, error)
+            log.warning("no drift reference for %s v%s: %s", mlflow.model_name, version, error)
     return feature_reference, predictions

@@ -10,18 +10,35 @@ import polars as pl
 PARTITION_COLUMN = "partition_date"
 
 
+SERVING_SCHEMA = "serving"
+
+
 @dataclass(frozen=True)
 class ServedTable:
     name: str
     primary_key: tuple[str, ...]
     partition_column: str = PARTITION_COLUMN
+    schema: str = SERVING_SCHEMA
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def path(self) -> str:
+        """Where a file-based target keeps it: the shipped `serving` schema's tables at the top, others in a folder."""
+        return self.name if self.schema == SERVING_SCHEMA else f"{self.schema}/{self.name}"
 
 
-def predictions_table(key: str) -> ServedTable:
-    return ServedTable("predictions", primary_key=(key, PARTITION_COLUMN))
+def predictions_table(key: str, schema: str = SERVING_SCHEMA) -> ServedTable:
+    return ServedTable("predictions", primary_key=(key, PARTITION_COLUMN), schema=schema)
 
 
-DAILY_SUMMARY = ServedTable("daily_summary", primary_key=(PARTITION_COLUMN,))
+def daily_summary_table(schema: str = SERVING_SCHEMA) -> ServedTable:
+    return ServedTable("daily_summary", primary_key=(PARTITION_COLUMN,), schema=schema)
+
+
+DAILY_SUMMARY = daily_summary_table()
 
 
 def served_predictions(predictions: pl.DataFrame, loaded_at: datetime) -> pl.DataFrame:

@@ -18,7 +18,7 @@ class DeltaTarget:
         self.root = root.rstrip("/")
 
     def location(self, table: ServedTable) -> str:
-        return f"{self.root}/{table.name}"
+        return f"{self.root}/{table.path}"
 
     def rows_by_day(self, table: ServedTable, first: date, last: date) -> dict[date, int]:
         column = table.partition_column

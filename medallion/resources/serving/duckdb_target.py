@@ -1,5 +1,5 @@
-"""Serving into the warehouse itself, schema `serving`: the DuckDB file locally (the default, nothing else to run),
-the DuckLake in prod."""
+"""Serving into the warehouse itself, in each served table's schema (`serving` for the shipped dataset): the DuckDB
+file locally (the default, nothing else to run), the DuckLake in prod."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ from medallion.logic.serving.tables import ServedTable
 from medallion.resources.serving.schema import added_columns
 from medallion.resources.warehouse import WarehouseLocation
 
-SCHEMA = "serving"
-
 
 class DuckDBTarget:
     name = "duckdb"
@@ -21,12 +19,12 @@ class DuckDBTarget:
         self.warehouse = warehouse
 
     def location(self, table: ServedTable) -> str:
-        return f"{self.warehouse.describe()} {SCHEMA}.{table.name}"
+        return f"{self.warehouse.describe()} {table.qualified}"
 
     def rows_by_day(self, table: ServedTable, first: date, last: date) -> dict[date, int]:
         with self.warehouse.connect() as connection:
             rows = connection.execute(
-                f'select {table.partition_column}, count(*) from {SCHEMA}."{table.name}" '
+                f'select {table.partition_column}, count(*) from {table.schema}."{table.name}" '
                 f"where {table.partition_column} between ? and ? group by 1",
                 [first, last],
             ).fetchall()
@@ -34,12 +32,12 @@ class DuckDBTarget:
 
     def replace(self, table: ServedTable, frame: pl.DataFrame, first: date, last: date) -> None:
         arrow_table = frame.to_arrow()  # noqa: F841 - referenced by name in the SQL below
-        target = f'{SCHEMA}."{table.name}"'
+        target = f'{table.schema}."{table.name}"'
         with self.warehouse.connect() as connection:
             types = dict(connection.execute("select column_name, column_type from (describe arrow_table)").fetchall())
             columns = ", ".join(f'"{name}" {type_}' for name, type_ in types.items())
             key = ", ".join(f'"{column}"' for column in table.primary_key)
-            connection.execute(f"create schema if not exists {SCHEMA}")
+            connection.execute(f"create schema if not exists {table.schema}")
             if self.warehouse.is_lake:  # DuckLake has neither keys nor indexes; its files are pruned by day
                 connection.execute(f"create table if not exists {target} ({columns})")
             else:

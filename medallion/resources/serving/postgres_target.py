@@ -1,5 +1,6 @@
-"""Serving into PostgreSQL: a table per served table in schema `serving`, with its primary key and an index on the
-day; a run's days are replaced in one transaction, so readers see the old rows or the new ones, never a gap."""
+"""Serving into PostgreSQL: a table per served table in its schema (`serving` for the shipped dataset), with its
+primary key and an index on the day; a run's days are replaced in one transaction, so readers see the old rows or
+the new ones, never a gap."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from medallion.logic.serving.tables import ServedTable
 from medallion.resources.serving.schema import ServingError, added_columns
 from medallion.settings import PG_URL_VAR
 
-SCHEMA = "serving"
 CONNECT_TIMEOUT_SECONDS = 10
 
 
@@ -65,7 +65,7 @@ class PostgresTarget:
 
     def location(self, table: ServedTable) -> str:
         """Where the rows went, without the password."""
-        return f"postgresql://{self.user}@{self.server}/{self.database} {SCHEMA}.{table.name}"
+        return f"postgresql://{self.user}@{self.server}/{self.database} {table.qualified}"
 
     @contextmanager
     def connect(self) -> Iterator:
@@ -90,24 +90,23 @@ class PostgresTarget:
         column = _identifier(table.partition_column)
         with self.connect() as connection, connection.cursor() as cursor:
             cursor.execute(
-                f"select {column}, count(*) from {SCHEMA}.{_identifier(table.name)} "
-                f"where {column} between %s and %s group by 1",
+                f"select {column}, count(*) from {_target(table)} where {column} between %s and %s group by 1",
                 [first, last],
             )
             return dict(cursor.fetchall())
 
     def replace(self, table: ServedTable, frame: pl.DataFrame, first: date, last: date) -> None:
-        target = f"{SCHEMA}.{_identifier(table.name)}"
+        target = _target(table)
         columns = {name: postgres_type(dtype) for name, dtype in frame.schema.items()}
         with self.connect() as connection, connection:  # the inner `with` is one transaction: commit or roll back
             with connection.cursor() as cursor:
                 # Two runs loading the same table wait for each other instead of racing on its keys.
-                cursor.execute("select pg_advisory_xact_lock(hashtext(%s))", [f"{SCHEMA}.{table.name}"])
+                cursor.execute("select pg_advisory_xact_lock(hashtext(%s))", [table.qualified])
                 self._create(cursor, table, target, columns)
                 cursor.execute(
                     "select column_name from information_schema.columns where table_schema = %s and table_name = %s "
                     "order by ordinal_position",
-                    [SCHEMA, table.name],
+                    [table.schema, table.name],
                 )
                 existing = [row[0] for row in cursor.fetchall()]
                 for column in added_columns(self.location(table), existing, frame.columns):
@@ -123,12 +122,16 @@ class PostgresTarget:
     def _create(cursor, table: ServedTable, target: str, columns: dict[str, str]) -> None:
         definition = ", ".join(f"{_identifier(name)} {type_}" for name, type_ in columns.items())
         key = ", ".join(_identifier(column) for column in table.primary_key)
-        cursor.execute(f"create schema if not exists {SCHEMA}")
+        cursor.execute(f"create schema if not exists {table.schema}")
         cursor.execute(f"create table if not exists {target} ({definition}, primary key ({key}))")
         cursor.execute(
             f"create index if not exists {_identifier(table.name + '_by_day')} "
             f"on {target} ({_identifier(table.partition_column)})"
         )
+
+
+def _target(table: ServedTable) -> str:
+    return f"{table.schema}.{_identifier(table.name)}"  # schemas are lower-case SQL names (medallion.ml_settings)
 
 
 def _csv(frame: pl.DataFrame) -> io.BytesIO:
