@@ -10,7 +10,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from medallion.settings import PROJECT_DIR
+from medallion.settings import PROJECT_DIR, Settings
+from medallion_tests.conftest import with_mlflow_store
 from medallion_tests.servers import group_pids, listening_addresses, server
 
 MAKE = ["make", "--no-print-directory", "-C", str(PROJECT_DIR)]
@@ -35,7 +36,8 @@ def test_make_dev_listens_on_loopback_only(tmp_path, free_tcp_port):
         assert_listens_on_loopback_only(group_pids(make.pid), free_tcp_port)
 
 
-def test_make_mlflow_listens_on_loopback_only(tmp_path, free_tcp_port):
+def test_make_mlflow_listens_on_loopback_only(tmp_path, free_tcp_port, empty_mlflow_store):
+    with_mlflow_store(Settings(home=tmp_path / "home"), empty_mlflow_store)  # no schema migration at start
     command = [*MAKE, "mlflow", f"MLFLOW_PORT={free_tcp_port}"]
     ready = f"http://127.0.0.1:{free_tcp_port}/health"
     with server(command, environment(tmp_path), ready, tmp_path / "make_mlflow.log") as make:
