@@ -2,16 +2,12 @@
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
-import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from medallion_tests.servers import dagster_dev, dagster_environment
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_FLAGS = [
     "--headless",
@@ -31,53 +27,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def dagster_dev(tmp_path):
-    dagster_home = tmp_path / "dagster_home"
-    dagster_home.mkdir()
-    shutil.copy(ROOT / "deploy" / "dagster.yaml", dagster_home / "dagster.yaml")
-    port = free_port()
-    env = {
-        **os.environ,
-        "DAGSTER_HOME": str(dagster_home),
-        "MEDALLION_HOME": str(tmp_path / "home"),
-        "DAGSTER_DISABLE_TELEMETRY": "1",
-    }
-    server = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/server_info", timeout=2)
-                break
-            except OSError as error:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise RuntimeError("dagster dev did not answer /server_info") from error
-                time.sleep(1)
-        yield port
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=15)
-        except subprocess.TimeoutExpired:  # dagster dev may sit on SIGTERM (STACK.md): its whole group goes
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=15)
+def dagster_dev_port(tmp_path, free_tcp_port):
+    env = dagster_environment(tmp_path / "dagster_home", tmp_path / "home")
+    with dagster_dev(env, free_tcp_port, tmp_path / "dagster_dev.log"):
+        yield free_tcp_port
 
 
-def test_asset_catalog_renders_every_layer(dagster_dev, tmp_path):
+def test_asset_catalog_renders_every_layer(dagster_dev_port, tmp_path):
     assert CHROMIUM, "chromium must be installed for this test (.ci/run installs it)"
     dom = subprocess.run(
         [
@@ -86,7 +43,7 @@ def test_asset_catalog_renders_every_layer(dagster_dev, tmp_path):
             f"--user-data-dir={tmp_path / 'chrome'}",
             "--virtual-time-budget=20000",
             "--dump-dom",
-            f"http://127.0.0.1:{dagster_dev}/assets",
+            f"http://127.0.0.1:{dagster_dev_port}/assets",
         ],
         capture_output=True,
         text=True,
