@@ -73,9 +73,12 @@ lint: install
 dev: install
 	$(BIN)/dagster dev -h 127.0.0.1 -p $(PORT)
 
+# One server process and no job runner (MLflow's GenAI jobs: 8 more processes, unused here): on 2 cores the default
+# 4 workers + runner took about 45 s to answer.
 mlflow: install
 	mkdir -p $(MEDALLION_HOME)/mlflow/artifacts
-	$(BIN)/mlflow ui --backend-store-uri "sqlite:///$(MEDALLION_HOME)/mlflow/mlflow.db" \
+	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false $(BIN)/mlflow ui --workers 1 \
+		--backend-store-uri "sqlite:///$(MEDALLION_HOME)/mlflow/mlflow.db" \
 		--default-artifact-root "$(MEDALLION_HOME)/mlflow/artifacts" --host 127.0.0.1 --port $(MLFLOW_PORT)
 
 # A PostgreSQL for serving on 127.0.0.1, from the machine's binaries; pg-up prints the variables to export.

@@ -1,1 +1,1 @@
-"""What the Dagster instance loads from this package in production (deploy/dagster.prod.yaml)."""
+"""What the Dagster instance loads from this package (deploy/dagster.yaml and deploy/dagster.prod.yaml)."""

@@ -3,6 +3,7 @@ either, and a query resource for checks, sensors and reports."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +16,8 @@ from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHan
 from dagster_duckdb.io_manager import DuckDbClient
 
 from medallion.resources.ducklake import connect_lake
+
+log = logging.getLogger("medallion.etl")
 
 
 class WarehouseLocation(dg.Config):
@@ -49,10 +52,13 @@ class WarehouseLocation(dg.Config):
         for attempt in range(attempts):
             try:
                 return duckdb.connect(self.database, config={"custom_user_agent": "dagster"})
-            except duckdb.IOException:
+            except duckdb.IOException as error:
                 if attempt == attempts - 1:
                     raise
-                time.sleep(min(0.1 * 2**attempt, 2.0))
+                # Said out loud: the pool in deploy/dagster.yaml should keep runs from ever meeting here.
+                delay = min(0.1 * 2**attempt, 2.0)
+                log.warning("warehouse %s is held by another process, retry in %.1f s: %s", self.database, delay, error)
+                time.sleep(delay)
         raise AssertionError("unreachable")
 
 

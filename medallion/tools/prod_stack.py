@@ -11,11 +11,9 @@ import json
 import os
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from medallion.settings import (
     child_environment,
 )
 from medallion.tools.local_postgres import LocalPostgres
+from medallion.tools.processes import answers, stop_process_group
 
 DATABASES = ("dagster", "lake", "mlflow", "serving")
 LOCATION = "medallion"
@@ -182,7 +181,7 @@ class ProdStack:
                 raise ProdStackError(f"{service} exited with {process.returncode}; see {self.root / service}.log")
             if service == "code_server" and self._grpc_ready():
                 return
-            if service in probes and _answers(probes[service]):
+            if service in probes and answers(probes[service]):
                 return
             if service == "daemon" and time.monotonic() > deadline - timeout + 3:
                 return  # it has no port: alive after a few seconds is ready
@@ -215,21 +214,11 @@ class ProdStack:
             return False
         return True
 
-    def _stop(self, service: str, timeout: float = 5.0) -> None:
+    def _stop(self, service: str) -> None:
         pid = self.pid(service)
-        if pid is None:
-            return
-        for sig in (signal.SIGTERM, signal.SIGKILL):  # dagster processes may ignore SIGTERM for a while
-            try:
-                os.killpg(pid, sig)
-            except ProcessLookupError:
-                break
-            deadline = time.monotonic() + timeout
-            while time.monotonic() < deadline and _group_alive(pid):
-                time.sleep(0.2)
-            if not _group_alive(pid):
-                break
-        (self.root / f"{service}.pid").unlink(missing_ok=True)
+        if pid is not None:
+            stop_process_group(pid)
+            (self.root / f"{service}.pid").unlink(missing_ok=True)
 
     def restart(self, service: str) -> None:
         self._stop(service)
@@ -251,24 +240,3 @@ class ProdStack:
             if time.monotonic() > deadline:
                 raise ProdStackError(f"{job} run {run_id} still {status} after {timeout:.0f} s")
             time.sleep(1.0)
-
-
-def _answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-def _group_alive(pgid: int) -> bool:
-    try:  # reap the group's exited processes if they are ours (a test's), or they count as alive
-        while os.waitpid(-pgid, os.WNOHANG)[0]:
-            pass
-    except ChildProcessError:
-        pass
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True

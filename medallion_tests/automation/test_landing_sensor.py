@@ -10,11 +10,13 @@ from medallion_tests.conftest import DAY1, land
 DAY2 = DAY1 + timedelta(days=1)
 
 
-def evaluate(defs: dg.Definitions, home) -> dg.SensorResult:
+def evaluate(defs: dg.Definitions, home, cursor: str | None = None) -> dg.SensorResult:
     """One tick as the daemon runs it: run requests resolved against the repository (partition keys validated)."""
     sensor = defs.resolve_sensor_def("landing_sensor")
     with dg.build_sensor_context(
-        resources={"landing": LandingZone(root=str(home.landing_dir))}, repository_def=defs.get_repository_def()
+        resources={"landing": LandingZone(root=str(home.landing_dir))},
+        repository_def=defs.get_repository_def(),
+        cursor=cursor,
     ) as context:
         return sensor.evaluate_tick(context)
 
@@ -87,6 +89,28 @@ def test_days_before_the_start_or_in_the_future_are_ignored(home, defs):
     assert data.skip_message
     land(home, "applications", DAY1, "a.csv", "ID\n1\n")
     assert [r.partition_key for r in evaluate(defs, home).run_requests] == [DAY1.isoformat()]
+
+
+def test_files_before_the_first_partition_day_are_named_in_a_warning_once_per_set_of_files(home, defs, capfd):
+    before_start = home.start_date - timedelta(days=1)
+    land(home, "applications", DAY1, "a.csv", "ID\n1\n")
+    land(home, "applications", before_start, "early.csv", "ID\n1\n")
+    first = evaluate(defs, home)
+    (warning,) = warnings(capfd)  # the sensor's log: the console here, the tick's log in the UI
+    assert f"applications/{before_start}/early.csv" in warning
+    assert f"before the first partition day {home.start_date}" in warning and "MEDALLION_START_DATE" in warning
+    assert [r.partition_key for r in first.run_requests] == [DAY1.isoformat()]  # the tick goes on
+    second = evaluate(defs, home, cursor=first.cursor)
+    assert warnings(capfd) == [] and run_keys(second) == run_keys(first)  # the same files: told once
+    land(home, "outcomes", before_start - timedelta(days=3), "older.csv", "ID\n1\n")
+    evaluate(defs, home, cursor=second.cursor)
+    (warning,) = warnings(capfd)
+    assert "2 landed file(s)" in warning and "early.csv" in warning and "older.csv" in warning
+
+
+def warnings(capfd) -> list[str]:
+    """The warnings logged since the last call."""
+    return [line for line in capfd.readouterr().err.splitlines() if " - WARNING - " in line]
 
 
 def test_files_landed_today_do_not_break_the_tick(home, defs):

@@ -23,6 +23,7 @@ from medallion.sources.generate import generate
 from medallion.tools.local_postgres import free_port
 from medallion.tools.prod_stack import Ports, ProdStack
 from medallion_tests.conftest import pg_rows
+from medallion_tests.servers import listening_addresses
 
 START = date(2025, 1, 1)
 APP_DAYS, ROWS_PER_DAY, DELAY = 60, 100, 2
@@ -123,23 +124,6 @@ def test_every_service_listens_on_loopback_only(stack):
     listening = listening_addresses()
     assert ports <= {port for _, port in listening}
     assert {address for address, port in listening if port in ports} == {"127.0.0.1"}
-
-
-def listening_addresses() -> set[tuple[str, int]]:
-    """(address, port) of every listening TCP socket on this machine, from /proc/net/tcp and tcp6."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if state != "0A":  # LISTEN
-                continue
-            address, port = local.split(":")
-            if len(address) == 8 or address.startswith("0000000000000000FFFF0000"):  # IPv4, or IPv4-mapped IPv6
-                ip = ".".join(str(int(address[-8:][i : i + 2], 16)) for i in (6, 4, 2, 0))
-            else:
-                ip = "::1" if address == "00000000000000000000000001000000" else f"ipv6:{address}"
-            found.add((ip, int(port, 16)))
-    return found
 
 
 def test_a_60_day_backfill_split_over_concurrent_runs_is_correct_with_no_lock_errors(stack, monkeypatch):

@@ -1,17 +1,28 @@
-"""The warehouse IO manager under a kill -9 mid-insert, and two runs of the same day at once."""
+"""The warehouse IO manager under a kill -9 mid-insert (DuckDB file and DuckLake), and two runs of the same day at
+once."""
 
 import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import dagster as dg
-import duckdb
 import polars as pl
+import pytest
 
 from medallion.definitions import build_definitions
-from medallion.settings import PROJECT_DIR, Settings
-from medallion_tests.conftest import DAY1
+from medallion.resources.environments import resources_for
+from medallion.resources.warehouse import Warehouse
+from medallion.settings import (
+    DAGSTER_PG_URL_VAR,
+    LAKE_CATALOG_URL_VAR,
+    MLFLOW_TRACKING_URI_VAR,
+    PROJECT_DIR,
+    Settings,
+)
+from medallion_tests.conftest import DAY1, pg_rows, run_etl
 from medallion_tests.faults.conftest import (
     HEADER,
     clean_home,
@@ -38,48 +49,73 @@ GROW_SILVER = (
 MATERIALIZE_FEATURES = textwrap.dedent(
     """
     import sys
-    from pathlib import Path
     import dagster as dg
     from medallion.definitions import build_definitions
-    from medallion.settings import Settings
-    defs = build_definitions(Settings(home=Path(sys.argv[1]), env="local"))
+    defs = build_definitions()  # the settings of this process's environment, as `dagster dev` loads them
     result = defs.resolve_implicit_global_asset_job_def().execute_in_process(
-        partition_key=sys.argv[2], asset_selection=[dg.AssetKey(["gold", "features"])]
+        partition_key=sys.argv[1], asset_selection=[dg.AssetKey(["gold", "features"])]
     )
     print("done", result.success)
     """
 )
 
 
-def features_of_day(home: Settings) -> pl.DataFrame:
-    with duckdb.connect(str(home.warehouse_path), read_only=True) as connection:
-        return connection.execute(f"select * from gold.features where partition_date = '{DAY1}' order by ID").pl()
+@pytest.fixture
+def duckdb_home(tmp_path, monkeypatch) -> Settings:
+    monkeypatch.setenv("MEDALLION_ENV", "local")
+    monkeypatch.setenv("MEDALLION_HOME", str(tmp_path / "home"))
+    return Settings.from_env()
 
 
-def test_materialization_killed_mid_insert_leaves_the_previous_rows_then_a_rerun_gives_the_clean_result(tmp_path):
-    home = Settings(home=tmp_path / "home", env="local")
-    land_files(home, "applications", DAY1, {"a.csv": text(HEADER, *(row(i, AGE=str(20 + i)) for i in range(1, 21)))})
-    assert run(home, DAY1).success
-    previous = features_of_day(home)
+@pytest.fixture
+def lake_home(tmp_path, monkeypatch, pg_url) -> Settings:
+    """The prod warehouse: a DuckLake on a real PostgreSQL catalog, files under the home; the other prod variables
+    are set for the settings' check, and no step of these tests uses them."""
+    environment = {
+        "MEDALLION_ENV": "prod",
+        "MEDALLION_HOME": str(tmp_path / "home"),
+        LAKE_CATALOG_URL_VAR: pg_url,
+        "MEDALLION_LAKE_DATA_PATH": str(tmp_path / "home" / "lake"),
+        DAGSTER_PG_URL_VAR: pg_url.replace("postgresql://", "postgresql+psycopg2://", 1),
+        MLFLOW_TRACKING_URI_VAR: "http://127.0.0.1:9",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    return Settings.from_env()
+
+
+def warehouse_of(settings: Settings) -> Warehouse:
+    return resources_for(settings)["warehouse"].process_config_and_initialize()
+
+
+def features_of_day(settings: Settings) -> pl.DataFrame:
+    return warehouse_of(settings).query(f"select * from gold.features where partition_date = '{DAY1}' order by ID")
+
+
+def prepare_a_big_day(settings: Settings) -> pl.DataFrame:
+    """DAY1 materialized from 20 landed rows, then its silver grown to 1M rows; returns the day's 20 feature rows."""
+    landed = text(HEADER, *(row(i, AGE=str(20 + i)) for i in range(1, 21)))
+    land_files(settings, "applications", DAY1, {"a.csv": landed})
+    assert run_etl(build_definitions(settings), DAY1).success
+    previous = features_of_day(settings)
     assert previous.height == 20
-    with duckdb.connect(str(home.warehouse_path)) as connection:  # the day's silver grows to 2M rows
+    with warehouse_of(settings).connect() as connection:
         connection.execute(GROW_SILVER)
-    database = home.warehouse_path
-    wal = database.with_name(database.name + ".wal")
-    size_before = database.stat().st_size
+    return previous
+
+
+def kill_the_features_step_once(writing: Callable[[], bool]) -> None:
+    """Materializes DAY1's gold.features in a new process (this one's environment) and kills it with SIGKILL as soon
+    as `writing()` says its transaction is writing the new rows."""
     writer = subprocess.Popen(
-        [sys.executable, "-c", MATERIALIZE_FEATURES, str(home.home), DAY1.isoformat()],
+        [sys.executable, "-c", MATERIALIZE_FEATURES, DAY1.isoformat()],
         cwd=PROJECT_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-
-    def inserting() -> bool:  # the step's transaction is writing the new rows into the file (or its WAL)
-        return database.stat().st_size > size_before + 20_000_000 or (wal.exists() and wal.stat().st_size > 20_000_000)
-
     try:
         deadline = time.monotonic() + 120
-        while not inserting():
+        while not writing():
             assert writer.poll() is None, "the writer finished before it could be killed mid-insert"
             assert time.monotonic() < deadline, "the writer never started inserting"
             time.sleep(0.01)
@@ -88,27 +124,57 @@ def test_materialization_killed_mid_insert_leaves_the_previous_rows_then_a_rerun
         writer.kill()
         writer.wait()
     assert writer.returncode == -9
-    assert features_of_day(home).equals(previous)  # readers see the day as it was, not an empty or half day
-    assert rerun_features(home) == 20 * COPIES
 
 
-def rerun_features(home: Settings) -> int:
+def test_materialization_killed_mid_insert_leaves_the_previous_rows_then_a_rerun_gives_the_clean_result(duckdb_home):
+    previous = prepare_a_big_day(duckdb_home)
+    database = duckdb_home.warehouse_path
+    wal = database.with_name(database.name + ".wal")
+    size_before = database.stat().st_size
+
+    def inserting() -> bool:  # the step's transaction is writing the new rows into the file (or its WAL)
+        return database.stat().st_size > size_before + 20_000_000 or (wal.exists() and wal.stat().st_size > 20_000_000)
+
+    kill_the_features_step_once(inserting)
+    assert features_of_day(duckdb_home).equals(previous)  # readers see the day as it was, not an empty or half day
+    assert rerun_features(duckdb_home) == 20 * COPIES
+
+
+def test_ducklake_materialization_killed_mid_insert_leaves_the_previous_rows_then_a_rerun_gives_the_clean_result(
+    lake_home, pg_url
+):
+    previous = prepare_a_big_day(lake_home)
+    table_files = Path(lake_home.lake_data_root) / "gold" / "features"
+    files_before = set(table_files.iterdir())
+
+    def inserting() -> bool:  # the step's transaction is writing a new data file (uncommitted until the catalog says)
+        return any(
+            path.stat().st_size > 0 and "delete" not in path.name for path in set(table_files.iterdir()) - files_before
+        )
+
+    kill_the_features_step_once(inserting)
+    written = {path.name for path in set(table_files.iterdir()) - files_before}
+    listed = {Path(path).name for (path,) in pg_rows(pg_url, "select path from ducklake_data_file")}
+    assert written and not written & listed  # the killed transaction's data file is in no snapshot of the catalog
+    assert features_of_day(lake_home).equals(previous)
+    assert rerun_features(lake_home) == 20 * COPIES
+
+
+def rerun_features(settings: Settings) -> int:
     """The features step rerun in this process; checks gold holds one row per silver row of the day."""
     result = (
-        build_definitions(home)
+        build_definitions(settings)
         .resolve_implicit_global_asset_job_def()
         .execute_in_process(partition_key=DAY1.isoformat(), asset_selection=[dg.AssetKey(["gold", "features"])])
     )
     assert result.success
-    with duckdb.connect(str(home.warehouse_path), read_only=True) as connection:
-        counts = connection.execute(
-            f"select count(*), count(distinct ID) from gold.features where partition_date = '{DAY1}'"
-        ).fetchone()
-        silver = connection.execute(
-            f"select count(*) from silver.applications where partition_date = '{DAY1}'"
-        ).fetchone()
-    assert counts[0] == counts[1] == silver[0]
-    return counts[0]
+    warehouse = warehouse_of(settings)
+    gold = warehouse.query(
+        f"select count(*) as n, count(distinct ID) as ids from gold.features where partition_date = '{DAY1}'"
+    ).row(0)
+    silver = warehouse.query(f"select count(*) as n from silver.applications where partition_date = '{DAY1}'")
+    assert gold[0] == gold[1] == silver["n"][0]
+    return gold[0]
 
 
 def test_two_runs_of_the_same_day_at_once_give_one_correct_copy(tmp_path):

@@ -1,19 +1,23 @@
 """A small replayed world behind `dagster dev` and `mlflow ui`, and the GraphQL calls the UI test makes.
 
-Ten application days are replayed (outcomes one day later); the first six are ETL'd in advance (recorded as runs of
-the code location), so that the five days the test backfills through the webserver have labels to train on.
+Eleven application days are replayed (outcomes one day later); the first six are ETL'd in advance (recorded as
+runs of the code location), so that the five days the test backfills through the webserver have labels to train on.
 """
 
 import json
 import subprocess
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
+from medallion.settings import PROJECT_DIR
 from medallion.tools.local_postgres import free_port
-from medallion_tests.ui.conftest import BIN, ROOT, Service, dagster_dev, environment, mlflow_ui
+from medallion_tests.servers import BIN, dagster_dev, dagster_environment
+from medallion_tests.ui.conftest import mlflow_ui
 
 FIRST_DAY = date(2025, 1, 1)
 HISTORY_DAYS, BACKFILL_DAYS = 6, 5
@@ -35,13 +39,14 @@ ETL_AND_TRAINING = [
 
 @dataclass
 class Stack:
-    dagster: Service
-    mlflow: Service
+    dagster_url: str
+    mlflow_url: str
     home: Path
+    dagster_log: Path
 
     def graphql(self, query: str, variables: dict | None = None) -> dict:
         request = urllib.request.Request(
-            f"{self.dagster.url}/graphql",
+            f"{self.dagster_url}/graphql",
             data=json.dumps({"query": query, "variables": variables or {}}).encode(),
             headers={"Content-Type": "application/json"},
         )
@@ -84,7 +89,7 @@ class Stack:
             if status not in ("REQUESTED", "CANCELING"):
                 return status
             time.sleep(3)
-        raise TimeoutError(f"backfill {backfill_id} still running after {timeout:.0f} s; see {self.dagster.log}")
+        raise TimeoutError(f"backfill {backfill_id} still running after {timeout:.0f} s; see {self.dagster_log}")
 
     def runs(self) -> list[dict]:
         return self.graphql(
@@ -92,33 +97,25 @@ class Stack:
         )["runsOrError"]["results"]
 
 
-def start_stack(root: Path, started: list[Service]) -> Stack:
-    home, dagster_home = root / "home", root / "dagster_home"
-    mlflow_port = free_port()
-    env = environment(
-        dagster_home,
+@contextmanager
+def running_stack(root: Path) -> Iterator[Stack]:
+    home = root / "home"
+    dagster_port, mlflow_port = free_port(), free_port()
+    env = dagster_environment(
+        root / "dagster_home",
         home,
         MEDALLION_END_DATE=LAST_DAY.isoformat(),
         MEDALLION_MLFLOW_UI_URL=f"http://127.0.0.1:{mlflow_port}",
+        MEDALLION_DAGSTER_UI_URL=f"http://127.0.0.1:{dagster_port}",
     )
-    days = HISTORY_DAYS + BACKFILL_DAYS
-    subprocess.run(
-        [str(BIN / "medallion"), "replay", "--start", str(FIRST_DAY), "--days", str(days), "--label-delay-days", "1"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_bytes((ROOT / "deploy" / "dagster.yaml").read_bytes())  # for launch
-    last_history_day = FIRST_DAY + timedelta(days=HISTORY_DAYS - 1)
-    subprocess.run(
-        [str(BIN / "medallion"), "launch", "etl_job", "--start", str(FIRST_DAY), "--end", str(last_history_day)],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    started.append(mlflow_ui(home, mlflow_port, env, root / "mlflow.log"))
-    started.append(dagster_dev(env, root / "dagster.log"))
-    return Stack(dagster=started[-1], mlflow=started[-2], home=home)
+    days, last_history_day = HISTORY_DAYS + BACKFILL_DAYS, FIRST_DAY + timedelta(days=HISTORY_DAYS - 1)
+    for command in (
+        ["replay", "--start", str(FIRST_DAY), "--days", str(days), "--label-delay-days", "1"],
+        ["launch", "etl_job", "--start", str(FIRST_DAY), "--end", str(last_history_day)],
+    ):
+        subprocess.run([str(BIN / "medallion"), *command], cwd=PROJECT_DIR, env=env, check=True, capture_output=True)
+    with (
+        mlflow_ui(home, mlflow_port, env, root / "mlflow.log"),
+        dagster_dev(env, dagster_port, root / "dagster.log"),
+    ):
+        yield Stack(f"http://127.0.0.1:{dagster_port}", f"http://127.0.0.1:{mlflow_port}", home, root / "dagster.log")

@@ -11,26 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from medallion_tests.ui.conftest import CHROMIUM, ROOT, requires_chromium
-from medallion_tests.ui.stack import BACKFILL, ETL_AND_TRAINING, HISTORY_DAYS, start_stack
+from medallion.settings import PROJECT_DIR
+from medallion_tests.ui.conftest import CHROMIUM, requires_chromium
+from medallion_tests.ui.stack import BACKFILL, ETL_AND_TRAINING, HISTORY_DAYS, running_stack
 
 pytestmark = requires_chromium
-DOC_IMAGES = ROOT / "docs" / "img"
+DOC_IMAGES = PROJECT_DIR / "docs" / "img"
 ALL_DAYS = HISTORY_DAYS + len(BACKFILL)
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("ui")
-    started = []
-    try:
-        stack = start_stack(root, started)
-        backfill = stack.backfill(ETL_AND_TRAINING, BACKFILL)
-        status = stack.wait_for_backfill(backfill)
+    with running_stack(root) as stack:
+        status = stack.wait_for_backfill(stack.backfill(ETL_AND_TRAINING, BACKFILL))
         yield stack, status, root
-    finally:
-        for service in reversed(started):
-            service.stop()
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +69,7 @@ def screenshot(page, root: Path, name: str) -> None:
 
 def test_the_backfill_launched_through_the_webserver_succeeds(world):
     stack, status, _ = world
-    assert status == "COMPLETED_SUCCESS", f"backfill ended {status}; see {stack.dagster.log}"
+    assert status == "COMPLETED_SUCCESS", f"backfill ended {status}; see {stack.dagster_log}"
     runs = stack.runs()
     assert runs and all(run["status"] == "SUCCESS" for run in runs), runs
 
@@ -82,12 +77,12 @@ def test_the_backfill_launched_through_the_webserver_succeeds(world):
 def test_runs_launched_from_the_command_line_are_listed_on_the_jobs_page(world, page):
     stack, _, _ = world
     [etl] = [run for run in stack.runs() if run["jobName"] == "etl_job"]  # the history, by `medallion launch`
-    visit(page, f"{stack.dagster.url}/locations/medallion/jobs/etl_job/runs", etl["runId"][:8])
+    visit(page, f"{stack.dagster_url}/locations/medallion/jobs/etl_job/runs", etl["runId"][:8])
 
 
 def test_the_lineage_shows_every_layer(world, page):
     stack, _, root = world
-    visit(page, f"{stack.dagster.url}/asset-groups", "Global asset lineage")
+    visit(page, f"{stack.dagster_url}/asset-groups", "Global asset lineage")
     for group in ("bronze", "silver", "gold", "ml", "serving"):
         page.get_by_text(group, exact=True).first.wait_for(timeout=30_000)
     screenshot(page, root, "lineage")
@@ -95,7 +90,7 @@ def test_the_lineage_shows_every_layer(world, page):
 
 def test_each_backfilled_day_is_materialized_with_its_own_row_count(world, page):
     stack, _, root = world
-    url = f"{stack.dagster.url}/assets/silver/applications?view=partitions"
+    url = f"{stack.dagster_url}/assets/silver/applications?view=partitions"
     visit(page, url, f"Materialized ({ALL_DAYS})")
     assert "Missing (0)" in page.inner_text("body")
     screenshot(page, root, "partitions")
@@ -109,7 +104,7 @@ def test_a_check_shows_one_result_per_day(world, page):
     stack, _, root = world
     visit(
         page,
-        f"{stack.dagster.url}/assets/silver/applications?view=checks&checkDetail=rows_conserved",
+        f"{stack.dagster_url}/assets/silver/applications?view=checks&checkDetail=rows_conserved",
         "Execution history",
     )
     page.get_by_text("Partitions", exact=True).nth(1).click()  # the check's tab; the first is the asset's
@@ -127,8 +122,8 @@ def test_the_model_links_to_its_version_in_the_mlflow_ui_which_shows_champion(wo
     registry = MlflowClient(tracking_uri=f"sqlite:///{stack.home / 'mlflow' / 'mlflow.db'}")
     champion = registry.get_model_version_by_alias("credit_default", "champion")
     day = champion.tags["dagster.partition"]  # the ml/model partition that trained it
-    visit(page, f"{stack.dagster.url}/assets/ml/model?view=partitions&partition={day}", "mlflow_model_version")
-    link = page.locator("tr", has_text="mlflow_model_version").locator(f'a[href^="{stack.mlflow.url}"]').first
+    visit(page, f"{stack.dagster_url}/assets/ml/model?view=partitions&partition={day}", "mlflow_model_version")
+    link = page.locator("tr", has_text="mlflow_model_version").locator(f'a[href^="{stack.mlflow_url}"]').first
     assert f"/versions/{champion.version}" in link.get_attribute("href")
     with page.context.expect_page() as opened:
         link.click()

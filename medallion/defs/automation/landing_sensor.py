@@ -25,6 +25,20 @@ def landing_file_sets(landing: LandingZone, feeds: list[str], first: date) -> di
     return days
 
 
+def files_before(landing: LandingZone, feeds: list[str], first: date) -> list[Path]:
+    """Landed files of days before the first partition day: no run can ever read them."""
+    return [path for feed in feeds for day in landing.days(feed) if day < first for path in landing.files(feed, day)]
+
+
+def files_before_warning(files: list[Path], root: Path, first: date, shown: int = 5) -> str:
+    names = [str(path.relative_to(root)) for path in files[:shown]]
+    more = f" and {len(files) - shown} more" if len(files) > shown else ""
+    return (
+        f"{len(files)} landed file(s) are for days before the first partition day {first} and are never read: "
+        f"{', '.join(names)}{more} (under {root}); set MEDALLION_START_DATE to their first day to include them"
+    )
+
+
 def file_set_fingerprint(files: list[Path]) -> str:
     """Changes when a file is added, replaced or grows; the same files give the same run key."""
     digest = hashlib.sha256()
@@ -45,6 +59,12 @@ def build_landing_sensor(feeds: list[str], first: date) -> dg.SensorDefinition:
     )
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
         file_sets = landing_file_sets(landing, feeds, first)
+        # The cursor is the fingerprint of the early files last warned about: a user is told once per set, not
+        # on every tick.
+        early = files_before(landing, feeds, first)
+        early_fingerprint = file_set_fingerprint(early) if early else ""
+        if early and early_fingerprint != context.cursor:
+            context.log.warning(files_before_warning(early, Path(landing.root), first))
         requests = [
             dg.RunRequest(
                 run_key=f"{day}:{file_set_fingerprint(files)}",
@@ -54,8 +74,11 @@ def build_landing_sensor(feeds: list[str], first: date) -> dg.SensorDefinition:
             for day, files in sorted(file_sets.items())
         ]
         if not requests:
-            return dg.SensorResult(skip_reason=f"no landed files under {landing.root} for feeds {feeds}")
-        return dg.SensorResult(run_requests=requests)
+            return dg.SensorResult(
+                skip_reason=f"no landed files under {landing.root} for feeds {feeds} from {first} to yesterday",
+                cursor=early_fingerprint,
+            )
+        return dg.SensorResult(run_requests=requests, cursor=early_fingerprint)
 
     return landing_sensor
 
