@@ -166,7 +166,7 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         if ml is None:
             return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks), owners=contract.owners)
         assets += build_ml_assets(contract, feature_set, start, settings.serving_targets, ml)
-        checks += [*build_ml_checks(contract, ml), *build_monitoring_checks(ml.names, start)]
+        checks += [*build_ml_checks(contract, ml, start), *build_monitoring_checks(ml.names, start)]
         return apply_layer_policies(
             dg.Definitions(assets=assets, asset_checks=checks), ml.names.layers, owners=contract.owners
         )
