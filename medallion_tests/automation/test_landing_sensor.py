@@ -1,9 +1,11 @@
 """The real landing_sensor, evaluated against files on a temporary MEDALLION_HOME."""
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from medallion.definitions import build_definitions
 from medallion.resources.landing import LandingZone
 from medallion_tests.conftest import DAY1, land
 
@@ -128,3 +130,9 @@ def test_the_sensor_requests_etl_job(home, defs):
     data = evaluate(defs, home)
     assert {r.tags["dagster/partition_set"] for r in data.run_requests} == {"etl_job_partition_set"}
     assert sensor.default_status == dg.DefaultSensorStatus.STOPPED
+
+
+def test_days_after_the_end_date_are_ignored(home):
+    ended = replace(home, end_date=DAY1)  # MEDALLION_END_DATE: the last partition day
+    land_two_days(ended)
+    assert [r.partition_key for r in evaluate(build_definitions(ended), ended).run_requests] == [DAY1.isoformat()]

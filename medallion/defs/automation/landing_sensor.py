@@ -12,15 +12,18 @@ from medallion.resources.landing import LandingZone
 from medallion.settings import current_settings
 
 
-def landing_file_sets(landing: LandingZone, feeds: list[str], first: date) -> dict[str, list[Path]]:
-    """Landed files per partition day, over every feed; days outside the partitions definition are ignored.
+def landing_file_sets(
+    landing: LandingZone, feeds: list[str], first: date, last: date | None = None
+) -> dict[str, list[Path]]:
+    """Landed files per partition day, over every feed; days outside the partitions definition (before `first`,
+    after `last` = MEDALLION_END_DATE when set) are ignored.
 
     Today is among them: its partition exists from tomorrow on, so today's files are picked up on tomorrow's tick."""
     today = datetime.now(UTC).date()
     days: dict[str, list[Path]] = {}
     for feed in feeds:
         for day in landing.days(feed):
-            if first <= day < today:
+            if first <= day < today and (last is None or day <= last):
                 days.setdefault(day.isoformat(), []).extend(landing.files(feed, day))
     return days
 
@@ -48,7 +51,7 @@ def file_set_fingerprint(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_landing_sensor(feeds: list[str], first: date) -> dg.SensorDefinition:
+def build_landing_sensor(feeds: list[str], first: date, last: date | None = None) -> dg.SensorDefinition:
     @dg.sensor(
         name="landing_sensor",
         job_name=ETL_JOB,
@@ -58,7 +61,7 @@ def build_landing_sensor(feeds: list[str], first: date) -> dg.SensorDefinition:
         "(run_key = day + file fingerprint).",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-        file_sets = landing_file_sets(landing, feeds, first)
+        file_sets = landing_file_sets(landing, feeds, first, last)
         # The cursor is the fingerprint of the early files last warned about: a user is told once per set, not
         # on every tick.
         early = files_before(landing, feeds, first)
@@ -86,4 +89,5 @@ def build_landing_sensor(feeds: list[str], first: date) -> dg.SensorDefinition:
 @dg.definitions
 def landing(context: dg.ComponentLoadContext) -> dg.Definitions:
     feeds = [feed for dataset in datasets_in(context) for feed in dataset.feeds]
-    return dg.Definitions(sensors=[build_landing_sensor(feeds, current_settings().start_date)])
+    settings = current_settings()
+    return dg.Definitions(sensors=[build_landing_sensor(feeds, settings.start_date, settings.end_date)])
