@@ -13,6 +13,7 @@ from medallion.checks.windows import (
     each_day,
     per_day,
     per_day_counts,
+    records_by_day,
     table,
     where_clause,
 )
@@ -90,25 +91,24 @@ def _bronze_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Chec
     )
     def header_matches_contract(days: Days, warehouse: Warehouse) -> DailyResults:
         where, params = where_clause(days, "_header_issue is not null")
-        issues = warehouse.query(
-            f"select distinct partition_date, _source_file, _header_issue from {bronze}{where} order by 1, 2", params
+        by_day = records_by_day(
+            warehouse.query(
+                "select distinct partition_date, _source_file as file, _header_issue as issue "
+                f"from {bronze}{where} order by 1, 2",
+                params,
+            )
         )
-        by_day: dict[date, dict[str, str]] = {}
-        for day, path, issue in issues.iter_rows():
-            by_day.setdefault(day, {})[path] = issue
 
         def verdict(day: date) -> dg.AssetCheckResult:
-            by_file = by_day.get(day, {})
-            missing = any("missing:" in issue for issue in by_file.values())
+            found = by_day.get(day, [])
+            missing = any("missing:" in r["issue"] for r in found)
             return dg.AssetCheckResult(
-                passed=not by_file,
+                passed=not found,
                 severity=ERROR if missing else WARN,
-                description="; ".join(f"{f}: {i}" for f, i in list(by_file.items())[:5]) or None,
+                description="; ".join(f"{r['file']}: {r['issue']}" for r in found[:5]) or None,
                 metadata={
                     "expected_columns": feed.column_names,
-                    "files_with_issues": table(
-                        [{"file": f, "issue": i} for f, i in by_file.items()], {"file": "string", "issue": "string"}
-                    ),
+                    "files_with_issues": table(found, {"file": "string", "issue": "string"}),
                 },
             )
 
@@ -155,14 +155,13 @@ def _silver_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Chec
     )
     def key_unique(days: Days, warehouse: Warehouse) -> DailyResults:
         where, params = where_clause(days)
-        dupes = warehouse.query(
-            f'select partition_date, "{feed.key}" as key, count(*) as n from {silver}{where} '
-            "group by all having count(*) > 1 order by 1, 2",
-            params,
+        by_day = records_by_day(
+            warehouse.query(
+                f'select partition_date, "{feed.key}"::varchar as key, count(*) as rows from {silver}{where} '
+                "group by all having count(*) > 1 order by 1, 2",
+                params,
+            )
         )
-        by_day: dict[date, list[dict]] = {}
-        for day, key, n in dupes.iter_rows():
-            by_day.setdefault(day, []).append({"key": str(key), "rows": n})
 
         def verdict(day: date) -> dg.AssetCheckResult:
             found = by_day.get(day, [])
@@ -352,16 +351,13 @@ def _gold_checks(contract: Contract, feature_set: FeatureSet, start: date) -> li
     )
     def labels_not_before_application(days: Days, warehouse: Warehouse) -> DailyResults:
         where, params = where_clause(days, "label_date < application_date")
-        bad = warehouse.query(
-            f'select partition_date, "{contract.key}" as key, application_date, label_date from {labels_table}{where} '
-            "order by 1, 2",
-            params,
-        )
-        by_day: dict[date, list[dict]] = {}
-        for day, key, applied, known in bad.iter_rows():
-            by_day.setdefault(day, []).append(
-                {"key": str(key), "application_date": str(applied), "label_date": str(known)}
+        by_day = records_by_day(
+            warehouse.query(
+                f'select partition_date, "{contract.key}"::varchar as key, application_date::varchar as '
+                f"application_date, label_date::varchar as label_date from {labels_table}{where} order by 1, 2",
+                params,
             )
+        )
 
         def verdict(day: date) -> dg.AssetCheckResult:
             found = by_day.get(day, [])

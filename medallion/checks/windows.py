@@ -51,6 +51,14 @@ def per_day(warehouse: Warehouse, table: str, days: Days, selects: str, extra: s
     return {row.pop("partition_date"): row for row in rows.iter_rows(named=True)}
 
 
+def records_by_day(frame) -> dict[date, list[dict]]:
+    """A query's rows (partition_date first) as {day: [the rest of each row, by column name]}."""
+    found: dict[date, list[dict]] = {}
+    for row in frame.iter_rows(named=True):
+        found.setdefault(row.pop("partition_date"), []).append(row)
+    return found
+
+
 def each_day(days: Days, found: Iterable[date], verdict: Callable[[date], dg.AssetCheckResult]) -> DailyResults:
     """`verdict` for every day of the run (or every day found when the run has no partition)."""
     return {day: verdict(day) for day in (days if days is not None else sorted(set(found)))}

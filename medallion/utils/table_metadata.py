@@ -69,7 +69,8 @@ def daily_counts(
 ) -> None:
     """Gives each day of the run its own rows in / out / rejected (and seconds where they were measured per day)
     on its own materialization, so the partitions plot and each day's event show that day, not the run's totals."""
-    out, into, bad = rows_by_day(rows_out), rows_by_day(rows_out if rows_in is None else rows_in), rows_by_day(rejected)
+    out, bad = rows_by_day(rows_out), rows_by_day(rejected)
+    into = out if rows_in is None else rows_by_day(rows_in)
     for key in context.partition_keys:
         day = as_date(key)
         counts = {"rows_in": into.get(day, 0), "rows_out": out.get(day, 0), "rows_rejected": bad.get(day, 0)}
