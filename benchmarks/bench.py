@@ -235,6 +235,13 @@ def startup_rows(config: Config, work: Path) -> list[dict]:
         ),
         row(
             "startup",
+            "import dagster (the floor of the import above)",
+            f"python -c, best of {repeats}",
+            0,
+            measure(orchestration.import_seconds, str(home), repeats, "dagster"),
+        ),
+        row(
+            "startup",
             "code location load",
             f"import + defs() + repository, best of {repeats}",
             0,
@@ -283,6 +290,15 @@ def ml_rows(config: Config) -> list[dict]:
             "medallion score_features (vectorised)",
             config.scoring_rows,
             measure(ml.score_medallion, pipeline, features, preload=ML_PRELOAD),
+        )
+    )
+    out.append(
+        row(
+            "ml",
+            "inference",
+            "floor: the model's predict_proba alone, on a ready matrix",
+            config.scoring_rows,
+            measure(ml.predict_only, pipeline, features, preload=ML_PRELOAD),
         )
     )
     sample = features.head(config.row_by_row_rows)

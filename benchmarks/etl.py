@@ -20,7 +20,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from benchmarks.inputs import DAY
+from benchmarks.orchestration import run_breakdown
 from medallion.contract import ColumnSpec, FeedSpec
+from medallion.resources.warehouse import as_arrow
 from medallion.settings import PROJECT_DIR
 
 DUCKDB_TYPES = {
@@ -39,7 +41,7 @@ PAY_AMOUNTS = [f"PAY_AMT{i}" for i in range(1, 7)]
 
 def _write_polars(connection, schema: str, table: str, frame) -> None:
     """As medallion.resources.warehouse.PolarsTableHandler.handle_output: Arrow, empty table, insert by name."""
-    arrow_table = frame.to_arrow()  # noqa: F841 - referenced by name in the SQL below
+    arrow_table = as_arrow(frame)  # noqa: F841 - referenced by name in the SQL below
     connection.execute(f"create schema if not exists {schema}")
     connection.execute(f"create table if not exists {schema}.{table} as select * from arrow_table limit 0")
     connection.execute(f"insert into {schema}.{table} by name select * from arrow_table")
@@ -58,10 +60,12 @@ def medallion_path(feed: FeedSpec, files: list[str], database: str, day: date = 
     started = time.perf_counter()
     bronze, _ = read_landing_day([Path(f) for f in files], feed.column_names, day, datetime.now(UTC))
     read = time.perf_counter()
+    peak_after_read = peak_rss_mb()
     silver = validate_feed(bronze, feed)
     validated = time.perf_counter()
     gold = engineer_features(silver.valid).with_columns(pl.lit(FEATURE_SET_VERSION).alias("feature_set_version"))
     engineered = time.perf_counter()
+    peak_before_writes = peak_rss_mb()
     with duckdb.connect(database) as connection:
         _write_polars(connection, "bronze", feed.name, bronze)
         bronze_written = time.perf_counter()
@@ -70,15 +74,23 @@ def medallion_path(feed: FeedSpec, files: list[str], database: str, day: date = 
         _write_polars(connection, "gold", "features", gold)
     written = time.perf_counter()
     return {
+        "seconds": written - started,  # the sums below are the bench's check, not the path's work
+        "gold_sums": gold_sums(gold),
         "valid": silver.valid.height,
         "rejected": silver.quarantine.height,
         "first_reasons": _first_reasons(silver.quarantine),
+        "peak_after_read_mb": peak_after_read,
+        "peak_before_writes_mb": peak_before_writes,
         "read_s": round(read - started, 2),
         "validate_s": round(validated - read, 2),
         "features_s": round(engineered - validated, 2),
         "bronze_write_s": round(bronze_written - engineered, 2),
         "other_writes_s": round(written - bronze_written, 2),
     }
+
+
+def peak_rss_mb() -> int:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
 def _first_reasons(quarantine) -> dict[str, int]:
@@ -184,8 +196,6 @@ def floor_sql(feed: FeedSpec, files: list[str], delivered_at: dict[str, datetime
         f"cast({_ident(c.name)} as {DUCKDB_TYPES[c.type]}) as {_ident(c.name)}" for c in feed.columns
     )
     null_values = ", ".join(f"null::VARCHAR as {_ident(c)}" for c in names)
-    pay_delayed = " + ".join(f"({_ident(c)} > 0)::INT" for c in PAY_STATUS)
-    no_payment = " + ".join(f"({_ident(c)} = 0)::INT" for c in PAY_AMOUNTS)
     return [
         staged,
         "create schema if not exists silver",
@@ -201,15 +211,60 @@ def floor_sql(feed: FeedSpec, files: list[str], delivered_at: dict[str, datetime
             select distinct on (e.file_id, e.line) {day_sql} as partition_date, 'malformed_line' as reason,
                    s.file_path as source_file, e.line::BIGINT as line_number, e.csv_line as raw_line, {null_values}
             from floor_rejects e join floor_scans s using (scan_id, file_id)""",
-        f"""create table gold.features as
-            select partition_date, {_ident(feed.key)},
-                   "BILL_AMT1" / "LIMIT_BAL" as utilisation_latest,
-                   {pay_delayed} as months_delayed,
-                   greatest({", ".join(_ident(c) for c in PAY_STATUS)}) as max_delay,
-                   {no_payment} as months_without_payment,
-                   ("AGE" > 25)::INT + ("AGE" > 35)::INT + ("AGE" > 45)::INT + ("AGE" > 60)::INT as age_band
-            from silver.{_ident(feed.name)}""",
+        f"create table gold.features as select {features_sql()}, 'credit-v1' as feature_set_version "
+        f"from silver.{_ident(feed.name)}",
     ]
+
+
+def features_sql() -> str:
+    """engineer_features' 37 columns as one SQL select list over silver's typed columns (the floor writes the same
+    gold as medallion; `gold_sums` lets the bench check that both computed the same values)."""
+    bills = [f"BILL_AMT{i}::DOUBLE" for i in range(1, 7)]
+    payments = [f"PAY_AMT{i}::DOUBLE" for i in range(1, 7)]
+    # A payment in month k settles the bill of month k+1, as in engineer_features.
+    bill_sum, owed, paid = " + ".join(bills), " + ".join(bills[1:]), " + ".join(payments[:5])
+
+    def clip(expression: str, low: float, high: float) -> str:
+        return f"greatest(least({expression}, {high}), {low})"
+
+    def count(condition: str, columns: list[str]) -> str:
+        return "(" + " + ".join(f"({c} {condition})::INT" for c in columns) + ")::DOUBLE"
+
+    columns = [
+        "partition_date",
+        '"ID"',
+        "LIMIT_BAL::DOUBLE as limit_bal",
+        "AGE::DOUBLE as age",
+        "((AGE > 25)::INT + (AGE > 35)::INT + (AGE > 45)::INT + (AGE > 60)::INT)::DOUBLE as age_band",
+        "(SEX = 2)::DOUBLE as is_female",
+        "(EDUCATION = 1)::DOUBLE as education_graduate",
+        "(EDUCATION = 2)::DOUBLE as education_university",
+        "(EDUCATION = 3)::DOUBLE as education_high_school",
+        "(EDUCATION not in (1, 2, 3))::DOUBLE as education_other",
+        "(MARRIAGE = 1)::DOUBLE as is_married",
+        "(MARRIAGE = 2)::DOUBLE as is_single",
+        *[f"{c}::DOUBLE as pay_status_{i}" for i, c in enumerate(PAY_STATUS)],
+        f"{count('> 0', PAY_STATUS)} as months_delayed",
+        f"greatest({', '.join(PAY_STATUS)})::DOUBLE as max_delay",
+        f"{count('= -1', PAY_STATUS)} as months_paid_duly",
+        *[f"{b} as bill_amt_{i}" for i, b in enumerate(bills, start=1)],
+        *[f"{p} as pay_amt_{i}" for i, p in enumerate(payments, start=1)],
+        clip(f"{bills[0]} / LIMIT_BAL", -50, 50) + " as utilisation_latest",
+        clip(f"({bill_sum}) / 6 / LIMIT_BAL", -50, 50) + " as utilisation_mean",
+        clip(f"({bills[0]} - {bills[5]}) / LIMIT_BAL", -50, 50) + " as bill_trend",
+        f"case when {owed} > 0 then {clip(f'({paid}) / ({owed})', 0, 10)} end as payment_ratio",
+        f"case when {bills[1]} > 0 then {clip(f'{payments[0]} / {bills[1]}', 0, 10)} end as payment_ratio_latest",
+        f"{count('= 0', PAY_AMOUNTS)} as months_without_payment",
+    ]
+    return ", ".join(columns)
+
+
+def gold_sums(frame) -> dict[str, float]:
+    """Each numeric gold column's sum: two variants that computed the same features give the same sums."""
+    import polars as pl
+
+    numeric = frame.select(pl.selectors.numeric().exclude("ID"))
+    return {name: float(value) for name, value in numeric.sum().row(0, named=True).items()}
 
 
 def duckdb_floor(feed: FeedSpec, files: list[str], database: str, day: date = DAY) -> dict:
@@ -221,8 +276,7 @@ def duckdb_floor(feed: FeedSpec, files: list[str], database: str, day: date = DA
     violated rule per row, in medallion's order; lines with a wrong field count are rejected by read_csv and
     counted from its reject table; valid rows are de-duplicated on the typed key keeping the latest delivery
     (file mtime, then file name). It writes silver (typed valid rows), the quarantine (raw values and the first
-    reason) and gold (five engineered columns: utilisation_latest, months_delayed, max_delay,
-    months_without_payment, age_band).
+    reason) and gold (engineer_features' 37 columns, as SQL: `features_sql`).
 
     What it does NOT do that medallion does, so the comparison is not like for like:
     - no bronze table: the landed values as text, with `_line_number`, `_raw_line`, `_row_hash`,
@@ -236,8 +290,7 @@ def duckdb_floor(feed: FeedSpec, files: list[str], database: str, day: date = DA
       `union_by_name`), not by name in each file; a missing or extra header column is not reported per file
       (medallion: `missing_column:<col>`, `_header_issue`); an undecodable file or a duplicated header column is
       an error of the whole read, without medallion's file/line/rule message;
-    - trim removes spaces only (medallion strips all whitespace);
-    - gold holds 5 engineered columns, not engineer_features' 37.
+    - trim removes spaces only (medallion strips all whitespace).
     """
     import duckdb
 
@@ -253,8 +306,11 @@ def duckdb_floor(feed: FeedSpec, files: list[str], database: str, day: date = DA
         reasons = connection.execute(
             "select reason, count(*) from silver.quarantine group by reason order by reason"
         ).fetchall()
-    finished = time.perf_counter()
+        finished = time.perf_counter()
+        sums = gold_sums(connection.execute("select * from gold.features").pl())
     return {
+        "seconds": finished - started,
+        "gold_sums": sums,
         "valid": valid,
         "rejected": sum(n for _, n in reasons),
         "first_reasons": dict(reasons),
@@ -275,6 +331,7 @@ def pandas_baseline(feed: FeedSpec, files: list[str], database: str, day: date =
     duplicates are dropped in file-name order, not delivery order."""
     import duckdb
     import pandas as pd
+    import polars as pl
 
     started = time.perf_counter()
     frame = pd.concat(
@@ -298,9 +355,7 @@ def pandas_baseline(feed: FeedSpec, files: list[str], database: str, day: date =
     silver.insert(0, "partition_date", pd.Timestamp(day))
     rejected = frame[invalid]
     duplicates = len(valid) - len(silver)
-    gold = silver[["partition_date", feed.key]].copy()
-    gold["utilisation_latest"] = silver["BILL_AMT1"] / silver["LIMIT_BAL"]
-    gold["months_delayed"] = (silver[PAY_STATUS] > 0).sum(axis=1)
+    gold = pandas_features(silver, feed.key)
     computed = time.perf_counter()
     with duckdb.connect(database) as connection:
         connection.execute("create schema silver; create schema gold")
@@ -312,11 +367,51 @@ def pandas_baseline(feed: FeedSpec, files: list[str], database: str, day: date =
         connection.execute("create table gold.features as select * from gold_frame")
     written = time.perf_counter()
     return {
+        "seconds": written - started,
+        "gold_sums": gold_sums(pl.from_pandas(gold)),
         "valid": int(len(silver)),
         "rejected": int(invalid.sum()) + duplicates,
         "compute_s": round(computed - started, 2),
         "write_s": round(written - computed, 2),
     }
+
+
+def pandas_features(silver, key: str):
+    """engineer_features' 37 columns, the plain pandas way."""
+    import pandas as pd
+
+    bills = silver[[f"BILL_AMT{i}" for i in range(1, 7)]].astype(float)
+    payments = silver[PAY_AMOUNTS].astype(float)
+    status = silver[PAY_STATUS]
+    limit = silver["LIMIT_BAL"].astype(float)
+    owed, paid = bills.iloc[:, 1:].sum(axis=1), payments.iloc[:, :5].sum(axis=1)
+    columns = {
+        "partition_date": silver["partition_date"],
+        key: silver[key],
+        "limit_bal": limit,
+        "age": silver["AGE"].astype(float),
+        "age_band": sum((silver["AGE"] > edge).astype(float) for edge in (25, 35, 45, 60)),
+        "is_female": (silver["SEX"] == 2).astype(float),
+        "education_graduate": (silver["EDUCATION"] == 1).astype(float),
+        "education_university": (silver["EDUCATION"] == 2).astype(float),
+        "education_high_school": (silver["EDUCATION"] == 3).astype(float),
+        "education_other": (~silver["EDUCATION"].isin([1, 2, 3])).astype(float),
+        "is_married": (silver["MARRIAGE"] == 1).astype(float),
+        "is_single": (silver["MARRIAGE"] == 2).astype(float),
+        **{f"pay_status_{i}": status[c].astype(float) for i, c in enumerate(PAY_STATUS)},
+        "months_delayed": (status > 0).sum(axis=1).astype(float),
+        "max_delay": status.max(axis=1).astype(float),
+        "months_paid_duly": (status == -1).sum(axis=1).astype(float),
+        **{f"bill_amt_{i}": bills.iloc[:, i - 1] for i in range(1, 7)},
+        **{f"pay_amt_{i}": payments.iloc[:, i - 1] for i in range(1, 7)},
+        "utilisation_latest": (bills.iloc[:, 0] / limit).clip(-50, 50),
+        "utilisation_mean": (bills.mean(axis=1) / limit).clip(-50, 50),
+        "bill_trend": ((bills.iloc[:, 0] - bills.iloc[:, 5]) / limit).clip(-50, 50),
+        "payment_ratio": (paid / owed).clip(0, 10).where(owed > 0),
+        "payment_ratio_latest": (payments.iloc[:, 0] / bills.iloc[:, 1]).clip(0, 10).where(bills.iloc[:, 1] > 0),
+        "months_without_payment": (payments == 0).sum(axis=1).astype(float),
+    }
+    return pd.DataFrame(columns).assign(feature_set_version="credit-v1")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -361,6 +456,7 @@ def dg_launch(feed: str, home: str, dagster_home: str, day: date = DAY) -> dict:
     }
     if completed.returncode != 0:
         return {**result, "error": (completed.stderr or completed.stdout)[-2000:]}
+    result.update(run_breakdown(dagster_home))
     with duckdb.connect(str(Path(home) / "warehouse.duckdb"), read_only=True) as connection:
         valid = connection.execute(f"select count(*) from silver.{_ident(feed)}").fetchone()[0]
         rejected = connection.execute("select count(*) from silver.quarantine where feed = ?", [feed]).fetchone()[0]

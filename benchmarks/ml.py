@@ -66,6 +66,19 @@ def score_medallion(pipeline, features: pl.DataFrame) -> dict:
     return {"mean_probability": round(float(out["probability"].mean()), 4)}
 
 
+def predict_only(pipeline, features: pl.DataFrame) -> dict:
+    """The floor of inference: the fitted model's own `predict_proba` on a ready float matrix (built before the
+    clock), what any scorer of this model pays at least."""
+    import time
+
+    from medallion.logic.ml.training import feature_matrix
+
+    matrix = feature_matrix(features, FEATURE_NAMES)
+    started = time.perf_counter()
+    probability = pipeline.predict_proba(matrix)[:, 1]
+    return {"seconds": time.perf_counter() - started, "mean_probability": round(float(probability.mean()), 4)}
+
+
 def score_row_by_row(pipeline, features: pl.DataFrame) -> dict:
     """A request-style scorer: one pandas row at a time through predict_proba, as ad-hoc serving code often does."""
     sample = features.select(FEATURE_NAMES).to_pandas()

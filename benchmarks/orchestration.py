@@ -59,7 +59,8 @@ def backfill(
         wall = time.perf_counter() - run_started
         compute: dict[str, float] = {}
         for event in result.get_asset_materialization_events():
-            seconds = event.step_materialization_data.materialization.metadata.get("seconds")
+            metadata = event.step_materialization_data.materialization.metadata
+            seconds = metadata.get("run_seconds") or metadata.get("seconds")
             if seconds is not None:
                 compute[event.step_key] = max(compute.get(event.step_key, 0.0), float(seconds.value))
         logs = instance.all_logs(result.run_id)
@@ -91,15 +92,15 @@ def backfill(
     }
 
 
-def import_seconds(home: str, repeats: int = 3) -> dict:
-    """`python -c "import medallion.definitions"` in fresh interpreters; the best of `repeats`."""
+def import_seconds(home: str, repeats: int = 3, module: str = "medallion.definitions") -> dict:
+    """`python -c "import <module>"` in fresh interpreters; the best of `repeats`."""
     import resource
 
     env = {**os.environ, "MEDALLION_HOME": home, "DAGSTER_DISABLE_TELEMETRY": "1"}
     times = []
     for _ in range(repeats):
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-c", "import medallion.definitions"], check=True, env=env, cwd=PROJECT_DIR)
+        subprocess.run([sys.executable, "-c", f"import {module}"], check=True, env=env, cwd=PROJECT_DIR)
         times.append(time.perf_counter() - started)
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     return {
@@ -145,4 +146,32 @@ def code_location_load(home: str, repeats: int = 3) -> dict:
         "jobs": best["jobs"],
         "assets": best["assets"],
         "peak_rss_mb": best["peak_rss_mb"],
+    }
+
+
+def run_breakdown(instance_dir: str) -> dict:
+    """Where the latest run of the instance spent its time, from its event log: `run_s` from the run's first event to
+    its last, `steps_s` the steps' start-to-end time summed, and the three slowest steps. What a launch takes beyond
+    `run_s` is the process start, the imports and loading the definitions."""
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(instance_dir) as instance:
+        runs = instance.get_runs(limit=1)
+        if not runs:
+            return {}
+        logs = instance.all_logs(runs[0].run_id)
+    starts, steps = {}, {}
+    for entry in logs:
+        if entry.step_key is None or entry.dagster_event_type is None:
+            continue
+        if entry.dagster_event_type == dg.DagsterEventType.STEP_START:
+            starts[entry.step_key] = entry.timestamp
+        elif entry.dagster_event_type in (dg.DagsterEventType.STEP_SUCCESS, dg.DagsterEventType.STEP_FAILURE):
+            steps[entry.step_key] = entry.timestamp - starts.get(entry.step_key, entry.timestamp)
+    slowest = sorted(steps.items(), key=lambda item: -item[1])[:3]
+    return {
+        "run_s": round(logs[-1].timestamp - logs[0].timestamp, 2) if logs else None,
+        "steps_s": round(sum(steps.values()), 2),
+        "slowest_steps": ", ".join(f"{key}={seconds:.1f}" for key, seconds in slowest),
+        "run_events": len(logs),
     }

@@ -23,8 +23,8 @@ def targets(rows: list[dict]) -> list[dict]:
     out = []
     sizes = sorted({r["size"] for r in rows if r["section"] == "etl"})
 
-    def add(target: str, where: str, measured: str, met: bool | None) -> None:
-        out.append({"target": target, "where": where, "measured": measured, "met": met})
+    def add(target: str, where: str, measured: str, met: bool | None, why: str = "") -> None:
+        out.append({"target": target, "where": where, "measured": measured, "met": met, "why": why if not met else ""})
 
     for size in sizes:
         med, floor = find(rows, "etl", "medallion", size), find(rows, "etl", "duckdb floor", size)
@@ -37,6 +37,7 @@ def targets(rows: list[dict]) -> list[dict]:
                 f"{med['seconds']:.1f} s vs bound {bound:.1f} s (floor {floor['seconds']:.1f} s; "
                 f"{med['seconds'] / floor['seconds']:.1f}× floor)",
                 med["seconds"] <= bound,
+                _etl_profile(med, floor),
             )
         else:
             add("medallion ≤ 1.5 × floor + 2 s", f"{size:,} rows", "a variant failed", None)
@@ -49,6 +50,7 @@ def targets(rows: list[dict]) -> list[dict]:
                     f"{launch['seconds']:.1f} s vs bound {bound:.1f} s ({launch['seconds'] / floor['seconds']:.1f}× "
                     "floor)",
                     launch["seconds"] <= bound,
+                    _launch_profile(launch),
                 )
             else:
                 add("dg launch ≤ 1.5 × floor + 6 s", f"{size:,} rows", "a variant failed", None)
@@ -59,6 +61,8 @@ def targets(rows: list[dict]) -> list[dict]:
                 f"{size:,} rows",
                 f"{ratio:.1f}× (pandas {pandas['seconds']:.1f} s, medallion {med['seconds']:.1f} s)",
                 ratio >= 4,
+                f"4× needs medallion ≤ {pandas['seconds'] / 4:.1f} s; its DuckDB writes alone take "
+                f"{_writes(med):.1f} s",
             )
         for variant in ("medallion", "dg launch"):
             r = find(rows, "etl", variant, size)
@@ -70,6 +74,7 @@ def targets(rows: list[dict]) -> list[dict]:
                 f"{variant}, {size:,} rows",
                 f"{peak:,} MiB" if peak is not None else "failed",
                 None if peak is None or not ok(r) else peak <= RSS_LIMIT_MB,
+                _memory_profile(r),
             )
     per_row = [(size, r["seconds"] / size * 1e6) for size in sizes if ok(r := find(rows, "etl", "medallion", size))]
     if len(per_row) >= 2:
@@ -94,14 +99,21 @@ def targets(rows: list[dict]) -> list[dict]:
                 r["variant"],
                 f"{r['seconds']:.1f} s" if ok(r) else "failed",
                 (r["seconds"] < 60 and r.get("success", True)) if ok(r) else None,
+                f"asset steps {r['asset_steps_s']:.0f} s (assets' own compute {r['assets_compute_s']:.0f} s, the rest "
+                f"the IO manager's reads and writes), check steps {r['check_steps_s']:.0f} s, outside steps "
+                f"{r['outside_steps_s']:.0f} s (run orchestration and event-log writes; {r['events']:,} events)"
+                if ok(r)
+                else "",
             )
-    imported = find(rows, "startup", "python -c")
+    imported = next((r for r in rows if r["benchmark"] == "import medallion.definitions"), None)
+    dagster = next((r for r in rows if r["benchmark"].startswith("import dagster")), None)
     if imported is not None:
         add(
             "import medallion.definitions ≤ 1.0 s",
             "best of fresh interpreters",
             f"{imported['seconds']:.2f} s" if ok(imported) else "failed",
             imported["seconds"] <= 1.0 if ok(imported) else None,
+            f"`import dagster` alone takes {dagster['seconds']:.2f} s" if ok(dagster) else "",
         )
     launch = find(rows, "startup", "dg launch")
     if launch is not None:
@@ -110,16 +122,53 @@ def targets(rows: list[dict]) -> list[dict]:
             f"{launch['rows']:,} rows",
             f"{launch['seconds']:.1f} s" if ok(launch) else "failed",
             launch["seconds"] <= 5 if ok(launch) else None,
+            _launch_profile(launch),
         )
     scoring = find(rows, "ml", "medallion score_features")
+    model = find(rows, "ml", "floor: the model's predict_proba")
     if scoring is not None:
         add(
             "inference ≥ 200k rows/s",
             f"{scoring['rows']:,} rows",
             f"{scoring['rows_per_second']:,} rows/s" if ok(scoring) else "failed",
             scoring["rows_per_second"] >= 200_000 if ok(scoring) else None,
+            f"the model's own predict_proba on a ready matrix: {model['rows_per_second']:,} rows/s "
+            f"({model['seconds'] / scoring['seconds']:.0%} of the time)"
+            if ok(model) and ok(scoring)
+            else "",
         )
     return out
+
+
+def _writes(r: dict) -> float:
+    return (r.get("bronze_write_s") or 0) + (r.get("other_writes_s") or 0)
+
+
+def _etl_profile(med: dict, floor: dict) -> str:
+    return (
+        f"medallion's DuckDB writes alone take {_writes(med):.1f} s (bronze {med.get('bronze_write_s')} s, silver + "
+        f"quarantine + gold {med.get('other_writes_s')} s; the floor writes no bronze: {floor.get('split_write_s')} "
+        f"s); reading {med.get('read_s')} s + validating {med.get('validate_s')} s vs the floor's "
+        f"{floor.get('read_validate_s')} s"
+    )
+
+
+def _launch_profile(launch: dict) -> str:
+    if launch.get("run_s") is None:
+        return ""
+    return (
+        f"the run itself {launch['run_s']:.1f} s (steps {launch['steps_s']:.1f} s; slowest {launch['slowest_steps']}); "
+        f"the other {launch['seconds'] - launch['run_s']:.1f} s start the process, import and load the definitions"
+    )
+
+
+def _memory_profile(r: dict) -> str:
+    if r.get("peak_before_writes_mb") is None:
+        return ""
+    return (
+        f"peak after reading {r['peak_after_read_mb']:,} MiB, after validating {r['peak_before_writes_mb']:,} MiB "
+        "(bronze, silver and gold frames alive together), then DuckDB's write buffers"
+    )
 
 
 def agreement(rows: list[dict]) -> list[dict]:
@@ -143,6 +192,11 @@ def agreement(rows: list[dict]) -> list[dict]:
                 else None,
                 "same_first_reasons": same_reasons,
                 "reason_differences": _reason_differences(med, floor) if same_reasons is False else {},
+                "same_gold": {
+                    v: _same_sums(med.get("gold_sums"), by_variant[v].get("gold_sums"))
+                    for v in ("duckdb floor", "pandas")
+                    if ok(med) and ok(by_variant[v])
+                },
             }
         )
     return out
@@ -151,3 +205,10 @@ def agreement(rows: list[dict]) -> list[dict]:
 def _reason_differences(med: dict, floor: dict) -> dict:
     a, b = med.get("first_reasons") or {}, floor.get("first_reasons") or {}
     return {k: (a.get(k, 0), b.get(k, 0)) for k in sorted(set(a) | set(b)) if a.get(k, 0) != b.get(k, 0)}
+
+
+def _same_sums(a: dict | None, b: dict | None) -> bool | None:
+    """Whether two variants' gold columns have the same sums (to 1e-9 relative: summation order differs)."""
+    if not a or not b:
+        return None
+    return set(a) == set(b) and all(abs(a[k] - b[k]) <= 1e-9 * max(1.0, abs(a[k])) for k in a)

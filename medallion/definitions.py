@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import warnings
 from pathlib import Path
 
@@ -29,4 +31,24 @@ def build_definitions(settings: Settings | None = None, project_root: Path = PRO
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    # dg and the code server load the code location several times in one process (a one-partition `dg launch`
+    # called this six times, ~0.5 s each): the same environment and defs/ files give the same definitions.
+    return _definitions_for(_environment(), _defs_files(PROJECT_DIR / "medallion" / "defs"))
+
+
+@functools.lru_cache(maxsize=4)
+def _definitions_for(environment: tuple, defs_files: tuple) -> dg.Definitions:
     return build_definitions()
+
+
+def _environment() -> tuple:
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("MEDALLION_", "DAGSTER_"))))
+
+
+def _defs_files(folder: Path) -> tuple:
+    """Each file under defs/ with its size and modification time: an edited defs.yaml or contract is loaded again."""
+    return tuple(
+        (str(path), stat.st_size, stat.st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file() and (stat := path.stat())
+    )

@@ -36,10 +36,11 @@ def test_benchmark_code_runs_at_tiny_sizes_and_medallion_agrees_with_the_floor(t
     assert all(0 <= r["outside_compute_share"] <= 1 for r in backfill)
     assert [r["benchmark"].split(",")[0] for r in rows if r["section"] == "startup"] == [
         "import medallion.definitions",
+        "import dagster (the floor of the import above)",
         "code location load",
         "dg launch",
     ]
-    assert len([r for r in rows if r["section"] == "ml"]) == 4
+    assert len([r for r in rows if r["section"] == "ml"]) == 5
     serving = [r for r in rows if r["section"] == "serving"]
     assert {r["target"] for r in serving} == {"duckdb", "postgres", "delta"} and len(serving) == 10
     served = config.serving_days * config.serving_rows_per_day
@@ -53,8 +54,10 @@ def test_benchmark_code_runs_at_tiny_sizes_and_medallion_agrees_with_the_floor(t
         assert sum(medallion) == check["lines"]
         assert check["same_first_reasons"] is True
         assert check["counts"]["pandas"][0] == medallion[0]
+        assert check["same_gold"] == {"duckdb floor": True, "pandas": True}  # the 37 features, three ways
     launch = next(r for r in rows if r["section"] == "startup" and r["variant"] == "dg launch")
     assert launch["valid"] + launch["rejected"] > 0
+    assert 0 < launch["steps_s"] <= launch["run_s"] < launch["seconds"]  # the run's own breakdown, from its events
 
     targets = {t["target"] for t in results["targets"]}
     assert {"medallion ≤ 1.5 × floor + 2 s", "pandas / medallion ≥ 4×", "year backfill < 60 s"} <= targets
