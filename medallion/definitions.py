@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import functools
-import os
 import warnings
 from pathlib import Path
 
 import dagster as dg
 
 from medallion.resources.environments import resources_for
-from medallion.settings import PROJECT_DIR, Settings, active_settings, set_process_defaults
+from medallion.settings import (
+    PROJECT_DIR,
+    Settings,
+    active_settings,
+    configuration_fingerprint,
+    set_process_defaults,
+)
 
 
 def build_definitions(settings: Settings | None = None, project_root: Path = PROJECT_DIR) -> dg.Definitions:
@@ -33,16 +38,12 @@ def build_definitions(settings: Settings | None = None, project_root: Path = PRO
 def defs() -> dg.Definitions:
     # dg and the code server load the code location several times in one process (a one-partition `dg launch`
     # called this six times, ~0.5 s each): the same environment and defs/ files give the same definitions.
-    return _definitions_for(_environment(), _defs_files(PROJECT_DIR / "medallion" / "defs"))
+    return _definitions_for(configuration_fingerprint(), _defs_files(PROJECT_DIR / "medallion" / "defs"))
 
 
 @functools.lru_cache(maxsize=4)
 def _definitions_for(environment: tuple, defs_files: tuple) -> dg.Definitions:
     return build_definitions()
-
-
-def _environment() -> tuple:
-    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("MEDALLION_", "DAGSTER_"))))
 
 
 def _defs_files(folder: Path) -> tuple:

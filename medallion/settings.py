@@ -221,6 +221,12 @@ def set_process_defaults(overrides: Mapping[str, str] | None = None) -> None:
     os.environ.update(overrides or {})
 
 
+def configuration_fingerprint() -> tuple[tuple[str, str], ...]:
+    """Every MEDALLION_ and DAGSTER_ variable of this process: the definitions built from it stay valid while this
+    is unchanged."""
+    return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("MEDALLION_", "DAGSTER_"))))
+
+
 def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
     """This process's environment with `overrides`, for the services a tool starts (the prod profile's processes)."""
     return {**os.environ, **overrides}

@@ -22,7 +22,8 @@ log = logging.getLogger("medallion.etl")
 def build_bronze_asset(feed: FeedSpec, start: date) -> dg.AssetsDefinition:
     @dg.asset(
         key=table_key(BRONZE, feed.name),
-        description=f"Rows of `landing/{feed.name}/<day>/*.csv` exactly as landed (all text), with lineage columns.",
+        description=f"Records of `landing/{feed.name}/<day>/*.csv` exactly as landed (each record's text and its "
+        "file's header), with lineage columns; silver splits them into the contract's columns.",
         tags={"feed": feed.name},
         metadata={"dagster/column_schema": bronze_schema(feed)},
         **op_policy(BRONZE, start),

@@ -87,7 +87,7 @@ def _bronze_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Chec
         start=start,
         blocking=True,
         description="Every file's header has the contract's columns: a missing column is an error (blocks silver), "
-        "an extra one a warning (its values are kept in _extra_values).",
+        "an extra one a warning (its values stay in each record's _raw_line).",
     )
     def header_matches_contract(days: Days, warehouse: Warehouse) -> DailyResults:
         where, params = where_clause(days, "_header_issue is not null")

@@ -12,11 +12,14 @@ LINEAGE = [
     dg.TableColumn("_delivered_at", "timestamp", "when the file landed (its modification time)"),
     dg.TableColumn("_ingested_at", "timestamp", "when bronze read it"),
     dg.TableColumn("_row_hash", "string", "hash of the raw line: the row's stable identity across reruns"),
-    dg.TableColumn("_raw_line", "string", "the line exactly as landed"),
-    dg.TableColumn("_parse_error", "string", "why the line could not be split into the header's fields, if so"),
+    dg.TableColumn("_raw_line", "string", "the record exactly as landed (its lines, if a quoted value spans several)"),
+    dg.TableColumn("_parse_error", "string", "why the record could not be split into the header's fields, if so"),
+    dg.TableColumn(
+        "_header", "string", "its file's header as a JSON list, where it is not the contract's columns in order"
+    ),
     dg.TableColumn("_header_issue", "string", "missing or extra header columns of its file, if any"),
-    dg.TableColumn("_extra_values", "string", "values of columns the contract does not declare (JSON)"),
 ]
+KEPT_IN_SILVER = ("_source_file", "_line_number", "_row_hash")
 
 
 def _number(value: float) -> str:
@@ -36,22 +39,23 @@ def _rules(column: ColumnSpec) -> list[str]:
     return rules
 
 
-def _contract_column(column: ColumnSpec, typed: bool) -> dg.TableColumn:
+def _contract_column(column: ColumnSpec) -> dg.TableColumn:
     return dg.TableColumn(
         name=column.name,
-        type=column.type if typed else "string",
+        type=column.type,
         description=column.description or None,
         constraints=dg.TableColumnConstraints(nullable=column.nullable, other=_rules(column)),
     )
 
 
 def bronze_schema(feed: FeedSpec) -> dg.TableSchema:
-    """Bronze keeps every value as landed text; the constraints say what silver will hold it to."""
-    return dg.TableSchema(columns=[PARTITION, *[_contract_column(c, typed=False) for c in feed.columns], *LINEAGE])
+    """Bronze keeps every record as landed text with its lineage; silver splits it into the contract's columns."""
+    return dg.TableSchema(columns=[PARTITION, *LINEAGE])
 
 
 def silver_schema(feed: FeedSpec) -> dg.TableSchema:
-    return dg.TableSchema(columns=[PARTITION, *[_contract_column(c, typed=True) for c in feed.columns], *LINEAGE])
+    lineage = [column for column in LINEAGE if column.name in KEPT_IN_SILVER]
+    return dg.TableSchema(columns=[PARTITION, *[_contract_column(c) for c in feed.columns], *lineage])
 
 
 def quarantine_schema(contract: Contract) -> dg.TableSchema:

@@ -6,7 +6,9 @@ from datetime import timedelta
 import polars as pl
 import pytest
 
+from medallion.components import project_datasets
 from medallion.definitions import build_definitions
+from medallion.logic.etl.ingestion import split_fields
 from medallion.settings import Settings
 from medallion_tests.conftest import DAY1, checks_by_name, land, run_etl, table, table_exists
 
@@ -97,13 +99,19 @@ def test_duplicates_keep_the_latest_delivery(messy_day):
     assert silver.filter(pl.col("ID") == 1)["_source_file"][0].endswith("b_again.csv")
 
 
+def home_contract_columns() -> list[str]:
+    return project_datasets()["credit_default"].loaded_contract.entity.column_names
+
+
 def test_extra_column_warns_and_keeps_its_values(messy_day):
     home, result, _ = messy_day
     check = checks_by_name(result)[("bronze/applications", "header_matches_contract")]
     assert not check.passed and check.severity.value == "WARN"
     assert "extra: NOTE" in check.description
     bronze = table(home, "bronze.applications", "where _source_file like '%c_extra.csv'")
-    assert bronze["_extra_values"].to_list() == ['{"NOTE":"hello"}']
+    assert bronze["_raw_line"].str.ends_with(",hello").to_list() == [True]  # the record, extra value included
+    values = split_fields(bronze, home_contract_columns())
+    assert values["_extra_values"].to_list() == ['{"NOTE":"hello"}']
 
 
 def test_quarantine_rate_check_warns(messy_day):

@@ -25,9 +25,10 @@ def test_silver_columns_carry_the_contracts_types_descriptions_and_rules(specs):
     assert "in (1, 2)" in sex.constraints.other
 
 
-def test_bronze_columns_are_text_with_lineage_and_quarantine_names_its_columns(specs):
+def test_bronze_columns_are_records_with_lineage_and_quarantine_names_its_columns(specs):
     bronze = columns(specs["bronze/applications"])
-    assert bronze["LIMIT_BAL"].type == "string" and bronze["_line_number"].description.startswith("its physical line")
+    assert bronze["_raw_line"].type == "string" and bronze["_line_number"].description.startswith("its physical line")
+    assert "LIMIT_BAL" not in bronze and columns(specs["silver/applications"])["LIMIT_BAL"].type == "int64"
     assert {"reason", "reasons", "raw_line", "source_file"} <= set(columns(specs["silver/quarantine"]))
 
 

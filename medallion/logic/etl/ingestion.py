@@ -1,14 +1,20 @@
-"""Reading landed CSV files into bronze rows: every value kept as text, every line traceable to its file.
+"""Reading landed CSV files into bronze records, and splitting bronze records into the contract's text values.
 
-A file that cannot be decoded fails with a message naming the file, the line and the rule. A line that does
-not split into the header's number of fields is kept whole (`_raw_line`, `_parse_error`) so silver can
-quarantine it instead of losing it.
+Bronze keeps each record as landed: its text (`_raw_line`), the file's header (`_header`) and lineage; a record
+that does not split into the header's number of fields is flagged (`_parse_error`) so silver can quarantine it
+instead of losing it. `split_fields` gives the contract's columns as text from there, for silver to type. A file
+that cannot be decoded fails with a message naming the file, the line and the rule.
+
+Why one text column and not one per field: DuckDB stores a 1M-row day's 24 short text columns in ~4.5 s and reads
+them back in ~1.9 s; the same records as one column take ~1.2 s and ~0.3 s (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import io
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -23,9 +29,10 @@ LINEAGE_COLUMNS = {
     "_row_hash": pl.String,
     "_raw_line": pl.String,
     "_parse_error": pl.String,
+    "_header": pl.String,
     "_header_issue": pl.String,
-    "_extra_values": pl.String,
 }
+BRONZE_SCHEMA: dict[str, pl.DataType] = {"partition_date": pl.Date, **LINEAGE_COLUMNS}
 
 
 class LandingFileError(ValueError):
@@ -51,18 +58,17 @@ class HeaderReport:
         return "; ".join(parts) or None
 
 
-def raw_line(columns: list[str]) -> pl.Expr:
-    """The record as landed: `_raw_line` where bronze kept it, else the values joined by commas, which is the same
-    text for a plain record of a file whose header is the contract's."""
-    return pl.coalesce(pl.col("_raw_line"), pl.concat_str([pl.col(c) for c in columns], separator=","))
+def bronze_schema() -> dict[str, pl.DataType]:
+    return dict(BRONZE_SCHEMA)
 
 
-def bronze_schema(columns: list[str]) -> dict[str, pl.DataType]:
-    return {"partition_date": pl.Date, **{c: pl.String for c in columns}, **LINEAGE_COLUMNS}
+def empty_bronze() -> pl.DataFrame:
+    return pl.DataFrame(schema=BRONZE_SCHEMA)
 
 
-def empty_bronze(columns: list[str]) -> pl.DataFrame:
-    return pl.DataFrame(schema=bronze_schema(columns))
+def values_schema(columns: list[str]) -> dict[str, pl.DataType]:
+    """What `split_fields` gives: bronze's columns with the contract's as text and `_extra_values`."""
+    return {"partition_date": pl.Date, **{c: pl.String for c in columns}, **LINEAGE_COLUMNS, "_extra_values": pl.String}
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -89,9 +95,9 @@ KEPT_CHARS = 1_000
 
 
 def _split(text: str) -> tuple[list[str], pl.DataFrame]:
-    """The header and one row per record: `_line_number` (its first physical line), `_raw_line`, and `fields`
-    (the csv module's split, only for records that start on a line with a quote; Polars splits the others) and
-    `error` (why the csv module could not read a record)."""
+    """The header and one row per record: `_line_number` (its first physical line), `_raw_line`, `__fields` (how
+    many fields it has: a comma count for plain records, the csv module's reading for records that start on a line
+    with a quote) and `error` (why a record could not be read)."""
     physical = _physical_lines(text)
     lines = physical.str.strip_suffix("\r")
     header_line = lines[0]
@@ -110,7 +116,7 @@ def _split(text: str) -> tuple[list[str], pl.DataFrame]:
             (pl.col("_raw_line").str.contains('"', literal=True) & (pl.col("__length") <= MAX_LINE_CHARS)).alias(
                 "__quoted"
             ),
-            pl.lit(None, pl.List(pl.String)).alias("fields"),
+            (pl.col("_raw_line").str.count_matches(",", literal=True) + 1).cast(pl.Int64).alias("__fields"),
             pl.when(pl.col("__length") > MAX_LINE_CHARS)
             .then(pl.format("line of {} characters, longer than {}", pl.col("__length"), pl.lit(MAX_LINE_CHARS)))
             .alias("error"),
@@ -124,16 +130,14 @@ def _split(text: str) -> tuple[list[str], pl.DataFrame]:
     plain = plain.filter(~pl.col("_line_number").is_in(pl.Series(consumed, dtype=pl.Int64).implode()))
     parsed = pl.DataFrame(
         records,
-        schema={"_line_number": pl.Int64, "_raw_line": pl.String, "fields": pl.List(pl.String), "error": pl.String},
+        schema={"_line_number": pl.Int64, "_raw_line": pl.String, "__fields": pl.Int64, "error": pl.String},
         orient="row",
     )
     frame = pl.concat([plain, parsed])
     return header, frame.sort("_line_number")
 
 
-def _quoted_records(
-    physical: pl.Series, starts: list[int]
-) -> tuple[list[tuple[int, str, list[str] | None, str | None]], list[int]]:
+def _quoted_records(physical: pl.Series, starts: list[int]) -> tuple[list[tuple[int, str, int, str | None]], list[int]]:
     """The csv module's reading of each record that starts on a line with a quote; only those lines go through
     Python. A quoted field may run over the following lines: they are returned as consumed. A record with malformed
     quoting (text after a closing quote, a quote still open at the end of the file) keeps only its first line, with
@@ -154,8 +158,9 @@ def _quoted_records(
         end = start + reader.line_num - 1 if error is None else start
         consumed.update(range(start + 1, end + 1))
         if error or any(f.strip() for f in fields):
-            raw = "\n".join(line.removesuffix("\r") for line in physical.slice(start - 1, end - start + 1))
-            records.append((start, raw, fields, error))
+            # The line breaks inside a quoted value stay as landed (CRLF in a CRLF file); only the record's end goes.
+            raw = "\n".join(physical.slice(start - 1, end - start + 1)).removesuffix("\r")
+            records.append((start, raw, len(fields) if fields else 0, error))
     return records, sorted(consumed)
 
 
@@ -183,12 +188,12 @@ def _read_unchanged(path: Path) -> tuple[bytes, datetime]:
 def read_landing_file(
     path: Path, columns: list[str], day: date, ingested_at: datetime
 ) -> tuple[pl.DataFrame, HeaderReport]:
-    """Read one landed CSV into bronze rows for `columns` (the contract's, in order)."""
+    """Read one landed CSV into bronze records; `columns` (the contract's) only judge its header."""
     path = Path(path)
     data, delivered_at = _read_unchanged(path)
     text = _decode(path, data)
     if not text.strip():
-        return empty_bronze(columns), HeaderReport((), ())
+        return empty_bronze(), HeaderReport((), ())
     try:
         header, records = _split(text)
     except csv.Error as error:
@@ -200,63 +205,74 @@ def read_landing_file(
         missing=tuple(c for c in columns if c not in header),
         extra=tuple(h for h in header if h not in columns),
     )
-    frame = _fields_frame(header, records).with_columns(_row_hashes(records["_raw_line"]))
-    extra_values = (
-        pl.struct([pl.col(c) for c in report.extra]).struct.json_encode() if report.extra else pl.lit(None, pl.String)
-    )
+    width = len(header)
+    frame = records.with_columns(_row_hashes(records["_raw_line"]))
     return (
         frame.select(
             pl.lit(day, pl.Date).alias("partition_date"),
-            *[(pl.col(c) if c in header else pl.lit(None, pl.String)).alias(c) for c in columns],
             pl.lit(str(path), pl.String).alias("_source_file"),
             pl.col("_line_number"),
             pl.lit(delivered_at, LINEAGE_COLUMNS["_delivered_at"]).alias("_delivered_at"),
             pl.lit(ingested_at, LINEAGE_COLUMNS["_ingested_at"]).alias("_ingested_at"),
             pl.col("_row_hash"),
-            # A plain record of a file with the contract's header is its values joined by commas: the text
-            # would only repeat them (`raw_line()` rebuilds it). Every other record keeps its line as landed.
-            pl.when(pl.col("__split_by_polars") & pl.col("_parse_error").is_null() & pl.lit(header == columns))
-            .then(None)
-            .otherwise(pl.col("_raw_line"))
-            .alias("_raw_line"),
-            pl.col("_parse_error"),
+            pl.col("_raw_line"),
+            pl.coalesce(
+                "error",
+                pl.when(pl.col("__fields") != width).then(
+                    pl.format("expected {} fields, found {}", pl.lit(width), pl.col("__fields"))
+                ),
+            ).alias("_parse_error"),
+            pl.lit(None if header == columns else json.dumps(header), pl.String).alias("_header"),
             pl.lit(report.issue, pl.String).alias("_header_issue"),
-            extra_values.alias("_extra_values"),
         ),
         report,
     )
 
 
-def _fields_frame(header: list[str], records: pl.DataFrame) -> pl.DataFrame:
-    """One text column per header field: a comma split for plain records, the csv module's fields for records with
-    quotes; a record with the wrong number of fields gets nulls and an error. File order is kept (no sort)."""
-    width, fields = len(header), pl.col("fields")
-    count = (
-        pl.when(fields.is_null())
-        .then(pl.col("_raw_line").str.count_matches(",", literal=True) + 1)
-        .otherwise(fields.list.len())
+def split_fields(bronze: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
+    """Bronze records with the contract's `columns` as text, split by their file's header: a comma split for plain
+    records, the csv module for records with quotes. A header column the contract lacks goes to `_extra_values`
+    (JSON); a record with a `_parse_error` has no values. Row order is kept."""
+    if bronze.is_empty():
+        return pl.DataFrame(schema=values_schema(columns))
+    headers = bronze["_header"].unique(maintain_order=True).to_list()
+    if len(headers) == 1:
+        return _split_with_header(bronze, _header_of(headers[0], columns), columns)
+    ordered = bronze.with_row_index("__row")
+    parts = [
+        _split_with_header(ordered.filter(pl.col("_header").eq_missing(h)), _header_of(h, columns), columns)
+        for h in headers
+    ]
+    return pl.concat(parts, how="vertical").sort("__row").drop("__row")
+
+
+def _header_of(stored: str | None, columns: list[str]) -> list[str]:
+    """Bronze stores a file's header only where it is not the contract's columns in order: a 1M-row day would
+    otherwise carry its header a million times into every load of bronze."""
+    return columns if stored is None else json.loads(stored)
+
+
+def _split_with_header(records: pl.DataFrame, header: list[str], columns: list[str]) -> pl.DataFrame:
+    parsed_ok = records["_parse_error"].is_null()
+    values = (
+        records.select(pl.col("_raw_line").str.split_exact(",", len(header) - 1).struct.rename_fields(header))
+        .unnest("_raw_line")
+        .with_columns(pl.when(parsed_ok).then(pl.col(h)).alias(h) for h in header)
     )
-    split = pl.col("_raw_line").str.split_exact(",", width - 1).struct.rename_fields(header)
-    frame = records.with_columns(count.alias("__count"), split.alias("__split")).unnest("__split")
-    right_width = (pl.col("__count") == width) & pl.col("error").is_null()
-    return frame.select(
-        "_line_number",
-        "_raw_line",
-        fields.is_null().alias("__split_by_polars"),
-        *[
-            pl.when(~right_width)
-            .then(None)
-            .when(fields.is_null())
-            .then(pl.col(name))
-            .otherwise(fields.list.get(i, null_on_oob=True))
-            .alias(name)
-            for i, name in enumerate(header)
-        ],
-        pl.when(right_width)
-        .then(None)
-        .otherwise(pl.coalesce("error", pl.format("expected {} fields, found {}", pl.lit(width), pl.col("__count"))))
-        .alias("_parse_error"),
+    quoted = (records["_raw_line"].str.contains('"', literal=True) & parsed_ok).arg_true()
+    if quoted.len():
+        fields = [next(csv.reader(io.StringIO(raw))) for raw in records["_raw_line"].gather(quoted).to_list()]
+        values = values.with_columns(
+            values[h].scatter(quoted, [record[i] for record in fields]) for i, h in enumerate(header)
+        )
+    extra = [h for h in header if h not in columns]
+    split = records.hstack(
+        values.select(
+            *[(pl.col(c) if c in header else pl.lit(None, pl.String)).alias(c) for c in columns],
+            (pl.struct(extra).struct.json_encode() if extra else pl.lit(None, pl.String)).alias("_extra_values"),
+        )
     )
+    return split.select(*values_schema(columns), *(["__row"] if "__row" in records.columns else []))
 
 
 def _row_hashes(raw_lines: pl.Series) -> pl.Series:
@@ -282,19 +298,25 @@ def read_landing_day(
         frame, report = read_landing_file(path, columns, day, ingested_at)
         frames.append(frame)
         reports[str(path)] = report
-    frame = pl.concat(frames, how="vertical") if frames else empty_bronze(columns)
+    frame = pl.concat(frames, how="vertical") if frames else empty_bronze()
     return frame, reports
 
 
 def bronze_from_frame(
     frame: pl.DataFrame, columns: list[str], source: Path, day: date, ingested_at: datetime
 ) -> pl.DataFrame:
-    """Bronze rows from an already-tabular input (e.g. parquet): values as text, row numbers as lines."""
-    text = frame.select(pl.col(c).cast(pl.String) for c in columns)
-    raw = text.select(pl.concat_str(pl.all().fill_null(""), separator=",").alias("_raw_line"))["_raw_line"]
+    """Bronze records from an already-tabular input (e.g. parquet): each row as a CSV record of `columns` (a value
+    with a comma, quote or line break quoted), row numbers as lines."""
+    text = frame.select(pl.col(c).cast(pl.String).fill_null("") for c in columns)
+    quoted = [
+        pl.when(pl.col(c).str.contains('[,"\r\n]'))
+        .then(pl.format('"{}"', pl.col(c).str.replace_all('"', '""', literal=True)))
+        .otherwise(pl.col(c))
+        for c in columns
+    ]
+    raw = text.select(pl.concat_str(quoted, separator=",").alias("_raw_line"))["_raw_line"]
     return text.select(
         pl.lit(day, pl.Date).alias("partition_date"),
-        *columns,
         pl.lit(str(source), pl.String).alias("_source_file"),
         pl.int_range(2, text.height + 2, dtype=pl.Int64).alias("_line_number"),
         pl.lit(ingested_at, LINEAGE_COLUMNS["_delivered_at"]).alias("_delivered_at"),
@@ -302,6 +324,6 @@ def bronze_from_frame(
         _row_hashes(raw),
         raw,
         pl.lit(None, pl.String).alias("_parse_error"),
+        pl.lit(None, pl.String).alias("_header"),
         pl.lit(None, pl.String).alias("_header_issue"),
-        pl.lit(None, pl.String).alias("_extra_values"),
     )

@@ -223,7 +223,7 @@ def test_reason_counts_and_conservation_on_a_mixed_day(tmp_path):
 
 
 def test_empty_bronze_gives_empty_typed_outputs():
-    result = validate_feed(empty_bronze(FEED.column_names), FEED)
+    result = validate_feed(empty_bronze(), FEED)
     assert result.valid.height == 0 and result.quarantine.height == 0
     assert result.valid.schema == pl.Schema(SILVER_SCHEMA)
     assert result.quarantine.schema == pl.Schema(QUARANTINE_SCHEMA)

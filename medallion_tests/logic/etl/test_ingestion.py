@@ -1,4 +1,5 @@
-"""read_landing_file: every landed line becomes a bronze row (text + lineage) or fails naming file, line and rule."""
+"""read_landing_file: every landed record becomes a bronze row (its text + lineage) or fails naming file, line and
+rule; split_fields gives the contract's columns from it, by each file's header."""
 
 import os
 from datetime import UTC, date, datetime
@@ -11,17 +12,17 @@ from medallion.logic.etl.ingestion import (
     LINEAGE_COLUMNS,
     LandingFileError,
     bronze_schema,
-    raw_line,
     read_landing_day,
     read_landing_file,
+    split_fields,
+    values_schema,
 )
 
 COLUMNS = ["ID", "NAME", "AMT"]
 
 
 def landed(frame: pl.DataFrame) -> list[str]:
-    """Each record's text as landed, whether bronze kept it or it is the values joined."""
-    return frame.select(raw_line(COLUMNS))["_raw_line"].to_list()
+    return frame["_raw_line"].to_list()
 
 
 DAY = date(2025, 1, 1)
@@ -35,7 +36,9 @@ def write(tmp_path: Path, content: str | bytes, name: str = "f.csv") -> Path:
 
 
 def read(tmp_path: Path, content: str | bytes, name: str = "f.csv", columns=COLUMNS):
-    return read_landing_file(write(tmp_path, content, name), columns, DAY, INGESTED)
+    """The file's bronze records split into the contract's columns, and its header report."""
+    frame, report = read_landing_file(write(tmp_path, content, name), columns, DAY, INGESTED)
+    return split_fields(frame, columns), report
 
 
 def records(frame: pl.DataFrame) -> list[tuple]:
@@ -45,8 +48,11 @@ def records(frame: pl.DataFrame) -> list[tuple]:
 def test_plain_file_gives_text_rows_with_lineage(tmp_path):
     path = write(tmp_path, "ID,NAME,AMT\n1,a,5\n2,b,6\n")
     os.utime(path, (1_700_000_000, 1_700_000_000))
-    frame, report = read_landing_file(path, COLUMNS, DAY, INGESTED)
-    assert frame.schema == pl.Schema(bronze_schema(COLUMNS))
+    bronze, report = read_landing_file(path, COLUMNS, DAY, INGESTED)
+    assert bronze.schema == pl.Schema(bronze_schema())
+    assert bronze["_header"].to_list() == [None, None]  # the contract's columns: not repeated on every row
+    frame = split_fields(bronze, COLUMNS)
+    assert frame.schema == pl.Schema(values_schema(COLUMNS))
     assert records(frame) == [("1", "a", "5", 2), ("2", "b", "6", 3)]
     assert frame["partition_date"].to_list() == [DAY, DAY]
     assert frame["_source_file"].to_list() == [str(path)] * 2
@@ -68,7 +74,6 @@ def test_quoted_fields_with_a_comma_and_a_line_break_start_on_the_records_first_
     frame, _ = read(tmp_path, 'ID,NAME,AMT\n1,"Smith, J",5\n2,"two\nlines",6\n3,x,7\n')
     assert records(frame) == [("1", "Smith, J", "5", 2), ("2", "two\nlines", "6", 3), ("3", "x", "7", 5)]
     assert landed(frame) == ['1,"Smith, J",5', '2,"two\nlines",6', "3,x,7"]
-    assert frame["_raw_line"].to_list() == ['1,"Smith, J",5', '2,"two\nlines",6', None]  # plain: not repeated
     assert frame["_parse_error"].null_count() == 3
 
 
@@ -109,7 +114,6 @@ def test_line_too_short_or_too_long_is_kept_with_a_parse_error(tmp_path):
     frame, _ = read(tmp_path, "ID,NAME,AMT\n1,a\n2,b,6\n3,c,7,8\n")
     assert frame["_parse_error"].to_list() == ["expected 3 fields, found 2", None, "expected 3 fields, found 4"]
     assert landed(frame) == ["1,a", "2,b,6", "3,c,7,8"]
-    assert frame["_raw_line"].to_list() == ["1,a", None, "3,c,7,8"]
     assert frame["ID"].to_list() == [None, "2", None]
     assert frame["_line_number"].to_list() == [2, 3, 4]
 
@@ -127,7 +131,7 @@ def test_header_with_an_extra_column_keeps_its_values_as_json(tmp_path):
     assert report.extra == ("NOTE",) and report.missing == ()
     assert records(frame) == [("1", "a", "5", 2)]
     assert frame["_extra_values"].to_list() == ['{"NOTE":"hi"}']
-    assert frame.columns == list(bronze_schema(COLUMNS))
+    assert frame.columns == list(values_schema(COLUMNS))
 
 
 def test_header_columns_in_another_order_and_with_spaces(tmp_path):
@@ -160,7 +164,7 @@ def test_non_utf8_fails_with_the_line_of_the_bad_byte(tmp_path):
 @pytest.mark.parametrize("content", ["", "\n\n", "   \n"], ids=["empty", "newlines", "spaces"])
 def test_empty_file_gives_no_rows_and_no_header_issue(tmp_path, content):
     frame, report = read(tmp_path, content)
-    assert frame.height == 0 and frame.schema == pl.Schema(bronze_schema(COLUMNS))
+    assert frame.height == 0 and frame.schema == pl.Schema(values_schema(COLUMNS))
     assert report.issue is None
 
 
@@ -169,7 +173,7 @@ def test_empty_file_gives_no_rows_and_no_header_issue(tmp_path, content):
 )
 def test_header_only_file_gives_no_rows(tmp_path, content):
     frame, report = read(tmp_path, content)
-    assert frame.height == 0 and frame.schema == pl.Schema(bronze_schema(COLUMNS))
+    assert frame.height == 0 and frame.schema == pl.Schema(values_schema(COLUMNS))
     assert report.issue is None
 
 
@@ -177,7 +181,7 @@ def test_read_landing_day_concatenates_files_and_reports_each(tmp_path):
     a = write(tmp_path, "ID,NAME,AMT\n1,a,5\n", "a.csv")
     b = write(tmp_path, "ID,NAME\n2,b\n", "b.csv")
     frame, reports = read_landing_day([a, b], COLUMNS, DAY, INGESTED)
-    assert frame["ID"].to_list() == ["1", "2"]
+    assert split_fields(frame, COLUMNS).select("ID", "AMT").rows() == [("1", "5"), ("2", None)]
     assert reports[str(a)].issue is None and reports[str(b)].issue == "missing: AMT"
     empty, none = read_landing_day([], COLUMNS, DAY, INGESTED)
     assert empty.height == 0 and none == {} and set(LINEAGE_COLUMNS) <= set(empty.columns)
@@ -204,8 +208,18 @@ def test_unicode_line_separators_inside_a_field_do_not_split_the_record(tmp_path
     assert records(frame) == [("1", f"a{separator}b", "5", 2), ("2", "c", "6", 3)]
 
 
-def test_the_line_is_kept_where_the_values_would_not_rebuild_it(tmp_path):
-    frame, _ = read(tmp_path, "AMT,ID,NAME\n5,1, a \n")  # another column order: joined values differ
-    assert frame["_raw_line"].to_list() == ["5,1, a "]
-    frame, _ = read(tmp_path, "ID,NAME,AMT\n1, a ,5\n", "b.csv")  # the contract's order: rebuilt exactly
-    assert frame["_raw_line"].to_list() == [None] and landed(frame) == ["1, a ,5"]
+def test_the_record_is_kept_exactly_as_landed_in_any_column_order(tmp_path):
+    frame, _ = read(tmp_path, "AMT,ID,NAME\n5,1, a \n")
+    assert landed(frame) == ["5,1, a "] and records(frame) == [("1", " a ", "5", 2)]
+    assert frame["_header"].to_list() == ['["AMT", "ID", "NAME"]']
+    frame, _ = read(tmp_path, "ID,NAME,AMT\n1, a ,5\n", "b.csv")
+    assert landed(frame) == ["1, a ,5"]
+
+
+def test_files_with_different_headers_split_each_by_its_own_and_keep_their_order(tmp_path):
+    a = write(tmp_path, "ID,NAME,AMT\n1,a,5\n", "a.csv")
+    b = write(tmp_path, 'AMT,NAME,ID,NOTE\n6,"b, c",2,hi\n', "b.csv")
+    c = write(tmp_path, "ID,NAME,AMT\n3,d,7\n", "c.csv")
+    frame = split_fields(read_landing_day([a, b, c], COLUMNS, DAY, INGESTED)[0], COLUMNS)
+    assert records(frame) == [("1", "a", "5", 2), ("2", "b, c", "6", 2), ("3", "d", "7", 2)]
+    assert frame["_extra_values"].to_list() == [None, '{"NOTE":"hi"}', None]
