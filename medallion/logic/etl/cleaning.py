@@ -22,6 +22,8 @@ from medallion.logic.etl.ingestion import split_fields
 LINEAGE_KEPT = ["_source_file", "_line_number", "_row_hash"]
 DELIVERY_ORDER = ["_delivered_at", "_source_file", "_line_number"]
 TYPING_SLICE_ROWS = 200_000
+# What the quarantine is built from, besides the contract's columns as text.
+QUARANTINE_INPUT = ["partition_date", "__reasons", "_source_file", "_line_number", "_row_hash", "_raw_line"]
 
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {
     "partition_date": pl.Date,
@@ -65,7 +67,7 @@ def _typed(column: ColumnSpec) -> pl.Expr:
 
 
 def _violations(column: ColumnSpec, header_missing: pl.Expr) -> list[tuple[pl.Expr, str]]:
-    present = _text(column).is_not_null()
+    present = pl.col(f"__present_{column.name}")
     typed = pl.col(f"__typed_{column.name}")
     rules = [
         (header_missing, f"missing_column:{column.name}"),
@@ -97,29 +99,36 @@ def _rules(bronze: pl.DataFrame, feed: FeedSpec) -> list[tuple[pl.Expr, str]]:
 
 def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
     """Split bronze records into typed valid rows (one per key) and quarantined rows with reasons."""
-    bronze = split_fields(bronze, feed.column_names)
     rules = _rules(bronze, feed)
-    # Lazy, so that common-subexpression elimination strips each value once across the presence rules; slice by
-    # slice, so that only one slice's stripped text is alive at a time (a 1M-row day held ~0.9 GB of it at once).
-    checked = pl.concat(
-        [
-            bronze.slice(offset, TYPING_SLICE_ROWS)
+    typed = [f"__typed_{c.name}" for c in feed.columns]
+    checked_parts, invalid_parts = [], []
+    # Slice by slice: a slice's records are split into text values, typed and judged, and only the rejected rows
+    # keep their text (with reason lists, costly to build); a 1M-row day's text would otherwise take ~1 GB at once.
+    for offset in range(0, max(bronze.height, 1), TYPING_SLICE_ROWS):
+        part = (
+            split_fields(bronze.slice(offset, TYPING_SLICE_ROWS), feed.column_names)
+            .with_row_index("__row", offset=offset)
             .lazy()
-            .with_columns(_typed(c).alias(f"__typed_{c.name}") for c in feed.columns)
+            # Lazy, so that common-subexpression elimination strips each value once for its type and its presence.
+            .with_columns(
+                *[_typed(c).alias(f"__typed_{c.name}") for c in feed.columns],
+                *[_text(c).is_not_null().alias(f"__present_{c.name}") for c in feed.columns],
+            )
             .with_columns(pl.any_horizontal(condition.fill_null(False) for condition, _ in rules).alias("__rejected"))
             .collect()
-            for offset in range(0, max(bronze.height, 1), TYPING_SLICE_ROWS)
-        ]
-    ).with_row_index("__row")
-    # Reason lists are costly to build, so only the (few) rejected rows get them.
-    invalid = checked.filter(pl.col("__rejected")).with_columns(
-        pl.concat_list(pl.when(condition).then(pl.lit(code)) for condition, code in rules)
-        .list.drop_nulls()
-        .list.unique(maintain_order=True)
-        .alias("__reasons")
-    )
+        )
+        invalid_parts.append(
+            part.filter(pl.col("__rejected")).with_columns(
+                pl.concat_list(pl.when(condition).then(pl.lit(code)) for condition, code in rules)
+                .list.drop_nulls()
+                .list.unique(maintain_order=True)
+                .alias("__reasons")
+            )
+        )
+        checked_parts.append(part.select("__row", "partition_date", *typed, *DELIVERY_ORDER, "_row_hash", "__rejected"))
+    checked = pl.concat(checked_parts, how="vertical")
     # The latest delivery of each (day, key) wins. Only the narrow ordering columns are sorted, and only the few
-    # losers are gathered whole, so memory stays near the size of the output.
+    # losers are split again from bronze, so memory stays near the size of the output.
     keyed = ["partition_date", f"__typed_{feed.key}"]
     ranked = (
         checked.lazy()
@@ -131,11 +140,11 @@ def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
         .collect()
     )
     losers = ranked.filter(~pl.col("__latest"))
-    is_loser = pl.col("__row").is_in(losers["__row"].implode())
     winners = ranked.filter(pl.col("__latest")).join(losers.select(keyed).unique(), on=keyed, nulls_equal=True)
     winner_hash = checked["_row_hash"].gather(winners["__row"])
     superseded = (
-        checked.filter(is_loser)
+        split_fields(bronze[losers["__row"]], feed.column_names)
+        .with_columns(losers[f"__typed_{feed.key}"])
         .join(winners.select(*keyed, winner_hash.alias("__winner_hash")), on=keyed, how="left", nulls_equal=True)
         .with_columns(
             pl.when(pl.col("_row_hash") == pl.col("__winner_hash"))
@@ -143,11 +152,10 @@ def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
             .otherwise(pl.concat_list(pl.lit("superseded")))
             .alias("__reasons")
         )
-        .drop("__winner_hash")
     )
     kept = (
         checked.lazy()
-        .filter(~pl.col("__rejected") & ~is_loser)
+        .filter(~pl.col("__rejected") & ~pl.col("__row").is_in(losers["__row"].implode()))
         .select(
             "partition_date",
             *[pl.col(f"__typed_{c.name}").alias(c.name) for c in feed.columns],
@@ -155,7 +163,10 @@ def validate_feed(bronze: pl.DataFrame, feed: FeedSpec) -> SilverResult:
         )
         .collect()
     )
-    rejected = pl.concat([invalid, superseded], how="vertical")
+    rejected = pl.concat(
+        [frame.select(QUARANTINE_INPUT + feed.column_names) for frame in [*invalid_parts, superseded]],
+        how="vertical",
+    )
     return SilverResult(valid=kept, quarantine=quarantine_rows(rejected, feed))
 
 

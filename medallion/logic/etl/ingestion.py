@@ -15,6 +15,7 @@ import csv
 import functools
 import io
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -147,7 +148,8 @@ def _quoted_records(physical: pl.Series, starts: list[int]) -> tuple[list[tuple[
     for start in starts:
         if start in consumed:
             continue
-        reader = csv.reader((physical[k] + "\n" for k in range(start - 1, total)), strict=True)
+        taken: list[str] = []  # the physical lines the reader asked for, each with its "\n"
+        reader = csv.reader(_lines_from(physical, start - 1, total, taken), strict=True)
         try:
             fields, error = next(reader), None
         except csv.Error as failure:
@@ -159,9 +161,16 @@ def _quoted_records(physical: pl.Series, starts: list[int]) -> tuple[list[tuple[
         consumed.update(range(start + 1, end + 1))
         if error or any(f.strip() for f in fields):
             # The line breaks inside a quoted value stay as landed (CRLF in a CRLF file); only the record's end goes.
-            raw = "\n".join(physical.slice(start - 1, end - start + 1)).removesuffix("\r")
+            raw = "".join(taken[: end - start + 1])[:-1].removesuffix("\r")
             records.append((start, raw, len(fields) if fields else 0, error))
     return records, sorted(consumed)
+
+
+def _lines_from(physical: pl.Series, first: int, total: int, taken: list[str]) -> Iterator[str]:
+    for index in range(first, total):
+        line = physical[index] + "\n"
+        taken.append(line)
+        yield line
 
 
 def _read_unchanged(path: Path) -> tuple[bytes, datetime]:
