@@ -279,8 +279,8 @@ def duckdb_floor(feed: FeedSpec, files: list[str], database: str, day: date = DA
     reason) and gold (engineer_features' 37 columns, as SQL: `features_sql`).
 
     What it does NOT do that medallion does, so the comparison is not like for like:
-    - no bronze table: the landed values as text, with `_line_number`, `_raw_line`, `_row_hash`,
-      `_delivered_at`, `_ingested_at`, `_header_issue` and `_extra_values` per row, are never stored;
+    - no bronze table: the records as landed (`_raw_line`), with `_line_number`, `_row_hash`, `_delivered_at`,
+      `_ingested_at`, `_parse_error`, `_header` and `_header_issue`, are never stored;
     - rejected rows keep only their first reason, not the list of every reason, and (except malformed lines,
       which read_csv reports with their line and text) neither their line number nor their raw line;
     - repeated keys are all `duplicate`: without a row hash it cannot tell `duplicate_row` (the same line again)

@@ -166,8 +166,8 @@ def markdown(results: dict) -> str:
         "What the floor does **not** do that medallion does (so the floor is a lower bound for the work, not the same "
         "work):",
         "",
-        "- no bronze table: the landed values as text with `_line_number`, `_raw_line`, `_row_hash`, `_delivered_at`, "
-        "`_ingested_at`, `_header_issue`, `_extra_values` per row are never stored (medallion's bronze write is "
+        "- no bronze table: the records as landed (`_raw_line`) with `_line_number`, `_row_hash`, `_delivered_at`, "
+        "`_ingested_at`, `_parse_error`, `_header`, `_header_issue` are never stored (medallion's bronze write is "
         "`bronze_write_s` above);",
         "- rejected rows keep only their first reason, not the list of every reason, and (except malformed lines, "
         "which `read_csv`'s reject table reports with line and text) neither line number nor raw line;",
