@@ -176,7 +176,9 @@ def backfill_rows(config: Config, work: Path) -> list[dict]:
         raise RuntimeError(f"building the backfill input failed:\n{built['error']}")
     name = f"etl_job, {days} days × {per_day:,} rows, one run"
     out = []
-    for batch in (0, config.event_batch_size):
+    # Locally, batching made no difference (130.3 s vs 129.0 s on 2026-11-24, before per-day check results, which
+    # Dagster does not batch); only Dagster's default runs, to keep `make bench` within 15 minutes.
+    for batch in (0,):
         variant = f"local, in process, DAGSTER_EVENT_BATCH_SIZE={batch}" + (" (unbatched)" if batch == 0 else "")
         for stale in home.glob("warehouse.duckdb*"):
             stale.unlink()
