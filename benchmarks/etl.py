@@ -48,8 +48,10 @@ def _write_polars(connection, schema: str, table: str, frame) -> None:
 
 
 def medallion_path(feed: FeedSpec, files: list[str], database: str, day: date = DAY) -> dict:
-    """read_landing_day → validate_feed → engineer_features, then bronze, silver, quarantine and gold written to
-    a fresh DuckDB file; the steps' own seconds are returned beside the total."""
+    """The pipeline's steps in its order, in one process: read_landing_day → bronze written → validate_feed →
+    silver and quarantine written → engineer_features → gold written, into a fresh DuckDB file; each frame is
+    dropped once written and no longer needed, as the steps' own processes would. The steps' own seconds are
+    returned beside the total."""
     import duckdb
     import polars as pl
 
@@ -58,19 +60,21 @@ def medallion_path(feed: FeedSpec, files: list[str], database: str, day: date = 
     from medallion.logic.etl.ingestion import read_landing_day
 
     started = time.perf_counter()
-    bronze, _ = read_landing_day([Path(f) for f in files], feed.column_names, day, datetime.now(UTC))
-    read = time.perf_counter()
-    peak_after_read = peak_rss_mb()
-    silver = validate_feed(bronze, feed)
-    validated = time.perf_counter()
-    gold = engineer_features(silver.valid).with_columns(pl.lit(FEATURE_SET_VERSION).alias("feature_set_version"))
-    engineered = time.perf_counter()
-    peak_before_writes = peak_rss_mb()
     with duckdb.connect(database) as connection:
+        bronze, _ = read_landing_day([Path(f) for f in files], feed.column_names, day, datetime.now(UTC))
+        read = time.perf_counter()
+        peak_after_read = peak_rss_mb()
         _write_polars(connection, "bronze", feed.name, bronze)
         bronze_written = time.perf_counter()
+        silver = validate_feed(bronze, feed)
+        del bronze
+        validated = time.perf_counter()
+        peak_after_validate = peak_rss_mb()
         _write_polars(connection, "silver", feed.name, silver.valid)
         _write_polars(connection, "silver", "quarantine", silver.quarantine)
+        silver_written = time.perf_counter()
+        gold = engineer_features(silver.valid).with_columns(pl.lit(FEATURE_SET_VERSION).alias("feature_set_version"))
+        engineered = time.perf_counter()
         _write_polars(connection, "gold", "features", gold)
     written = time.perf_counter()
     return {
@@ -80,12 +84,13 @@ def medallion_path(feed: FeedSpec, files: list[str], database: str, day: date = 
         "rejected": silver.quarantine.height,
         "first_reasons": _first_reasons(silver.quarantine),
         "peak_after_read_mb": peak_after_read,
-        "peak_before_writes_mb": peak_before_writes,
+        "peak_after_validate_mb": peak_after_validate,
         "read_s": round(read - started, 2),
-        "validate_s": round(validated - read, 2),
-        "features_s": round(engineered - validated, 2),
-        "bronze_write_s": round(bronze_written - engineered, 2),
-        "other_writes_s": round(written - bronze_written, 2),
+        "bronze_write_s": round(bronze_written - read, 2),
+        "validate_s": round(validated - bronze_written, 2),
+        "silver_write_s": round(silver_written - validated, 2),
+        "features_s": round(engineered - silver_written, 2),
+        "gold_write_s": round(written - engineered, 2),
     }
 
 

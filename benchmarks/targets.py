@@ -140,16 +140,19 @@ def targets(rows: list[dict]) -> list[dict]:
     return out
 
 
+WRITES = ("bronze_write_s", "silver_write_s", "gold_write_s")
+
+
 def _writes(r: dict) -> float:
-    return (r.get("bronze_write_s") or 0) + (r.get("other_writes_s") or 0)
+    return sum(r.get(key) or 0 for key in WRITES)
 
 
 def _etl_profile(med: dict, floor: dict) -> str:
     return (
         f"medallion's DuckDB writes alone take {_writes(med):.1f} s (bronze {med.get('bronze_write_s')} s, silver + "
-        f"quarantine + gold {med.get('other_writes_s')} s; the floor writes no bronze: {floor.get('split_write_s')} "
-        f"s); reading {med.get('read_s')} s + validating {med.get('validate_s')} s vs the floor's "
-        f"{floor.get('read_validate_s')} s"
+        f"quarantine {med.get('silver_write_s')} s, gold {med.get('gold_write_s')} s; the floor writes no bronze: "
+        f"{floor.get('split_write_s')} s); reading {med.get('read_s')} s + validating {med.get('validate_s')} s vs "
+        f"the floor's {floor.get('read_validate_s')} s"
     )
 
 
@@ -163,11 +166,12 @@ def _launch_profile(launch: dict) -> str:
 
 
 def _memory_profile(r: dict) -> str:
-    if r.get("peak_before_writes_mb") is None:
+    if r.get("peak_after_validate_mb") is None:
         return ""
     return (
-        f"peak after reading {r['peak_after_read_mb']:,} MiB, after validating {r['peak_before_writes_mb']:,} MiB "
-        "(bronze, silver and gold frames alive together), then DuckDB's write buffers"
+        f"peak after reading and writing bronze {r['peak_after_read_mb']:,} MiB, after validating "
+        f"{r['peak_after_validate_mb']:,} MiB (bronze records, their typed values and silver alive together), then "
+        "gold and DuckDB's write buffers"
     )
 
 
