@@ -34,6 +34,7 @@ LINEAGE_COLUMNS = {
     "_header_issue": pl.String,
 }
 BRONZE_SCHEMA: dict[str, pl.DataType] = {"partition_date": pl.Date, **LINEAGE_COLUMNS}
+WITHOUT_RECORD = "bronze row without its record (written by an older version): materialize bronze for this day again"
 
 
 class LandingFileError(ValueError):
@@ -244,6 +245,13 @@ def split_fields(bronze: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     (JSON); a record with a `_parse_error` has no values. Row order is kept."""
     if bronze.is_empty():
         return pl.DataFrame(schema=values_schema(columns))
+    # Rows bronze wrote before it kept every record whole have no text to split: silver quarantines them saying why.
+    bronze = bronze.with_columns(
+        pl.when(pl.col("_raw_line").is_null())
+        .then(pl.lit(WITHOUT_RECORD))
+        .otherwise(pl.col("_parse_error"))
+        .alias("_parse_error")
+    )
     headers = bronze["_header"].unique(maintain_order=True).to_list()
     if len(headers) == 1:
         return _split_with_header(bronze, _header_of(headers[0], columns), columns)

@@ -10,6 +10,7 @@ import pytest
 
 from medallion.logic.etl.ingestion import (
     LINEAGE_COLUMNS,
+    WITHOUT_RECORD,
     LandingFileError,
     bronze_schema,
     read_landing_day,
@@ -223,3 +224,13 @@ def test_files_with_different_headers_split_each_by_its_own_and_keep_their_order
     frame = split_fields(read_landing_day([a, b, c], COLUMNS, DAY, INGESTED)[0], COLUMNS)
     assert records(frame) == [("1", "a", "5", 2), ("2", "b, c", "6", 2), ("3", "d", "7", 2)]
     assert frame["_extra_values"].to_list() == [None, '{"NOTE":"hi"}', None]
+
+
+def test_a_bronze_row_without_its_record_is_flagged_not_read_as_empty(tmp_path):
+    bronze, _ = read_landing_file(write(tmp_path, "ID,NAME,AMT\n1,a,5\n2,b,6\n"), COLUMNS, DAY, INGESTED)
+    older = bronze.with_columns(
+        pl.when(pl.col("_line_number") == 3).then(None).otherwise("_raw_line").alias("_raw_line")
+    )
+    frame = split_fields(older, COLUMNS)
+    assert frame["_parse_error"].to_list() == [None, WITHOUT_RECORD]
+    assert records(frame) == [("1", "a", "5", 2), (None, None, None, 3)]
