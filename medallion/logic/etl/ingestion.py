@@ -245,8 +245,12 @@ def split_fields(bronze: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     (JSON); a record with a `_parse_error` has no values. Row order is kept."""
     if bronze.is_empty():
         return pl.DataFrame(schema=values_schema(columns))
-    # Rows bronze wrote before it kept every record whole have no text to split: silver quarantines them saying why.
-    bronze = bronze.with_columns(
+    # A bronze table written before records were kept whole still has its old value columns, and rows with no
+    # record to split: only bronze's columns are read, and silver quarantines those rows saying why.
+    bronze = bronze.select(
+        (pl.col(name) if name in bronze.columns else pl.lit(None, dtype)).alias(name)
+        for name, dtype in BRONZE_SCHEMA.items()
+    ).with_columns(
         pl.when(pl.col("_raw_line").is_null())
         .then(pl.lit(WITHOUT_RECORD))
         .otherwise(pl.col("_parse_error"))
