@@ -52,7 +52,9 @@ def backfill(
     last = first + timedelta(days=days - 1)
     tags = {"dagster/asset_partition_range_start": str(first), "dagster/asset_partition_range_end": str(last)}
     instance_yaml = DAGSTER_PROD_YAML if prod_env else DAGSTER_YAML
-    instance = dg.DagsterInstance.from_config(str(dagster_home(Path(instance_dir), instance_yaml)))
+    from medallion.deploy.instance_storage import open_instance
+
+    instance = open_instance(dagster_home(Path(instance_dir), instance_yaml))
     try:
         run_started = time.perf_counter()
         result = job.execute_in_process(instance=instance, tags=tags, raise_on_error=False)
@@ -155,7 +157,9 @@ def run_breakdown(instance_dir: str) -> dict:
     `run_s` is the process start, the imports and loading the definitions."""
     import dagster as dg
 
-    with dg.DagsterInstance.from_config(instance_dir) as instance:
+    from medallion.deploy.instance_storage import open_instance
+
+    with open_instance(instance_dir) as instance:
         runs = instance.get_runs(limit=1)
         if not runs:
             return {}

@@ -13,6 +13,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from medallion.deploy.instance_storage import open_instance
 from medallion.settings import Settings
 from medallion_tests.conftest import DAY1, land_outcomes, land_reference_rows
 
@@ -80,7 +81,7 @@ def silver_days(home: Settings) -> dict[str, int]:
 
 
 def runs(dagster_home: Path) -> list[dg.DagsterRun]:
-    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+    with open_instance(str(dagster_home)) as instance:
         return list(instance.get_runs())
 
 

@@ -13,10 +13,12 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import polars as pl
 import pytest
 
 from medallion.definitions import build_definitions
+from medallion.deploy.postgres_storage import PooledPostgresStorage
 from medallion.resources.environments import resources_for
 from medallion.settings import Settings, SettingsError
 from medallion.sources.generate import generate
@@ -97,6 +99,19 @@ def test_etl_training_and_inference_run_through_the_code_server_on_prod_storage(
     served = pg_rows(stack.database_url("serving"), "select count(*) from serving.predictions")[0][0]
     assert served == scored["n"][0] == 7 * ROWS_PER_DAY
     assert pl.read_delta(str(stack.home / "serving" / "delta" / "daily_summary")).height == 7
+
+
+def test_a_process_writes_its_events_through_one_kept_connection(stack, monkeypatch):
+    """deploy/dagster.prod.yaml's storage: Dagster's own opens a PostgreSQL connection (a server process) per write."""
+    prod_settings(stack, monkeypatch)
+    with dg.DagsterInstance.from_config(str(stack.dagster_home)) as instance:
+        assert isinstance(instance.get_ref().storage, PooledPostgresStorage)
+        backends = set()
+        for _ in range(3):
+            with instance.event_log_storage.index_connection() as conn:
+                backends.add(conn.exec_driver_sql("select pg_backend_pid()").scalar())
+        assert len(backends) == 1
+        assert instance.get_runs(limit=1)  # and it reads the runs above
 
 
 def test_the_password_appears_in_no_event_log_metadata_mlflow_record_or_service_log(stack):

@@ -10,6 +10,7 @@ from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._daemon.run_coordinator.queued_run_coordinator_daemon import QueuedRunCoordinatorDaemon
 
 from medallion.definitions import build_definitions
+from medallion.deploy.instance_storage import open_instance
 from medallion.deploy.run_coordinator import PoolLimitedRunCoordinator
 from medallion.names import WAREHOUSE_POOL
 from medallion.settings import PROJECT_DIR, Settings
@@ -26,7 +27,7 @@ def runs_the_first_iteration_starts(tmp_path, coordinator: str) -> int:
     job = build_definitions(Settings(home=tmp_path / "home")).resolve_job_def("etl_job")
     location = InProcessCodeLocationOrigin(LoadableTargetOrigin(module_name="medallion.definitions"), "medallion")
     origin = RemoteJobOrigin(RemoteRepositoryOrigin(location, "__repository__"), "etl_job")
-    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+    with open_instance(str(tmp_path)) as instance:
         for day in ("2025-01-01", "2025-01-02"):
             run = instance.create_run_for_job(job, tags={"dagster/partition": day}, remote_job_origin=origin)
             assert run.run_op_concurrency.all_pools == {WAREHOUSE_POOL}
@@ -37,7 +38,7 @@ def runs_the_first_iteration_starts(tmp_path, coordinator: str) -> int:
 
 def test_the_first_iteration_on_a_new_instance_starts_one_warehouse_run(tmp_path):
     assert runs_the_first_iteration_starts(tmp_path, OURS) == 1
-    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+    with open_instance(str(tmp_path)) as instance:
         assert isinstance(instance.run_coordinator, PoolLimitedRunCoordinator)
         assert instance.event_log_storage.get_concurrency_info(WAREHOUSE_POOL).slot_count == 1
 

@@ -14,10 +14,10 @@ import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
 
-import dagster as dg
 from dagster._serdes import serialize_value
 from dagster_graphql import DagsterGraphQLClient
 
+from medallion.deploy.instance_storage import open_instance
 from medallion.settings import Settings
 from medallion.sources.generate import generate
 from medallion_tests.conftest import with_mlflow_store
@@ -135,7 +135,7 @@ def test_sensor_runs_a_30_day_backfill_and_training_launched_together_succeed_on
     by_start = sorted(all_runs, key=lambda r: r["startTime"])
     for earlier, later in zip(by_start, by_start[1:], strict=False):  # the pool: one warehouse writer at a time
         assert earlier["endTime"] <= later["startTime"], (earlier, later)
-    with dg.DagsterInstance.from_config(str(tmp_path / "dagster_home")) as instance:
+    with open_instance(str(tmp_path / "dagster_home")) as instance:
         for found in all_runs:
             for entry in instance.all_logs(found["runId"]):
                 assert not LOCK_ERROR.search(serialize_value(entry)), entry
