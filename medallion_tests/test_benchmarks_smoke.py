@@ -34,6 +34,7 @@ def test_benchmark_code_runs_at_tiny_sizes_and_medallion_agrees_with_the_floor(t
     assert len(backfill) == 3 and all(r["success"] for r in backfill)
     assert len([r for r in backfill if r["variant"].startswith("prod")]) == 2
     assert all(0 <= r["outside_compute_share"] <= 1 for r in backfill)
+    assert all(0 < r["event_log_s"] < r["seconds"] for r in backfill)  # events were stored, within the run
     assert [r["benchmark"].split(",")[0] for r in rows if r["section"] == "startup"] == [
         "import medallion.definitions",
         "import dagster (the floor of the import above)",
