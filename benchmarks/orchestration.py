@@ -178,6 +178,16 @@ def code_location_load(home: str, repeats: int = 3) -> dict:
     }
 
 
+def create_instance(instance_dir: str) -> dict:
+    """Opens the instance in `instance_dir` once, which creates its databases, as a first `dagster dev` would."""
+    from medallion.deploy.instance_storage import open_instance
+
+    started = time.perf_counter()
+    with open_instance(instance_dir):
+        pass
+    return {"seconds": time.perf_counter() - started}
+
+
 def run_breakdown(instance_dir: str) -> dict:
     """Where the latest run of the instance spent its time, from its event log: `run_s` from the run's first event to
     its last, `steps_s` the steps' start-to-end time summed, and the three slowest steps. What a launch takes beyond
