@@ -3,7 +3,8 @@
 Dagster's SQLite event log builds a new engine and opens a new connection for every write, and closes it after:
 closing the last connection to a WAL database checkpoints it, and every commit asks SQLite for a full sync. A
 single-run backfill of a year writes ~12,000 events (each day's materializations and check results), several
-connections each, and that churn was most of the run (the bench's year: 226 s, of which the assets' own work 42 s).
+connections each, and that churn was most of the run (the bench's year: 226 s, of which the assets' own work 42 s;
+126 s with this storage).
 This storage keeps one engine per database for the index and the few runs written or read most recently, and
 commits with `synchronous=NORMAL`, which in WAL mode stays consistent after any crash and, at a power loss, may lose
 only the last commits. Everything else is Dagster's SQLite storage as it is.
