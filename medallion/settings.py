@@ -227,6 +227,20 @@ def configuration_fingerprint() -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(("MEDALLION_", "DAGSTER_"))))
 
 
+@contextmanager
+def dagster_home(directory: str | os.PathLike) -> Iterator[str]:
+    """DAGSTER_HOME set to `directory` for the duration (deploy/dagster.yaml's storage lives there), then restored."""
+    previous = os.environ.get("DAGSTER_HOME")
+    os.environ["DAGSTER_HOME"] = os.fspath(directory)
+    try:
+        yield os.fspath(directory)
+    finally:
+        if previous is None:
+            os.environ.pop("DAGSTER_HOME", None)
+        else:
+            os.environ["DAGSTER_HOME"] = previous
+
+
 def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
     """This process's environment with `overrides`, for the services a tool starts (the prod profile's processes)."""
     return {**os.environ, **overrides}

@@ -27,6 +27,8 @@ from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
 from dagster._serdes import ConfigurableClassData
 
+from medallion.settings import dagster_home
+
 # A webserver reads many runs' databases; only the most recent stay open, so it never holds a file per run.
 OPEN_RUN_DATABASES = 4
 
@@ -124,12 +126,5 @@ class LocalSqliteStorage(DagsterSqliteStorage):
 def open_instance(directory: str | os.PathLike) -> dg.DagsterInstance:
     """The instance in `directory` as a process with DAGSTER_HOME=`directory` sees it: deploy/dagster.yaml keeps the
     storage in $DAGSTER_HOME, which `DagsterInstance.from_config` alone does not set."""
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = os.fspath(directory)
-    try:
-        return dg.DagsterInstance.from_config(os.fspath(directory))
-    finally:
-        if previous is None:
-            del os.environ["DAGSTER_HOME"]
-        else:
-            os.environ["DAGSTER_HOME"] = previous
+    with dagster_home(directory) as home:
+        return dg.DagsterInstance.from_config(home)
