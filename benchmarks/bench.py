@@ -86,6 +86,7 @@ def run(config: Config, out_dir: Path) -> dict:
     work = Path(tempfile.mkdtemp(prefix="medallion-bench-"))
     rows: list[dict] = []
     setup: dict[str, float] = {}
+    prod_backfill_s = None
     try:
         inputs_by_size = {}
         for size in config.sizes:
@@ -99,7 +100,13 @@ def run(config: Config, out_dir: Path) -> dict:
             rows += etl_rows(config, feed, size, home, work, inputs_by_size[size])
             shutil.rmtree(home, ignore_errors=True)
 
-        rows += backfill_rows(config, work, prod_seconds := {})
+        year = year_input(config, work)
+        rows += backfill_rows(config, work, year)
+        if config.prod_backfill:
+            started = time.perf_counter()
+            rows += prod_backfill_rows(config, work, year)
+            prod_backfill_s = round(time.perf_counter() - started, 1)
+        shutil.rmtree(year, ignore_errors=True)
         rows += startup_rows(config, work)
         rows += ml_rows(config)
         rows += serving_rows(config, work)
@@ -114,7 +121,7 @@ def run(config: Config, out_dir: Path) -> dict:
         "load_average_at_end": after["load_average"],
         "elapsed_s": round(elapsed, 1),
         "setup_s": setup,
-        "prod_backfill_s": prod_seconds.get("seconds"),
+        "prod_backfill_s": prod_backfill_s,
         "config": asdict(config),
     }
     results = {
@@ -173,32 +180,28 @@ def etl_rows(config: Config, feed, size: int, home: Path, work: Path, landed: di
     return out
 
 
-def backfill_rows(config: Config, work: Path, prod_seconds: dict) -> list[dict]:
-    days, per_day = config.backfill_days, config.backfill_rows_per_day
+def year_input(config: Config, work: Path) -> Path:
     home = work / "year"
-    built = measure(inputs.build_year, str(home), BACKFILL_START, days, per_day)
+    built = measure(inputs.build_year, str(home), BACKFILL_START, config.backfill_days, config.backfill_rows_per_day)
     if "error" in built:
         raise RuntimeError(f"building the backfill input failed:\n{built['error']}")
-    name = f"etl_job, {days} days × {per_day:,} rows, one run"
-    out = []
+    return home
+
+
+def year_benchmark(config: Config) -> str:
+    return f"etl_job, {config.backfill_days} days × {config.backfill_rows_per_day:,} rows, one run"
+
+
+def backfill_rows(config: Config, work: Path, home: Path) -> list[dict]:
     # Locally, batching makes no difference (130.3 s vs 129.0 s before per-day check results, which Dagster does not
-    # batch; 136.5 s vs 137.2 s with them, on the pooled event log); only Dagster's default runs.
-    for batch in (0,):
-        variant = f"local, in process, DAGSTER_EVENT_BATCH_SIZE={batch}" + (" (unbatched)" if batch == 0 else "")
-        for stale in home.glob("warehouse.duckdb*"):
-            stale.unlink()
-        instance = work / f"instance-{batch}"
-        result = measure(orchestration.backfill, str(home), str(instance), BACKFILL_START, days, batch)
-        out.append(row("backfill", name, variant, days * per_day, {"days": days, **result}))
-    if config.prod_backfill:
-        started = time.perf_counter()
-        out += prod_backfill_rows(config, work, home, name)
-        prod_seconds["seconds"] = round(time.perf_counter() - started, 1)
-    shutil.rmtree(home, ignore_errors=True)
-    return out
+    # batch; 136.5 s vs 137.2 s with them, on the pooled event log); only Dagster's default (unbatched) runs.
+    days, per_day = config.backfill_days, config.backfill_rows_per_day
+    result = measure(orchestration.backfill, str(home), str(work / "instance-0"), BACKFILL_START, days, 0)
+    variant = "local, in process, DAGSTER_EVENT_BATCH_SIZE=0 (unbatched)"
+    return [row("backfill", year_benchmark(config), variant, days * per_day, {"days": days, **result})]
 
 
-def prod_backfill_rows(config: Config, work: Path, home: Path, name: str) -> list[dict]:
+def prod_backfill_rows(config: Config, work: Path, home: Path) -> list[dict]:
     """The same year on the production profile: DuckLake on a PostgreSQL catalog, PostgreSQL instance storage."""
     from medallion.tools.local_postgres import LocalPostgres, free_port
 
@@ -223,7 +226,7 @@ def prod_backfill_rows(config: Config, work: Path, home: Path, name: str) -> lis
             variant = f"prod (DuckLake + PostgreSQL storage), DAGSTER_EVENT_BATCH_SIZE={batch}"
             instance = work / f"instance-prod-{batch}"
             result = measure(orchestration.backfill, str(home), str(instance), BACKFILL_START, days, batch, env)
-            out.append(row("backfill", name, variant, days * per_day, {"days": days, **result}))
+            out.append(row("backfill", year_benchmark(config), variant, days * per_day, {"days": days, **result}))
     finally:
         server.stop()
         shutil.rmtree(server.root, ignore_errors=True)

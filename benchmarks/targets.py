@@ -117,7 +117,7 @@ def targets(rows: list[dict]) -> list[dict]:
     if launch is not None:
         add(
             "one-partition dg launch ≤ 5 s",
-            f"{launch['benchmark'].split(' of ')[-1]}, existing instance",
+            f"{launch['rows']:,} rows, existing instance",
             f"{launch['seconds']:.1f} s" if ok(launch) else "failed",
             launch["seconds"] <= 5 if ok(launch) else None,
             _launch_profile(launch)

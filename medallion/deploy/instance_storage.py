@@ -24,7 +24,12 @@ from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_
 from dagster._core.storage.runs.sqlite.sqlite_run_storage import SqliteRunStorage
 from dagster._core.storage.schedules.sqlite.sqlite_schedule_storage import SqliteScheduleStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
-from dagster._core.storage.sqlite_storage import DagsterSqliteStorage
+from dagster._core.storage.sqlite_storage import (
+    DagsterSqliteStorage,
+    _event_logs_directory,
+    _runs_directory,
+    _schedule_directory,
+)
 from dagster._serdes import ConfigurableClassData
 
 from medallion.settings import dagster_home
@@ -64,7 +69,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def register_instance(self, instance) -> None:
         # deploy/dagster.yaml names $DAGSTER_HOME as the storage's place; an instance loaded from another directory
         # (`DagsterInstance.from_config(d)`) would otherwise read and write another instance's history.
-        expected = os.path.join(os.path.abspath(instance.root_directory), "history", "runs")
+        expected = _event_logs_directory(os.path.abspath(instance.root_directory))
         if os.path.normpath(self._base_dir) != os.path.normpath(expected):
             raise dg.DagsterInvariantViolationError(
                 f"storage.custom.config.base_dir: the instance in {instance.root_directory} would keep its event log "
@@ -112,9 +117,9 @@ class LocalSqliteStorage(DagsterSqliteStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
         self.base_dir = base_dir
-        self._run_storage = SqliteRunStorage.from_local(os.path.join(base_dir, "history", ""))
-        self._event_log_storage = PooledSqliteEventLogStorage(os.path.join(base_dir, "history", "runs", ""))
-        self._schedule_storage = SqliteScheduleStorage.from_local(os.path.join(base_dir, "schedules"))
+        self._run_storage = SqliteRunStorage.from_local(_runs_directory(base_dir))
+        self._event_log_storage = PooledSqliteEventLogStorage(_event_logs_directory(base_dir))
+        self._schedule_storage = SqliteScheduleStorage.from_local(_schedule_directory(base_dir))
         self._inst_data = inst_data
         DagsterStorage.__init__(self)
 
