@@ -4,14 +4,30 @@ the daemon's run monitoring can mark a run failed when its process is gone.
 The code server already fails a run whose process it sees die. What it cannot see is a run whose code server died
 with it (killed, OOM, restarted): a new server does not know the run, and without a health check the run stays
 STARTED forever. Here a STARTED run the code server does not list among its current runs is reported failed.
+
+A run executed in a terminal process (`dg launch`, `dagster job execute`, `medallion launch`) has no code server.
+Run monitoring fails every STARTED run whose check says anything but RUNNING or SUCCESS (UNKNOWN included), so such
+a run is judged by its own process instead: the pid its RUN_START event records, on the machine it runs on.
 """
 
 from __future__ import annotations
 
+import os
+import socket
+from pathlib import Path
+
+import dagster as dg
 from dagster._core.launcher import CheckRunHealthResult, DefaultRunLauncher, WorkerStatus
 from dagster._core.storage.dagster_run import DagsterRun
+from dagster._core.storage.runs import SqliteRunStorage
 from dagster._grpc.types import GetCurrentRunsResult
 from dagster._serdes import deserialize_value
+
+# The machine a terminal run executes on, when its launch path records it (`medallion launch` does).
+HOST_TAG = "medallion/host"
+# A process that started this long after the run's RUN_START is another one that took the pid over. Generous: the
+# two times come from the wall clock, which may be stepped forward while a run lasts.
+PID_REUSE_MARGIN_SECONDS = 60.0
 
 
 class CodeServerRunLauncher(DefaultRunLauncher):
@@ -22,7 +38,7 @@ class CodeServerRunLauncher(DefaultRunLauncher):
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         client = self._get_grpc_client_for_termination(run.run_id)
         if client is None:
-            return CheckRunHealthResult(WorkerStatus.UNKNOWN, "the run records no code server to ask")
+            return self._terminal_process_health(run)
         try:
             current = deserialize_value(client.get_current_runs(), GetCurrentRunsResult).current_runs
         except Exception as error:
@@ -35,6 +51,54 @@ class CodeServerRunLauncher(DefaultRunLauncher):
         return CheckRunHealthResult(
             WorkerStatus.FAILED, "the run's code server has no process for it (killed, crashed or restarted)"
         )
+
+    def _terminal_process_health(self, run: DagsterRun) -> CheckRunHealthResult:
+        # Anything but RUNNING fails the run: a health this launcher cannot judge is reported RUNNING. A run without
+        # a host tag runs here when the instance is SQLite files, which only processes of this machine write.
+        host = run.tags.get(HOST_TAG)
+        if host is None and not isinstance(self._instance.run_storage, SqliteRunStorage):
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "no code server, and the machine of its process unknown")
+        if host is not None and host != socket.gethostname():
+            return CheckRunHealthResult(WorkerStatus.RUNNING, f"runs on {host}, whose processes cannot be seen here")
+        starts = self._instance.get_records_for_run(
+            run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1, ascending=False
+        ).records
+        if not starts or starts[0].event_log_entry.dagster_event.pid is None:
+            return CheckRunHealthResult(WorkerStatus.RUNNING, "no code server, and no pid recorded for its process")
+        start = starts[0].event_log_entry
+        pid = start.dagster_event.pid
+        if _process_alive_since(pid, start.timestamp):
+            return CheckRunHealthResult(WorkerStatus.RUNNING, f"its process (pid {pid}) is alive")
+        return CheckRunHealthResult(
+            WorkerStatus.FAILED,
+            f"the process that ran it (pid {pid} on {socket.gethostname()}) is gone (killed or crashed)",
+        )
+
+
+def _process_alive_since(pid: int, moment: float) -> bool:
+    """Process `pid` of this machine is alive (not a zombie) and started before `moment` (else the pid was reused)."""
+    if not Path("/proc/self/stat").exists():  # no procfs (macOS): a live pid is taken for the run's process
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # the name may hold ')'
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    state, start_ticks = fields[0], int(fields[19])  # fields 3 and 22 of proc(5)
+    started = _boot_time() + start_ticks / os.sysconf("SC_CLK_TCK")
+    return state not in ("Z", "X") and started <= moment + PID_REUSE_MARGIN_SECONDS
+
+
+def _boot_time() -> float:
+    for line in Path("/proc/stat").read_text().splitlines():
+        if line.startswith("btime "):
+            return float(line.split()[1])
+    raise RuntimeError("/proc/stat has no btime")
 
 
 def _unavailable(error: Exception) -> bool:

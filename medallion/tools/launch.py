@@ -8,6 +8,7 @@ still runs here, without a daemon or a code server.
 
 from __future__ import annotations
 
+import socket
 import sys
 from dataclasses import dataclass
 from datetime import date
@@ -47,6 +48,8 @@ def launch(job_name: str, first: date, last: date, tags: dict[str, str] | None =
     from dagster._core.remote_origin import ManagedGrpcPythonEnvCodeLocationOrigin, RemoteRepositoryOrigin
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
+    from medallion.deploy.run_launcher import HOST_TAG
+
     if last < first:
         raise ValueError(f"the range {first}...{last} ends before it starts")
     target = LoadableTargetOrigin(
@@ -60,7 +63,13 @@ def launch(job_name: str, first: date, last: date, tags: dict[str, str] | None =
     instance = dg.DagsterInstance.get()
     run = instance.create_run_for_job(
         job_def=job_def,
-        tags={**job_def.run_tags, RANGE_START_TAG: first.isoformat(), RANGE_END_TAG: last.isoformat(), **(tags or {})},
+        tags={
+            **job_def.run_tags,
+            RANGE_START_TAG: first.isoformat(),
+            RANGE_END_TAG: last.isoformat(),
+            HOST_TAG: socket.gethostname(),  # the daemon's run monitoring judges the run by this process
+            **(tags or {}),
+        },
         remote_job_origin=RemoteRepositoryOrigin(code_location, REPOSITORY_NAME).get_job_origin(job_name),
         job_code_origin=recon_job.get_python_origin(),
     )
