@@ -22,7 +22,7 @@ from pathlib import Path
 from benchmarks.inputs import DAY
 from benchmarks.orchestration import run_breakdown
 from medallion.contract import ColumnSpec, FeedSpec
-from medallion.resources.warehouse import as_arrow
+from medallion.resources.table_writes import DaysWrite, replace_days
 from medallion.settings import PROJECT_DIR
 
 DUCKDB_TYPES = {
@@ -40,11 +40,8 @@ PAY_AMOUNTS = [f"PAY_AMT{i}" for i in range(1, 7)]
 
 
 def _write_polars(connection, schema: str, table: str, frame) -> None:
-    """As medallion.resources.warehouse.PolarsTableHandler.handle_output: Arrow, empty table, insert by name."""
-    arrow_table = as_arrow(frame)  # noqa: F841 - referenced by name in the SQL below
-    connection.execute(f"create schema if not exists {schema}")
-    connection.execute(f"create table if not exists {schema}.{table} as select * from arrow_table limit 0")
-    connection.execute(f"insert into {schema}.{table} by name select * from arrow_table")
+    """The pipeline's own write (medallion.resources.table_writes.replace_days): one transaction with its ledger row."""
+    replace_days(connection, {f"{schema}.{table}": frame}, DaysWrite(where=f"partition_date = '{DAY}'", days=[DAY]))
 
 
 def medallion_path(feed: FeedSpec, files: list[str], database: str, day: date = DAY) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 import warnings
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from medallion.resources.environments import resources_for
 from medallion.settings import (
     PROJECT_DIR,
     Settings,
+    SettingsError,
     active_settings,
     configuration_fingerprint,
     set_process_defaults,
@@ -38,7 +40,12 @@ def build_definitions(settings: Settings | None = None, project_root: Path = PRO
 def defs() -> dg.Definitions:
     # dg and the code server load the code location several times in one process (a one-partition `dg launch`
     # called this six times, ~0.5 s each): the same environment and defs/ files give the same definitions.
-    return _definitions_for(configuration_fingerprint(), _defs_files(PROJECT_DIR / "medallion" / "defs"))
+    try:
+        return _definitions_for(configuration_fingerprint(), _defs_files(PROJECT_DIR / "medallion" / "defs"))
+    except SettingsError as error:
+        # `dg launch` and `dagster job execute` print ~60 lines of traceback before the message; it goes first.
+        print(f"medallion settings: {error}", file=sys.stderr, flush=True)
+        raise
 
 
 @functools.lru_cache(maxsize=4)

@@ -17,6 +17,16 @@ def table_key(layer: str, table: str) -> dg.AssetKey:
     return dg.AssetKey([layer, table])
 
 
+def table_name(layer: str, table: str) -> str:
+    """The warehouse table (`schema.table`) the IO manager stores the asset `[layer, table]` in."""
+    return f"{layer}.{table}"
+
+
+def manifest_table(feed: str) -> str:
+    """The bronze table listing every file seen under a feed's day folders (written with the feed's records)."""
+    return f"{feed}_files"
+
+
 # Two keys of the plain `ml` schema (the shipped dataset's); each dataset's ML keys come from its MlNames.
 MODEL = table_key(ML, "model")
 RETRAIN_DECISION = table_key(ML, "retrain_decision")

@@ -35,9 +35,18 @@ MLFLOW_UI_URL_VAR = "MEDALLION_MLFLOW_UI_URL"
 DAGSTER_UI_URL_VAR = "MEDALLION_DAGSTER_UI_URL"
 DEFAULT_MLFLOW_UI_URL = "http://127.0.0.1:5000"  # `make mlflow`
 DEFAULT_DAGSTER_UI_URL = "http://127.0.0.1:3000"  # `make dev`
+# MLflow's HTTP client retries a failing request 7 times with backoff factor 2 (about 4 minutes on a refused
+# connection) and waits 120 s for an answer. This budget: 4 attempts, the second at once, the next after 2 and 4 s
+# (plus up to 1 s of jitter each), so a refused connection fails in 6-8 s; an unresponsive server in about 90 s.
+MLFLOW_HTTP_BUDGET = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "3",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "20",
+}
 # Every process that loads the definitions or runs a tool starts from these, unless its environment says otherwise:
-# telemetry reaches for the internet.
-PROCESS_DEFAULTS = {"DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true"}
+# telemetry reaches for the internet; the MLflow budget above.
+PROCESS_DEFAULTS = {"DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true", **MLFLOW_HTTP_BUDGET}
 
 
 class SettingsError(ValueError):
@@ -63,6 +72,12 @@ class Settings:
     dagster_ui_url: str = DEFAULT_DAGSTER_UI_URL
 
     def __post_init__(self) -> None:
+        blocking_file = _file_in_the_way(self.home)
+        if blocking_file is not None:
+            where = "is a file" if blocking_file == self.home else f"is under {blocking_file}, which is a file"
+            raise SettingsError(
+                f"MEDALLION_HOME={self.home} {where}; point it at a folder (created if missing), e.g. ./data"
+            )
         unknown = [target for target in self.serving_targets if target not in SERVING_TARGETS]
         if unknown or not self.serving_targets:
             raise SettingsError(
@@ -170,6 +185,14 @@ class Settings:
     def delta_root(self) -> str:
         """Where the served Delta tables live: MEDALLION_DELTA_URI (a folder or an object-store URI), else the home."""
         return self.delta_uri or str(self.home / "serving" / "delta")
+
+
+def _file_in_the_way(home: Path) -> Path | None:
+    """The home itself or the nearest existing path above it, when that is not a folder (a file stands in the way)."""
+    for path in (home, *home.parents):
+        if path.exists():
+            return None if path.is_dir() else path
+    return None
 
 
 def _iso_date(name: str, raw: str | None) -> date | None:

@@ -1,4 +1,5 @@
-"""Bronze: each feed's landed rows as text, with lineage (file, line, delivery, ingestion, row hash)."""
+"""Bronze: each feed's landed rows as text, with lineage (file, line, delivery, ingestion, row hash), and the manifest
+of every file seen under its day folders (`bronze.<feed>_files`), committed together."""
 
 import logging
 import time
@@ -9,10 +10,13 @@ import polars as pl
 
 from medallion.contract import FeedSpec
 from medallion.contract.catalog import bronze_schema
-from medallion.logic.etl.ingestion import read_landing_day
-from medallion.names import BRONZE, table_key
+from medallion.logic.etl.ingestion import file_manifest, read_landing_day
+from medallion.names import BRONZE, manifest_table, table_key
 from medallion.policies import op_policy
 from medallion.resources.landing import LandingZone
+from medallion.resources.table_writes import DaysWrite
+from medallion.resources.warehouse import Warehouse
+from medallion.sources.landing import RefusedLandingFiles
 from medallion.utils.dates import day_spans, days_in
 from medallion.utils.table_metadata import daily_counts, table_metadata
 
@@ -20,45 +24,64 @@ log = logging.getLogger("medallion.etl")
 
 
 def build_bronze_asset(feed: FeedSpec, start: date) -> dg.AssetsDefinition:
+    manifest = f"{BRONZE}.{manifest_table(feed.name)}"
+
     @dg.asset(
         key=table_key(BRONZE, feed.name),
-        description=f"Records of `landing/{feed.name}/<day>/*.csv` exactly as landed (each record's text and its "
-        "file's header), with lineage columns; silver splits them into the contract's columns.",
+        description=f"Records of `landing/{feed.name}/<day>/` files exactly as landed (each record's text and its "
+        f"file's header), with lineage columns; silver splits them into the contract's columns. `{manifest}` lists "
+        "every file seen under each day folder, read or ignored, committed with the records.",
         tags={"feed": feed.name},
         metadata={"dagster/column_schema": bronze_schema(feed)},
         **op_policy(BRONZE, start),
     )
-    def bronze(context: dg.AssetExecutionContext, landing: LandingZone) -> dg.Output[pl.DataFrame]:
+    def bronze(context: dg.AssetExecutionContext, landing: LandingZone, warehouse: Warehouse) -> dg.MaterializeResult:
         started = time.perf_counter()
         ingested_at = datetime.now(UTC)
-        frames, files, header_issues, seconds, missing = [], [], {}, {}, []
-        for day in days_in(*context.partition_time_window):
+        days = days_in(*context.partition_time_window)
+        scans = {day: landing.scan(feed.name, day) for day in days}
+        refused = {path: why for scan in scans.values() for path, why in scan.refused.items()}
+        if refused:  # before anything is read: the run fails naming every such file, and writes nothing
+            raise RefusedLandingFiles(refused)
+        frames, manifests, header_issues, seconds = [], [], {}, {}
+        for day, scan in scans.items():
             day_started = time.perf_counter()
-            day_files = landing.files(feed.name, day)
-            if not day_files:
-                missing.append(day)
-            frame, reports = read_landing_day(day_files, feed.column_names, day, ingested_at)
+            frame, reports = read_landing_day(scan.read, feed.column_names, day, ingested_at)
             frames.append(frame)
-            files += [str(p) for p in day_files]
+            manifests.append(file_manifest(day, scan.read, scan.ignored, frame))
             header_issues.update({path: r.issue for path, r in reports.items() if r.issue})
             seconds[day] = time.perf_counter() - day_started
         frame = pl.concat(frames, how="vertical")
-        log.info("bronze %s: %d rows from %d file(s)", feed.name, frame.height, len(files))
-        if missing:
-            # One line per run, not per day: a long backfill's log stays readable; files_arrived judges each day.
-            log.warning("no %s file landed for %d day(s): %s", feed.name, len(missing), day_spans(missing))
-        daily_counts(context, frame, seconds=seconds)
-        return dg.Output(
-            frame,
+        files = pl.concat(manifests, how="vertical")
+        warehouse.replace_days(
+            {f"{BRONZE}.{feed.name}": frame, manifest: files}, DaysWrite.of_days(days, context.run_id)
+        )
+        _log_files(feed.name, scans, frame.height)
+        daily_counts(context, frame, seconds=seconds, files=files)
+        ignored = files.filter(pl.col("status") == "ignored")
+        return dg.MaterializeResult(
             metadata=table_metadata(
                 frame,
                 started,
                 rows_in=frame.height,
                 declared=bronze_schema(feed),
-                files=len(files),
+                files=files.height - ignored.height,
+                ignored_files=dg.MetadataValue.json(dict(ignored.select("file", "reason").iter_rows())),
                 malformed_lines=frame["_parse_error"].is_not_null().sum(),
                 header_issues=dg.MetadataValue.json(header_issues),
             ),
         )
 
     return bronze
+
+
+def _log_files(feed: str, scans: dict, rows: int) -> None:
+    """One line each per run, not per day: a long backfill's log stays readable; files_arrived judges each day."""
+    read = sum(len(scan.read) for scan in scans.values())
+    log.info("bronze %s: %d rows from %d file(s)", feed, rows, read)
+    missing = [day for day, scan in scans.items() if not scan.read]
+    if missing:
+        log.warning("no %s file landed for %d day(s): %s", feed, len(missing), day_spans(missing))
+    ignored = [f"{path} ({why})" for scan in scans.values() for path, why in scan.ignored.items()]
+    if ignored:
+        log.warning("%d %s file(s) not read by rule: %s", len(ignored), feed, "; ".join(ignored[:10]))

@@ -11,8 +11,9 @@ from medallion.contract import Contract
 from medallion.contract.catalog import features_schema
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.etl.labels import LABEL_MATCH_WINDOW_DAYS, build_labels
-from medallion.names import GOLD, SILVER, table_key
+from medallion.names import GOLD, SILVER, table_key, table_name
 from medallion.policies import op_policy
+from medallion.resources.warehouse import BUILT_FROM
 from medallion.utils.table_metadata import daily_counts, table_metadata
 
 log = logging.getLogger("medallion.etl")
@@ -25,7 +26,11 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
         key=table_key(GOLD, contract.features_table),
         ins={"applications": dg.AssetIn(key=table_key(SILVER, contract.entity.name))},
         description=f"Model features of each {contract.entity.name} row, feature set {feature_set.version}.",
-        metadata={"feature_set_version": feature_set.version, "dagster/column_schema": declared_features},
+        metadata={
+            "feature_set_version": feature_set.version,
+            "dagster/column_schema": declared_features,
+            BUILT_FROM: [table_name(SILVER, contract.entity.name)],
+        },
         **op_policy(GOLD, start),
     )
     def features(context: dg.AssetExecutionContext, applications: pl.DataFrame) -> dg.Output[pl.DataFrame]:
@@ -62,6 +67,7 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
             f"One row per {contract.entity.name} row whose outcome is known, partitioned by label_date, the day the "
             f"outcome landed; matched by key and application day, up to {LABEL_MATCH_WINDOW_DAYS} days back."
         ),
+        metadata={BUILT_FROM: [table_name(SILVER, contract.outcome.name)]},
         **op_policy(GOLD, start),
     )
     def labels(

@@ -146,6 +146,7 @@ def build_training_assets(
         from medallion.logic.ml.training import train_candidates
 
         mlflow = mlflow.for_model(names.model_name)
+        mlflow.ensure_reachable()
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
         try:

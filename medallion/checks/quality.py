@@ -34,10 +34,12 @@ from medallion.names import (
     ROWS_CONSERVED,
     SILVER,
     VALIDITY,
+    manifest_table,
     table_key,
 )
 from medallion.resources.landing import LandingZone
 from medallion.resources.warehouse import Warehouse
+from medallion.sources.landing import DayFiles
 
 
 def _bronze_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Check]:
@@ -117,6 +119,35 @@ def _bronze_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Chec
     return [files_arrived, header_matches_contract]
 
 
+def _manifest_by_day(warehouse: Warehouse, feed: FeedSpec, days: Days) -> dict[date, dict[str, str]] | None:
+    """{day: {file: status}} from the file manifest bronze wrote with the day; None for a bronze written before it."""
+    name = manifest_table(feed.name)
+    if not warehouse.table_exists(BRONZE, name):
+        return None
+    where, params = where_clause(days)
+    found: dict[date, dict[str, str]] = {}
+    for day, file, status in warehouse.query(
+        f"select partition_date, file, status from {BRONZE}.{name}{where}", params
+    ).iter_rows():
+        found.setdefault(day, {})[file] = status
+    return found
+
+
+def _file_accounting(scan: DayFiles, manifest: dict[str, str] | None) -> dict:
+    """Files seen under the day folder now, and how bronze took each up: read, ignored by rule, or not at all."""
+    if manifest is None:
+        return {"files_seen": scan.seen, "file_manifest": "none: bronze was written before it kept one"}
+    seen = [str(p) for p in [*scan.read, *scan.ignored, *scan.refused]]
+    statuses = list(manifest.values())
+    return {
+        "files_seen": len(seen),
+        "files_read": statuses.count("read"),
+        "files_ignored": statuses.count("ignored"),
+        "files_refused": len(scan.refused),
+        "not_read": sorted(f for f in seen if f not in manifest),
+    }
+
+
 def _silver_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Check]:
     asset = table_key(SILVER, feed.name)
     silver, quarantine = f"silver.{feed.name}", f"silver.{contract.quarantine_table}"
@@ -127,25 +158,41 @@ def _silver_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Chec
         start=start,
         blocking=True,
         description=f"Nothing is lost: for each day, bronze.{feed.name} rows = silver rows + quarantined rows "
-        "of the feed.",
+        f"of the feed, and every file now under `landing/{feed.name}/<day>/` was read or ignored by rule when bronze "
+        f"read the day (`bronze.{manifest_table(feed.name)}`): files seen = read + ignored.",
     )
-    def rows_conserved(days: Days, warehouse: Warehouse) -> DailyResults:
+    def rows_conserved(days: Days, warehouse: Warehouse, landing: LandingZone) -> DailyResults:
         bronze = per_day_counts(warehouse, f"bronze.{feed.name}", days)
         valid = per_day_counts(warehouse, silver, days)
         rejected = per_day_counts(warehouse, quarantine, days, f"feed = '{feed.name}'")
+        manifest = _manifest_by_day(warehouse, feed, days)
 
         def verdict(day: date) -> dg.AssetCheckResult:
             counts = {"bronze_rows": bronze.get(day, 0), "silver_rows": valid.get(day, 0)}
             counts["quarantined_rows"] = rejected.get(day, 0)
             lost = counts["bronze_rows"] - counts["silver_rows"] - counts["quarantined_rows"]
+            files = _file_accounting(landing.scan(feed.name, day), None if manifest is None else manifest.get(day, {}))
+            problems = []
+            if lost:
+                problems.append(
+                    f"{day}: bronze {counts['bronze_rows']} ≠ silver {counts['silver_rows']} + quarantine "
+                    f"{counts['quarantined_rows']}"
+                )
+            if files.get("not_read"):
+                problems.append(
+                    f"{day}: {len(files['not_read'])} landed file(s) not read by bronze: "
+                    f"{', '.join(files['not_read'][:5])} (landed after bronze read the day?): run the day again"
+                )
             return dg.AssetCheckResult(
-                passed=lost == 0,
+                passed=not problems,
                 severity=ERROR,
-                description=None
-                if lost == 0
-                else f"{day}: bronze {counts['bronze_rows']} ≠ silver "
-                f"{counts['silver_rows']} + quarantine {counts['quarantined_rows']}",
-                metadata={**counts, "unaccounted_rows": lost},
+                description="; ".join(problems) or None,
+                metadata={
+                    **counts,
+                    "unaccounted_rows": lost,
+                    **{k: v for k, v in files.items() if k != "not_read"},
+                    "files_not_read": table([{"file": f} for f in files.get("not_read", [])], {"file": "string"}),
+                },
             )
 
         return each_day(days, set(bronze) | set(valid) | set(rejected), verdict)

@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -16,6 +17,9 @@ from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHan
 from dagster_duckdb.io_manager import DuckDbClient
 
 from medallion.resources.ducklake import connect_lake
+from medallion.resources.table_writes import DaysWrite, StaleDaysError, replace_days, stale_days
+from medallion.resources.warehouse_file import is_lock_conflict, unopenable
+from medallion.utils.dates import day_spans, days_in
 
 log = logging.getLogger("medallion.etl")
 
@@ -52,7 +56,10 @@ class WarehouseLocation(dg.Config):
         for attempt in range(attempts):
             try:
                 return duckdb.connect(self.database, config={"custom_user_agent": "dagster"})
-            except duckdb.IOException as error:
+            except duckdb.Error as error:
+                # Only a lock passes with time; a damaged file fails at once, saying which file and how to recover.
+                if not is_lock_conflict(error):
+                    raise unopenable(self.database, error) from None
                 if attempt == attempts - 1:
                     raise
                 # Said out loud: the pool in deploy/dagster.yaml should keep runs from ever meeting here.
@@ -86,6 +93,11 @@ class Warehouse(dg.ConfigurableResource):
         with self.connect() as connection:
             yield WarehouseSession(connection)
 
+    def replace_days(self, tables: dict[str, pl.DataFrame], write: DaysWrite) -> str:
+        """Every table's days replaced in one transaction (a step's tables that must agree); returns the write id."""
+        with self.connect() as connection:
+            return replace_days(connection, tables, write)
+
 
 class WarehouseSession:
     """`query` and `table_exists` over one open connection."""
@@ -105,12 +117,6 @@ class WarehouseSession:
         return found["n"][0] > 0
 
 
-def as_arrow(frame: pl.DataFrame):
-    """The frame as Arrow without copying its text: Polars' string views pass as Arrow string views, which DuckDB
-    reads; the default (large_string) copies every value (533 MB for a 1M-row bronze day)."""
-    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
-
-
 def slice_filter(table_slice: TableSlice) -> str:
     """The rows of the output's partitions: `partition_expr` within each time window (our partitions are days)."""
     clauses = []
@@ -123,39 +129,56 @@ def slice_filter(table_slice: TableSlice) -> str:
     return " and ".join(clauses) or "true"
 
 
+def slice_days(table_slice: TableSlice) -> list[date]:
+    days = []
+    for dimension in table_slice.partition_dimensions:
+        window = dimension.partitions
+        if isinstance(window, dg.TimeWindow):
+            days += days_in(window.start, window.end)
+    return days
+
+
+# An asset's metadata key naming the tables its days are built from, day for day (gold: the silver table it reads).
+BUILT_FROM = "built_from"
+
+
 class PolarsTableHandler(DbTypeHandler[pl.DataFrame]):
-    """Stores Polars frames: the output's partitions are replaced in one transaction (delete + insert), so a
+    """Stores Polars frames: the output's partitions are replaced in one transaction (table_writes.replace_days), so a
     crash leaves the previous rows, never an empty day. Empty frames are written too (a quiet day clears its
     partition and still creates its table); inserts go by column name, adding the columns the table lacks; loads use
-    `.pl()`."""
+    `.pl()` and refuse days built from an upstream write since replaced (an asset's `built_from` metadata)."""
 
     def handle_output(self, context: dg.OutputContext, table_slice: TableSlice, obj: pl.DataFrame, connection) -> None:
-        arrow_table = as_arrow(obj)  # noqa: F841 - referenced by name in the SQL below
-        target = f"{table_slice.schema}.{table_slice.table}"
-        connection.execute(f"create table if not exists {target} as select * from arrow_table limit 0")
-        connection.execute("begin transaction")
-        try:
-            # A frame with new columns (a feature-set change) widens the table; older rows read them as null.
-            stored = {name.lower() for name in connection.sql(f"select * from {target} limit 0").columns}
-            incoming = connection.sql("select * from arrow_table limit 0")
-            for name, dtype in zip(incoming.columns, incoming.types, strict=True):
-                if name.lower() not in stored:
-                    connection.execute(f'alter table {target} add column "{name}" {dtype}')
-            connection.execute(f"delete from {target} where {slice_filter(table_slice)}")
-            connection.execute(f"insert into {target} by name select * from arrow_table")
-            connection.execute("commit")
-        except BaseException:
-            connection.execute("rollback")
-            raise
+        write = DaysWrite(where=slice_filter(table_slice), days=slice_days(table_slice), run_id=context.run_id)
+        replace_days(connection, {f"{table_slice.schema}.{table_slice.table}": obj}, write)
 
     def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> pl.DataFrame:
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
             return pl.DataFrame()
+        refuse_stale_days(connection, table_slice, context.upstream_output.definition_metadata or {})
         return connection.execute(DuckDbClient.get_select_statement(table_slice)).pl()
 
     @property
     def supported_types(self):
         return [pl.DataFrame]
+
+
+def refuse_stale_days(connection, table_slice: TableSlice, metadata: dict) -> None:
+    upstream = metadata.get(BUILT_FROM)
+    days = slice_days(table_slice)
+    if not upstream or not days:
+        return
+    table = f"{table_slice.schema}.{table_slice.table}"
+    stale = stale_days(connection, table, list(getattr(upstream, "value", upstream)), min(days), max(days))
+    if stale:
+        found = sorted({day for day, *_ in stale})
+        first = stale[0]
+        raise StaleDaysError(
+            f"{table} is older than {first[1]} for {len(found)} day(s): {day_spans(found)} ({first[1]} was written "
+            f"again by run {first[2]} after run {first[3]} built {table} from it: a run stopped between them). "
+            f"Materialize {table.replace('.', '/')} for these days again, e.g. `dg launch --job etl_job "
+            f"--partition-range {found[0]}...{found[-1]}`"
+        )
 
 
 class WarehouseClient(DbClient):

@@ -2,16 +2,21 @@
 
 Applications of day d go to `applications/<d>/applications_<d>.csv`; their outcomes become known
 `label_delay_days` later and go to `outcomes/<d + delay>/outcomes_<d>.csv`, each naming its application day d.
+
+Every file under a day folder, in sub-folders too, is read or accounted for (`scan_day`): a CSV in any case of
+extension, plain or compressed, is read; a hidden or in-progress file is ignored by a stated rule and named; any other
+file is refused, and the step reading the day fails naming it. Nothing under a day folder is skipped without a word.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
+from medallion.logic.etl.ingestion import COMPRESSIONS
 from medallion.utils.atomic import write_bytes_atomic
 
 APPLICATIONS = "applications"
@@ -58,9 +63,75 @@ def day_dir(landing_dir: Path, feed: str, day: date) -> Path:
     return Path(landing_dir) / feed / day.isoformat()
 
 
-def list_day_files(landing_dir: Path, feed: str, day: date) -> list[Path]:
+# Suffixes writers give a file while it is still being written or copied, before the rename that delivers it.
+IN_PROGRESS_SUFFIXES = (".tmp", ".temp", ".part", ".partial", ".swp", ".crdownload", ".filepart", ".download")
+READ_SUFFIXES = (".csv", *(f".csv{suffix}" for suffix in COMPRESSIONS))
+LANDING_RULE = (
+    f"read: {', '.join(READ_SUFFIXES)} in any case, in the day folder or its sub-folders; ignored: names (or "
+    f"folders) starting with '.', ending with '~', {', '.join(IN_PROGRESS_SUFFIXES)} or containing _COPYING_; "
+    "anything else fails the day's bronze step"
+)
+
+
+@dataclass(frozen=True)
+class DayFiles:
+    """Every file under one day folder, each read, ignored or refused, with why."""
+
+    read: list[Path] = field(default_factory=list)
+    ignored: dict[Path, str] = field(default_factory=dict)
+    refused: dict[Path, str] = field(default_factory=dict)
+
+    @property
+    def seen(self) -> int:
+        return len(self.read) + len(self.ignored) + len(self.refused)
+
+    @property
+    def requested(self) -> list[Path]:
+        """What a run of the day takes up: the files it reads and those it fails on."""
+        return sorted([*self.read, *self.refused])
+
+
+class RefusedLandingFiles(ValueError):
+    """Files under a day folder that the pipeline does not read; the step fails naming every one."""
+
+    def __init__(self, refused: dict[Path, str]):
+        self.refused = refused
+        names = ", ".join(str(p) for p in list(refused)[:10]) + (" ..." if len(refused) > 10 else "")
+        super().__init__(
+            f"{len(refused)} landed file(s) are not files the pipeline reads: {names}. Rule: {LANDING_RULE}. Move "
+            "them out of the day folder (or give a CSV its .csv name), then run the day again; nothing was written"
+        )
+
+
+def file_verdict(relative: Path) -> tuple[str, str | None]:
+    """("read" | "ignored" | "refused", why) for a file at `relative` under its day folder."""
+    name = relative.name.lower()
+    if any(part.startswith(".") for part in relative.parts):
+        return "ignored", "hidden (a name starting with '.')"
+    if name.endswith("~") or name.endswith(IN_PROGRESS_SUFFIXES) or "_copying_" in name:
+        return "ignored", "still being written (a temporary or partial-upload name)"
+    if name.endswith(READ_SUFFIXES):
+        return "read", None
+    return "refused", f"not a file the pipeline reads ({LANDING_RULE})"
+
+
+def scan_day(landing_dir: Path, feed: str, day: date) -> DayFiles:
     folder = day_dir(landing_dir, feed, day)
-    return sorted(p for p in folder.glob("*.csv") if p.is_file()) if folder.is_dir() else []
+    found = DayFiles()
+    if not folder.is_dir():
+        return found
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        verdict, why = file_verdict(path.relative_to(folder))
+        if verdict == "read":
+            found.read.append(path)
+        else:
+            (found.ignored if verdict == "ignored" else found.refused)[path] = why
+    return found
+
+
+def list_day_files(landing_dir: Path, feed: str, day: date) -> list[Path]:
+    """The files a run of the day takes up (read or refused); hidden and in-progress files are not among them."""
+    return scan_day(landing_dir, feed, day).requested
 
 
 def landed_days(landing_dir: Path, feed: str) -> list[date]:
@@ -73,7 +144,7 @@ def landed_days(landing_dir: Path, feed: str) -> list[date]:
             day = date.fromisoformat(folder.name)
         except ValueError:
             continue
-        if day.isoformat() == folder.name and folder.is_dir() and any(p.is_file() for p in folder.glob("*.csv")):
+        if day.isoformat() == folder.name and folder.is_dir() and list_day_files(landing_dir, feed, day):
             days.append(day)
     return sorted(days)
 

@@ -72,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pg(subparsers)
     _add_prod(subparsers)
     _add_launch(subparsers)
+    _add_rebuild_warehouse(subparsers)
     return parser
 
 
@@ -192,7 +193,7 @@ def score_dataset(
     """`medallion score` on `datasets` (name → Dataset component): the chosen dataset's contract and, unless
     `model` names one, its registered model's champion."""
     from medallion.resources.environments import resources_for
-    from medallion.resources.mlflow_tracking import ModelNotFoundError
+    from medallion.resources.mlflow_tracking import MlflowStoreError, ModelNotFoundError
     from medallion.tools.score import champion_uri, choose_dataset, score_file
 
     name = choose_dataset({name: dataset.ml_settings is not None for name, dataset in datasets.items()}, requested)
@@ -202,7 +203,7 @@ def score_dataset(
     try:
         model = model or champion_uri(name, dataset.ml_settings)
         report = score_file(model, input_path, output, contract, mlflow, day)
-    except (ModelNotFoundError, ValueError) as error:
+    except (ModelNotFoundError, MlflowStoreError, ValueError) as error:
         print(f"medallion score: error: dataset {name}: {error}", file=sys.stderr)
         return 1
     print(f"scored {report.scored} row(s) with {model} (version {report.model_version}) → {report.output}")
@@ -337,6 +338,54 @@ def _tag(text: str) -> tuple[str, str]:
     if not sep or not key:
         raise ValueError(f"--tag {text!r}: expected KEY=VALUE")
     return key, value
+
+
+def _add_rebuild_warehouse(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "rebuild-warehouse",
+        help="move a damaged warehouse.duckdb aside (never deleted) and rebuild bronze, silver and gold from the "
+        "landing files (one etl_job run over the landed days)",
+    )
+    parser.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME to repair (default: settings)")
+    parser.add_argument(
+        "--move-only", action="store_true", help="only move the file aside and print the command that rebuilds it"
+    )
+    parser.add_argument("--force", action="store_true", help="also when the warehouse opens fine")
+    parser.set_defaults(handler=run_rebuild_warehouse)
+
+
+def run_rebuild_warehouse(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from medallion.tools.rebuild import ml_note, plan_rebuild, refuse_unless_damaged, run_rebuild
+
+    settings = _settings(args.home)
+    refuse_unless_damaged(settings, args.force)
+    plan = plan_rebuild(settings, datetime.now())
+    for path in plan.moved:
+        print(f"moved aside: {path}")
+    if not plan.moved:
+        print(f"no warehouse at {settings.warehouse_path}: nothing to move aside")
+    if not plan.command:
+        print(f"nothing landed under {settings.landing_dir} within the partitions' days: nothing to rebuild")
+        return 0
+    rebuild = plan.shown_command(settings.home)
+    if args.move_only:
+        print(f"rebuild bronze, silver and gold from the landing files with:\n  {rebuild}")
+        print(ml_note(settings))
+        return 0
+    print(f"rebuilding bronze, silver and gold from the landing files, {plan.first}...{plan.last}:\n  {rebuild}")
+    sys.stdout.flush()
+    returncode = run_rebuild(settings, plan)
+    if returncode != 0:
+        print(
+            f"medallion rebuild-warehouse: error: the rebuild run failed; fix its cause, then:\n  {rebuild}",
+            file=sys.stderr,
+        )
+        return returncode
+    print(f"rebuilt {settings.warehouse_path}: bronze, silver and gold")
+    print(ml_note(settings))
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

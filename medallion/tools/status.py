@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from medallion.resources.warehouse_file import WarehouseFileError, connect_read_only, is_lock_conflict
 from medallion.settings import Settings
 from medallion.sources.landing import landed_days, list_day_files
 
@@ -246,8 +247,8 @@ def render_status(settings: Settings) -> str:
     if settings.env == "prod" or settings.warehouse_path.exists():
         try:
             lines += _read(settings, model_sections)
-        except Exception as error:  # a writer holding the lock: the table listing above already said so
-            lines += ["", "model", f"  cannot be read right now ({type(error).__name__})"]
+        except Exception:  # the table listing above already said why
+            lines += ["", "model", "  cannot be read: see the warehouse above"]
     lines += ["", f"UI              {UI_HINT}", f"MLflow          {MLFLOW_HINT}"]
     return "\n".join(line.rstrip() for line in lines)
 
@@ -255,9 +256,7 @@ def render_status(settings: Settings) -> str:
 def _read(settings: Settings, read):
     """`read(connection)` on the warehouse: the DuckDB file opened read-only, or the prod DuckLake."""
     if settings.env != "prod":
-        import duckdb
-
-        with duckdb.connect(str(settings.warehouse_path), read_only=True) as connection:
+        with connect_read_only(settings.warehouse_path) as connection:
             return read(connection)
     from medallion.resources.environments import resources_for
 
@@ -279,9 +278,14 @@ def _table_lines(read_tables) -> list[str]:
     lines: list[str] = []
     try:
         tables = read_tables()
-    except Exception as error:  # a writer holding the lock, a file from another DuckDB version, a catalog down
+    except WarehouseFileError as error:  # damaged or from another DuckDB version: no wait helps
+        lines.append(f"  cannot be read: it {error.problem}")
+        if error.recovery:
+            lines.append(f"  recover: {error.recovery}")
+    except Exception as error:  # a writer holding the lock, a catalog down
         lines.append(f"  cannot be read right now ({type(error).__name__}: {str(error).splitlines()[0]})")
-        lines.append("  a run may be writing it; try again when it has finished")
+        if is_lock_conflict(error):
+            lines.append("  a run is writing it; try again when it has finished")
     else:
         if not tables:
             lines.append(

@@ -66,16 +66,22 @@ def daily_counts(
     rejected: pl.DataFrame | None = None,
     asset_key: dg.AssetKey | None = None,
     seconds: dict | None = None,
+    files: pl.DataFrame | None = None,
 ) -> None:
-    """Gives each day of the run its own rows in / out / rejected (and seconds where they were measured per day)
-    on its own materialization, so the partitions plot and each day's event show that day, not the run's totals."""
+    """Gives each day of the run its own rows in / out / rejected (and seconds where they were measured per day, files
+    read and ignored where a manifest is given) on its own materialization, so the partitions plot and each day's
+    event show that day, not the run's totals."""
     out, bad = rows_by_day(rows_out), rows_by_day(rejected)
     into = out if rows_in is None else rows_by_day(rows_in)
+    read = rows_by_day(None if files is None else files.filter(pl.col("status") == "read"))
+    ignored = rows_by_day(None if files is None else files.filter(pl.col("status") == "ignored"))
     for key in context.partition_keys:
         day = as_date(key)
         counts = {"rows_in": into.get(day, 0), "rows_out": out.get(day, 0), "rows_rejected": bad.get(day, 0)}
         if seconds is not None:
             counts["seconds"] = round(seconds.get(day, 0.0), 3)
+        if files is not None:
+            counts |= {"files_read": read.get(day, 0), "files_ignored": ignored.get(day, 0)}
         context.add_asset_metadata(
             {**counts, "dagster/row_count": counts["rows_out"]}, asset_key=asset_key, partition_key=key
         )

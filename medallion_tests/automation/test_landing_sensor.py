@@ -72,13 +72,22 @@ def test_adding_a_file_changes_that_days_run_key_only(home, defs):
     assert after[DAY2.isoformat()] != before[DAY2.isoformat()]
 
 
-def test_a_non_csv_file_or_a_folder_that_is_not_a_day_is_ignored(home, defs):
+def test_hidden_or_in_progress_files_and_folders_that_are_not_days_are_ignored(home, defs):
     land_two_days(home)
     before = run_keys(evaluate(defs, home))
-    land(home, "applications", DAY1, "notes.txt", "not a feed file")
+    land(home, "applications", DAY1, ".notes.csv.swp", "an editor's file")
+    land(home, "applications", DAY1, "next.csv.part", "an upload in progress")
     (home.landing_dir / "applications" / "not-a-day").mkdir()
     (home.landing_dir / "applications" / "not-a-day" / "x.csv").write_text("ID\n1\n")
     assert run_keys(evaluate(defs, home)) == before
+
+
+def test_a_file_the_pipeline_does_not_read_requests_a_run_that_fails_naming_it(home, defs):
+    land_two_days(home)
+    before = run_keys(evaluate(defs, home))
+    land(home, "applications", DAY1, "notes.txt", "not a feed file")
+    after = run_keys(evaluate(defs, home))
+    assert after[DAY1.isoformat()] != before[DAY1.isoformat()] and after[DAY2.isoformat()] == before[DAY2.isoformat()]
 
 
 def test_days_before_the_start_or_in_the_future_are_ignored(home, defs):

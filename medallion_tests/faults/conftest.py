@@ -74,6 +74,7 @@ def land_files(home: Settings, feed: str, day: date, files: dict[str, bytes]) ->
     paths = []
     for i, (name, content) in enumerate(files.items()):
         path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
         moment = DELIVERED + (day.toordinal() % 1000) * 100 + i
         os.utime(path, (moment, moment))

@@ -113,17 +113,20 @@ def test_write_day_file_once_leaves_identical_bytes_alone_and_refuses_different_
     assert [p.name for p in path.parent.iterdir()] == ["part.csv"]
 
 
-def test_landed_days_skips_non_dates_and_folders_without_csv(tmp_path):
+def test_landed_days_skips_non_dates_and_folders_without_files_to_take_up(tmp_path):
     frame = pl.DataFrame({"ID": [1]})
     write_day_file_once(tmp_path, "feed", date(2024, 1, 2), frame, "b.csv")
     write_day_file_once(tmp_path, "feed", date(2024, 1, 2), frame, "a.csv")
     write_day_file_once(tmp_path, "feed", date(2024, 1, 1), frame, "a.csv")
     (tmp_path / "feed" / "2024-01-03").mkdir()
     (tmp_path / "feed" / "2024-01-04").mkdir()
-    (tmp_path / "feed" / "2024-01-04" / "notes.txt").write_text("not a csv")
+    (tmp_path / "feed" / "2024-01-04" / ".notes.csv").write_text("hidden")
+    (tmp_path / "feed" / "2024-01-04" / "upload.csv.part").write_text("in progress")
+    (tmp_path / "feed" / "2024-01-05").mkdir()
+    (tmp_path / "feed" / "2024-01-05" / "notes.txt").write_text("refused: its run fails naming it")
     (tmp_path / "feed" / "not-a-day").mkdir()
     (tmp_path / "feed" / "not-a-day" / "x.csv").write_text("ID\n1\n")
-    assert landed_days(tmp_path, "feed") == [date(2024, 1, 1), date(2024, 1, 2)]
+    assert landed_days(tmp_path, "feed") == [date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 5)]
     assert [p.name for p in list_day_files(tmp_path, "feed", date(2024, 1, 2))] == ["a.csv", "b.csv"]
-    assert list_day_files(tmp_path, "feed", date(2024, 1, 5)) == []
+    assert list_day_files(tmp_path, "feed", date(2024, 1, 6)) == []
     assert landed_days(tmp_path, "missing") == []

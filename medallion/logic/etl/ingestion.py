@@ -11,10 +11,13 @@ them back in ~1.9 s; the same records as one column take ~1.2 s and ~0.3 s (benc
 
 from __future__ import annotations
 
+import bz2
 import csv
 import functools
+import gzip
 import io
 import json
+import lzma
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -71,6 +74,22 @@ def empty_bronze() -> pl.DataFrame:
 def values_schema(columns: list[str]) -> dict[str, pl.DataType]:
     """What `split_fields` gives: bronze's columns with the contract's as text and `_extra_values`."""
     return {"partition_date": pl.Date, **{c: pl.String for c in columns}, **LINEAGE_COLUMNS, "_extra_values": pl.String}
+
+
+# What the reader decompresses, by a file's last suffix (any case): the standard library's codecs.
+COMPRESSIONS = {".gz": gzip.decompress, ".bz2": bz2.decompress, ".xz": lzma.decompress}
+
+
+def _decompress(path: Path, data: bytes) -> bytes:
+    decompress = COMPRESSIONS.get(path.suffix.lower())
+    if decompress is None:
+        return data
+    try:
+        return decompress(data)
+    except (OSError, EOFError, ValueError, lzma.LZMAError) as error:
+        raise LandingFileError(
+            path, 1, f"compression={path.suffix.lower().lstrip('.')}", f"cannot be decompressed: {error}"
+        ) from error
 
 
 def _decode(path: Path, data: bytes) -> str:
@@ -201,7 +220,7 @@ def read_landing_file(
     """Read one landed CSV into bronze records; `columns` (the contract's) only judge its header."""
     path = Path(path)
     data, delivered_at = _read_unchanged(path)
-    text = _decode(path, data)
+    text = _decode(path, _decompress(path, data))
     if not text.strip():
         return empty_bronze(), HeaderReport((), ())
     try:
@@ -321,6 +340,31 @@ def read_landing_day(
         reports[str(path)] = report
     frame = pl.concat(frames, how="vertical") if frames else empty_bronze()
     return frame, reports
+
+
+MANIFEST_SCHEMA: dict[str, pl.DataType] = {
+    "partition_date": pl.Date,
+    "file": pl.String,
+    "status": pl.String,  # read | ignored
+    "reason": pl.String,  # why an ignored file was not read
+    "records": pl.Int64,  # bronze records taken from it
+    "bytes": pl.Int64,
+}
+
+
+def file_manifest(day: date, read: list[Path], ignored: dict[Path, str], records: pl.DataFrame) -> pl.DataFrame:
+    """One row per file seen under a day folder: what was read from it, or why it was not."""
+    per_file = dict(records.group_by("_source_file").len().iter_rows()) if records.height else {}
+    rows = [(day, str(p), "read", None, per_file.get(str(p), 0), _size(p)) for p in read]
+    rows += [(day, str(p), "ignored", why, 0, _size(p)) for p, why in ignored.items()]
+    return pl.DataFrame(rows, schema=MANIFEST_SCHEMA, orient="row")
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:  # an in-progress upload may be renamed away while the day is read
+        return None
 
 
 def bronze_from_frame(

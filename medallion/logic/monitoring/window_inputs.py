@@ -10,7 +10,7 @@ import polars as pl
 
 from medallion.contract import Contract
 from medallion.logic.monitoring.drift import FeatureReference, load_reference
-from medallion.resources.mlflow_tracking import MlflowTracking
+from medallion.resources.mlflow_tracking import MlflowStoreError, MlflowTracking
 from medallion.resources.warehouse import Warehouse
 
 log = logging.getLogger("medallion.ml")
@@ -129,6 +129,8 @@ def version_references(
             if champion and str(champion.version) == version:
                 feature_reference = load_reference(mlflow.load_run_dict(run_id, FEATURE_REFERENCE))
             predictions[version] = load_reference(mlflow.load_run_dict(run_id, PREDICTION_REFERENCE))["probability"]
+        except MlflowStoreError:
+            raise
         except Exception as error:  # an old version without references must not stop monitoring of the others
             log.warning("no drift reference for %s v%s: %s", mlflow.model_name, version, error)
     return feature_reference, predictions

@@ -1,0 +1,149 @@
+"""Writing a step's days: every table the step writes for its days commits in one transaction, with one row per table
+and day appended to the write ledger, which readers use to refuse a day built from an upstream write since replaced.
+
+Why one transaction for several tables: silver's tables and its quarantine must agree for a day (every bronze row in
+one of them); written one by one, a disk-full error or a kill between two writes left rows in neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+
+import duckdb
+import polars as pl
+
+log = logging.getLogger("medallion.etl")
+
+LEDGER_SCHEMA = "meta"
+LEDGER = f"{LEDGER_SCHEMA}.partition_writes"
+LEDGER_COLUMNS = (
+    "table_name varchar, partition_date date, rows bigint, write_id varchar, run_id varchar, written_at timestamptz"
+)
+
+
+class StaleDaysError(RuntimeError):
+    """A table's days were built from an upstream write that has since been replaced."""
+
+
+def as_arrow(frame: pl.DataFrame):
+    """The frame as Arrow without copying its text: Polars' string views pass as Arrow string views, which DuckDB
+    reads; the default (large_string) copies every value (533 MB for a 1M-row bronze day)."""
+    return frame.to_arrow(compat_level=pl.CompatLevel.newest())
+
+
+@dataclass(frozen=True)
+class DaysWrite:
+    """What a write replaces: the rows matching `where` (its days) in each table; `days` get ledger rows."""
+
+    where: str
+    days: list[date]
+    run_id: str | None = None
+
+    @classmethod
+    def of_days(cls, days: list[date], run_id: str | None = None) -> DaysWrite:
+        return cls(f"partition_date between '{min(days)}' and '{max(days)}'", days, run_id)
+
+
+def replace_days(connection: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame], write: DaysWrite) -> str:
+    """Replaces `write`'s days in every `schema.table` of `tables` with its frame, all in one transaction, and returns
+    the write's id. A table is created from its frame's schema when missing; a frame with new columns widens it."""
+    arrows = {target: as_arrow(frame) for target, frame in tables.items()}
+    for target, arrow in arrows.items():
+        connection.register("incoming", arrow)
+        connection.execute(f"create schema if not exists {target.split('.')[0]}")
+        connection.execute(f"create table if not exists {target} as select * from incoming limit 0")
+        connection.unregister("incoming")
+    connection.execute(f"create schema if not exists {LEDGER_SCHEMA}")
+    connection.execute(f"create table if not exists {LEDGER} ({LEDGER_COLUMNS})")
+    write_id = uuid.uuid4().hex
+    connection.execute("begin transaction")
+    try:
+        for target, arrow in arrows.items():
+            connection.register("incoming", arrow)
+            _widen(connection, target)
+            connection.execute(f"delete from {target} where {write.where}")
+            connection.execute(f"insert into {target} by name select * from incoming")
+            connection.unregister("incoming")
+        _record(connection, tables, write, write_id)
+        connection.execute("commit")
+    except BaseException as error:
+        _rollback(connection, error)
+        raise
+    return write_id
+
+
+def _widen(connection: duckdb.DuckDBPyConnection, target: str) -> None:
+    """A frame with new columns (a feature-set change) widens the table; older rows read them as null."""
+    stored = {name.lower() for name in connection.sql(f"select * from {target} limit 0").columns}
+    incoming = connection.sql("select * from incoming limit 0")
+    for name, dtype in zip(incoming.columns, incoming.types, strict=True):
+        if name.lower() not in stored:
+            connection.execute(f'alter table {target} add column "{name}" {dtype}')
+
+
+def _record(connection, tables: Mapping[str, pl.DataFrame], write: DaysWrite, write_id: str) -> None:
+    if not write.days:
+        return
+    written_at = datetime.now(UTC)
+    rows = []
+    for target, frame in tables.items():
+        counts = dict(frame.group_by("partition_date").len().iter_rows()) if "partition_date" in frame.columns else {}
+        rows += [(target, day, counts.get(day, 0), write_id, write.run_id, written_at) for day in write.days]
+    ledger = pl.DataFrame(
+        rows,
+        schema={
+            "table_name": pl.String,
+            "partition_date": pl.Date,
+            "rows": pl.Int64,
+            "write_id": pl.String,
+            "run_id": pl.String,
+            "written_at": pl.Datetime("us", "UTC"),
+        },
+        orient="row",
+    )
+    # Appended, never updated: concurrent runs on a DuckLake then never touch the same rows (a delete there conflicts
+    # with another transaction's insert), and the ledger keeps each day's history; readers take the latest row.
+    connection.register("ledger_rows", ledger.to_arrow())
+    connection.execute(f"insert into {LEDGER} by name select * from ledger_rows")
+    connection.unregister("ledger_rows")
+
+
+def _rollback(connection: duckdb.DuckDBPyConnection, cause: BaseException) -> None:
+    """Rolls back, keeping `cause` the error a user reads: after a fatal error (disk full) DuckDB has already ended
+    the transaction, and a failing rollback would otherwise replace the cause with 'no transaction is active'."""
+    try:
+        connection.execute("rollback")
+    except duckdb.Error as error:
+        log.warning("rollback after %s: %s (the transaction was already ended)", type(cause).__name__, error)
+
+
+def stale_days(
+    connection: duckdb.DuckDBPyConnection, table: str, upstream: list[str], first: date, last: date
+) -> list[tuple[date, str, str | None, str | None]]:
+    """Days in [first, last] whose `table` was written before one of its `upstream` tables was last written for that
+    day: (day, upstream table, the upstream's run, the table's run). Days without a ledger row are not judged."""
+    if not upstream or not _ledger_exists(connection):
+        return []
+    marks = ", ".join("?" for _ in upstream)
+    return connection.execute(
+        f"with latest as (select * from {LEDGER} where table_name in (?, {marks}) and partition_date between ? and ? "
+        "qualify row_number() over (partition by table_name, partition_date order by written_at desc) = 1) "
+        "select built.partition_date, source.table_name, source.run_id, built.run_id from latest built "
+        "join latest source on source.partition_date = built.partition_date and source.table_name <> built.table_name "
+        "where built.table_name = ? and source.written_at > built.written_at order by 1, 2",
+        [table, *upstream, first, last, table],
+    ).fetchall()
+
+
+def _ledger_exists(connection: duckdb.DuckDBPyConnection) -> bool:
+    schema, name = LEDGER.split(".")
+    found = connection.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
+        "and table_catalog = current_database()",
+        [schema, name],
+    ).fetchone()
+    return bool(found and found[0])
