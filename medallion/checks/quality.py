@@ -88,10 +88,12 @@ def _bronze_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Chec
         name=HEADER_MATCHES_CONTRACT,
         start=start,
         blocking=True,
-        description="Every file's header has the contract's columns: a missing column is an error (blocks silver), "
-        "an extra one a warning (its values stay in each record's _raw_line).",
+        description="Every file's header has the contract's columns: a missing required column is an error (blocks "
+        "silver); a missing nullable column (a file from before the contract gained it) is read as null and an extra "
+        "one keeps its values in each record's _raw_line, both warnings.",
     )
     def header_matches_contract(days: Days, warehouse: Warehouse) -> DailyResults:
+        required = {column.name for column in feed.columns if not column.nullable}
         where, params = where_clause(days, "_header_issue is not null")
         by_day = records_by_day(
             warehouse.query(
@@ -103,10 +105,10 @@ def _bronze_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Chec
 
         def verdict(day: date) -> dg.AssetCheckResult:
             found = by_day.get(day, [])
-            missing = any("missing:" in r["issue"] for r in found)
+            missing = {name for r in found for name in _missing_columns(r["issue"])}
             return dg.AssetCheckResult(
                 passed=not found,
-                severity=ERROR if missing else WARN,
+                severity=ERROR if missing & required else WARN,
                 description="; ".join(f"{r['file']}: {r['issue']}" for r in found[:5]) or None,
                 metadata={
                     "expected_columns": feed.column_names,
@@ -117,6 +119,12 @@ def _bronze_checks(contract: Contract, feed: FeedSpec, start: date) -> list[Chec
         return each_day(days, by_day, verdict)
 
     return [files_arrived, header_matches_contract]
+
+
+def _missing_columns(issue: str) -> list[str]:
+    """The columns a HeaderReport's issue text names as missing (`missing: A, B; extra: C`)."""
+    part = next((p for p in issue.split("; ") if p.startswith("missing: ")), "")
+    return part.removeprefix("missing: ").split(", ") if part else []
 
 
 def _manifest_by_day(warehouse: Warehouse, feed: FeedSpec, days: Days) -> dict[date, dict[str, str]] | None:

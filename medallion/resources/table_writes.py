@@ -118,7 +118,14 @@ def _rollback(connection: duckdb.DuckDBPyConnection, cause: BaseException) -> No
     try:
         connection.execute("rollback")
     except duckdb.Error as error:
-        log.warning("rollback after %s: %s (the transaction was already ended)", type(cause).__name__, error)
+        # Logged here too: when the catalog's PostgreSQL is gone, so is the event log, and this log is all that shows.
+        reason = (str(cause).splitlines() or [""])[0][:300]
+        log.warning(
+            "write failed (%s: %s); rollback: %s (the transaction was already ended)",
+            type(cause).__name__,
+            reason,
+            error,
+        )
 
 
 def stale_days(

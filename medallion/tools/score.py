@@ -65,22 +65,27 @@ def champion_uri(dataset: str, ml: MlSettings | None) -> str:
 
 
 def read_input(path: Path, contract: Contract, day: date) -> pl.DataFrame:
+    """The file as bronze records. A required contract column it lacks refuses it; a nullable one it lacks (rows
+    from before the contract gained the column) is read as null, as the pipeline's silver does."""
     columns = contract.entity.column_names
+    optional = {c.name for c in contract.entity.columns if c.nullable}
     now = datetime.now(UTC)
     if path.suffix == ".parquet":
         frame = pl.read_parquet(path)
-        missing = [c for c in columns if c not in frame.columns]
+        missing = [c for c in columns if c not in frame.columns and c not in optional]
         if missing:
             raise ScoringInputError(
                 f"{path}: lacks contract column(s) {missing} of {contract.name}/{contract.entity.name}"
             )
-        return bronze_from_frame(frame, columns, path, day, now)
+        absent = [pl.lit(None, pl.String).alias(c) for c in columns if c not in frame.columns]
+        return bronze_from_frame(frame.with_columns(absent), columns, path, day, now)
     if path.suffix != ".csv":
         raise ScoringInputError(f"{path}: unsupported input type {path.suffix!r}; use .csv or .parquet")
     bronze, header = read_landing_file(path, columns, day, now)
-    if header.missing:
+    missing = [c for c in header.missing if c not in optional]
+    if missing:
         raise ScoringInputError(
-            f"{path}: line 1: lacks contract column(s) {list(header.missing)} of {contract.name}/{contract.entity.name}"
+            f"{path}: line 1: lacks contract column(s) {missing} of {contract.name}/{contract.entity.name}"
         )
     return bronze
 

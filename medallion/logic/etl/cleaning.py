@@ -1,6 +1,7 @@
 """Bronze → silver: type each value per the contract, keep valid rows, send every other row to the quarantine.
 
-Reason codes (a row can carry several): `malformed_line`, `missing_column:<col>` (the file's header lacks it),
+Reason codes (a row can carry several): `malformed_line`, `missing_column:<col>` (the file's header lacks a required
+column; a nullable column its header lacks is read as null),
 `missing:<col>`, `invalid_type:<col>`, `out_of_range:<col>`, `not_allowed:<col>`, and for rows that are valid
 but lose the de-duplication on the key: `duplicate_row` (the same line delivered again) or
 `superseded` (a later delivery of the same key with other values).
@@ -69,8 +70,10 @@ def _typed(column: ColumnSpec) -> pl.Expr:
 def _violations(column: ColumnSpec, header_missing: pl.Expr) -> list[tuple[pl.Expr, str]]:
     present = pl.col(f"__present_{column.name}")
     typed = pl.col(f"__typed_{column.name}")
+    # A file whose header lacks a nullable column (e.g. one landed before the contract gained it) gives that column
+    # null values, as an empty value would; only a required column's absence rejects the file's rows.
     rules = [
-        (header_missing, f"missing_column:{column.name}"),
+        (header_missing & pl.lit(not column.nullable), f"missing_column:{column.name}"),
         (~header_missing & ~present & pl.lit(not column.nullable), f"missing:{column.name}"),
         (present & typed.is_null(), f"invalid_type:{column.name}"),
     ]
