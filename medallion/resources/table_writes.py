@@ -18,8 +18,8 @@ import polars as pl
 
 log = logging.getLogger("medallion.etl")
 
-LEDGER_SCHEMA = "meta"
-LEDGER = f"{LEDGER_SCHEMA}.partition_writes"
+LEDGER_SCHEMA, LEDGER_TABLE = "meta", "partition_writes"
+LEDGER = f"{LEDGER_SCHEMA}.{LEDGER_TABLE}"
 LEDGER_COLUMNS = (
     "table_name varchar, partition_date date, rows bigint, write_id varchar, run_id varchar, written_at timestamptz"
 )
@@ -132,9 +132,8 @@ def stale_days(
     connection: duckdb.DuckDBPyConnection, table: str, upstream: list[str], first: date, last: date
 ) -> list[tuple[date, str, str | None, str | None]]:
     """Days in [first, last] whose `table` was written before one of its `upstream` tables was last written for that
-    day: (day, upstream table, the upstream's run, the table's run). Days without a ledger row are not judged."""
-    if not upstream or not _ledger_exists(connection):
-        return []
+    day: (day, upstream table, the upstream's run, the table's run). Days without a ledger row are not judged; the
+    ledger must exist."""
     marks = ", ".join("?" for _ in upstream)
     return connection.execute(
         f"with latest as (select * from {LEDGER} where table_name in (?, {marks}) and partition_date between ? and ? "
@@ -144,13 +143,3 @@ def stale_days(
         "where built.table_name = ? and source.written_at > built.written_at order by 1, 2",
         [table, *upstream, first, last, table],
     ).fetchall()
-
-
-def _ledger_exists(connection: duckdb.DuckDBPyConnection) -> bool:
-    schema, name = LEDGER.split(".")
-    found = connection.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ? "
-        "and table_catalog = current_database()",
-        [schema, name],
-    ).fetchone()
-    return bool(found and found[0])

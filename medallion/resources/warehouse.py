@@ -17,7 +17,14 @@ from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHan
 from dagster_duckdb.io_manager import DuckDbClient
 
 from medallion.resources.ducklake import connect_lake
-from medallion.resources.table_writes import DaysWrite, StaleDaysError, replace_days, stale_days
+from medallion.resources.table_writes import (
+    LEDGER_SCHEMA,
+    LEDGER_TABLE,
+    DaysWrite,
+    StaleDaysError,
+    replace_days,
+    stale_days,
+)
 from medallion.resources.warehouse_file import is_lock_conflict, unopenable
 from medallion.utils.dates import day_spans, days_in
 
@@ -166,7 +173,7 @@ class PolarsTableHandler(DbTypeHandler[pl.DataFrame]):
 def refuse_stale_days(connection, table_slice: TableSlice, metadata: dict) -> None:
     upstream = metadata.get(BUILT_FROM)
     days = slice_days(table_slice)
-    if not upstream or not days:
+    if not upstream or not days or not WarehouseSession(connection).table_exists(LEDGER_SCHEMA, LEDGER_TABLE):
         return
     table = f"{table_slice.schema}.{table_slice.table}"
     stale = stale_days(connection, table, list(getattr(upstream, "value", upstream)), min(days), max(days))
