@@ -17,6 +17,15 @@ from medallion.tools.processes import answers, stop_process_group
 BIN = PROJECT_DIR / ".venv" / "bin"
 
 
+def poll(condition, what: str, timeout: float, interval: float = 0.5):
+    """`condition()`'s first truthy value, polled every `interval` s; fails saying `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"{what} after {timeout:.0f} s"
+        time.sleep(interval)
+    return found
+
+
 def dagster_environment(dagster_home: Path, medallion_home: Path, **extra: str) -> dict[str, str]:
     """This process's environment with a new DAGSTER_HOME holding a copy of deploy/dagster.yaml."""
     dagster_home.mkdir(parents=True, exist_ok=True)

@@ -7,9 +7,9 @@ number of runs is known: each costs 10-20 s of process start on this machine, on
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-import time
 import urllib.request
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,7 +22,7 @@ from medallion.settings import Settings
 from medallion.sources.generate import generate
 from medallion_tests.conftest import with_mlflow_store
 from medallion_tests.faults.conftest import clean_home, feed_rows, run, tables
-from medallion_tests.servers import dagster_dev, dagster_environment
+from medallion_tests.servers import dagster_dev, dagster_environment, poll
 
 START = date(2025, 1, 1)
 APPLICATION_DAYS, DELAY, ROWS_PER_DAY = 28, 2, 200
@@ -69,12 +69,7 @@ def runs(port: int, **tags: str) -> list[dict]:
     return graphql(port, RUNS, {"filter": {"tags": selected}})["runsOrError"]["results"]
 
 
-def wait_for(condition, what: str, timeout: float = 300.0):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"{what} after {timeout:.0f} s"
-        time.sleep(1.0)
-    return found
+wait_for = functools.partial(poll, timeout=300.0, interval=1.0)
 
 
 def deliver(staged: Path, home: Settings, days: list[date]) -> None:

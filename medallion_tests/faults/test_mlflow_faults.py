@@ -15,8 +15,8 @@ from medallion.definitions import build_definitions
 from medallion.resources.mlflow_tracking import MlflowStoreError, MlflowTracking
 from medallion.settings import MLFLOW_TRACKING_URI_VAR, Settings
 from medallion.tools.cli import main as medallion_cli
-from medallion_tests.conftest import DAY1, mlflow_of, with_mlflow_store
-from medallion_tests.ml.conftest import AS_OF, build_world, predict, train
+from medallion_tests.conftest import DAY1, mlflow_of
+from medallion_tests.ml.conftest import AS_OF, new_world, predict, train
 
 PASSWORD = "s3cret-Pa55"
 SCORED_DAY = DAY1 + timedelta(days=2)
@@ -32,9 +32,7 @@ def refused_port() -> int:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory, reference, empty_mlflow_store):
     """A home with its ETL done, a champion in its local store and one day scored; and a Dagster instance."""
-    home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
-    with_mlflow_store(home, empty_mlflow_store)
-    defs = build_world(home, reference)
+    home, defs = new_world(tmp_path_factory, reference, empty_mlflow_store)
     with dg.instance_for_test() as instance:
         assert train(defs, instance).success
         assert predict(defs, instance, SCORED_DAY, SCORED_DAY).success

@@ -8,18 +8,18 @@ lasts exactly as long as the test needs, however loaded the machine."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import dagster as dg
 
 from medallion.deploy.instance_storage import open_instance
 from medallion.deploy.run_launcher import HOST_TAG
-from medallion_tests.servers import BIN, dagster_dev, dagster_environment
+from medallion_tests.servers import BIN, dagster_dev, dagster_environment, poll
 
 JOB_FILE = """
 import time
@@ -53,12 +53,7 @@ def start_terminal_run(command: list[str], env: dict[str, str], log: Path) -> su
         return subprocess.Popen(command, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def wait_for(condition, what: str, timeout: float = 180.0):
-    deadline = time.monotonic() + timeout
-    while not (found := condition()):
-        assert time.monotonic() < deadline, f"{what} after {timeout:.0f} s"
-        time.sleep(0.5)
-    return found
+wait_for = functools.partial(poll, timeout=180.0, interval=0.5)
 
 
 def run_of_process(instance: dg.DagsterInstance, pid: int) -> str | None:

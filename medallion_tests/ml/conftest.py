@@ -50,11 +50,16 @@ def predict(defs: dg.Definitions, instance: dg.DagsterInstance, first: date, las
     return defs.resolve_job_def("inference_job").execute_in_process(instance=instance, tags=tags, raise_on_error=False)
 
 
+def new_world(tmp_path_factory, reference, mlflow_store) -> tuple[Settings, dg.Definitions]:
+    """A new home on a copy of the empty MLflow store, its days landed and run through the ETL."""
+    home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
+    with_mlflow_store(home, mlflow_store)
+    return home, build_world(home, reference)
+
+
 @pytest.fixture(scope="session")
 def world(tmp_path_factory, reference, empty_mlflow_store):
-    home = Settings(home=tmp_path_factory.mktemp("home"), env="local")
-    with_mlflow_store(home, empty_mlflow_store)
-    defs = build_world(home, reference)
+    home, defs = new_world(tmp_path_factory, reference, empty_mlflow_store)
     with dg.instance_for_test() as instance:
         yield home, defs, instance
 
