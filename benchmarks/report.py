@@ -193,7 +193,7 @@ def markdown(results: dict) -> str:
     if backfill:
         lines += [
             "",
-            f"## Year backfill: {backfill[0]['benchmark']}",
+            f"## Ranged backfills: etl_job as one run, {backfill[0]['rows'] // backfill[0]['days']:,} rows a day",
             "",
             '`build_definitions(Settings(home=...)).resolve_job_def("etl_job").execute_in_process(...)` with the '
             "partition-range tags (what `dg launch --partition-range` runs), on a sqlite instance with "
@@ -209,19 +209,21 @@ def markdown(results: dict) -> str:
             "catalog (files under a local data path), the instance deploy/dagster.prod.yaml on a PostgreSQL started "
             "for the bench (127.0.0.1, `synchronous_commit=off` as `make prod-up` sets it).",
             "",
-            "| variant | seconds | CPU s | rows/s | peak RSS MiB | assets' compute s | asset steps s | check steps s | "
-            "outside steps s | share of wall outside assets' compute | events | event log s (share) | success |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "| variant | days | seconds | CPU s | rows/s | peak RSS MiB | assets' compute s | asset steps s | "
+            "check steps s | outside steps s | share of wall outside assets' compute | events (per day) | "
+            "event log s (share) | success |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in backfill:
             if not ok(r):
-                lines.append(f"| {r['variant']} | failed: {_error(r)} | | | | | | | | | | | |")
+                lines.append(f"| {r['variant']} | {r.get('days', '')} | failed: {_error(r)} | | | | | | | | | | | |")
                 continue
             lines.append(
-                f"| {r['variant']} | {_s(r['seconds'])} | {_s(r.get('cpu_s'))} | {r['rows_per_second']:,} | "
-                f"{r['peak_rss_mb']:,} | "
+                f"| {r['variant']} | {r['days']} | {_s(r['seconds'])} | {_s(r.get('cpu_s'))} | "
+                f"{r['rows_per_second']:,} | {r['peak_rss_mb']:,} | "
                 f"{_s(r['assets_compute_s'])} | {_s(r['asset_steps_s'])} | {_s(r['check_steps_s'])} | "
-                f"{_s(r['outside_steps_s'])} | {r['outside_compute_share']:.0%} | {r['events']:,} | "
+                f"{_s(r['outside_steps_s'])} | {r['outside_compute_share']:.0%} | {r['events']:,} "
+                f"({r['events'] / r['days']:.0f}) | "
                 f"{_s(r.get('event_log_s'))} ({r.get('event_log_share', 0):.0%}) | {r['success']} |"
             )
 

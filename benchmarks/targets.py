@@ -85,7 +85,22 @@ def targets(rows: list[dict]) -> list[dict]:
             " vs ".join(f"{c:.1f} µs/row" for _, c in per_row),
             flat,
         )
+    year_days = max((r["days"] for r in rows if r["section"] == "backfill" and "days" in r), default=None)
+    local = [r for r in rows if r["section"] == "backfill" and not r["variant"].startswith("prod") and ok(r)]
+    if len(local) >= 2:
+        peaks = [(r["days"], r["peak_rss_mb"]) for r in sorted(local, key=lambda r: r["days"])]
+        add(
+            f"ranged run's peak RSS flat in its days and ≤ {RANGED_RSS_LIMIT_MB:,} MiB (issue 21)",
+            "local, " + " vs ".join(f"{d} days" for d, _ in peaks),
+            " vs ".join(f"{mb:,.0f} MiB" for _, mb in peaks),
+            all(mb <= RANGED_RSS_LIMIT_MB for _, mb in peaks),
+            "flat: the longest range's peak within 1.3× the shortest's"
+            if peaks[-1][1] <= 1.3 * peaks[0][1]
+            else "not flat: the longest range's peak is over 1.3× the shortest's",
+        )
     for r in rows:
+        if r["section"] == "backfill" and r.get("days", year_days) != year_days:
+            continue
         if r["section"] == "backfill" and r["variant"].startswith("prod"):
             add(
                 "year backfill on the prod profile ≤ 19 s (issue 12)",
@@ -153,6 +168,9 @@ def _etl_profile(med: dict, floor: dict) -> str:
         f"{floor.get('split_write_s')} s); reading {med.get('read_s')} s + validating {med.get('validate_s')} s vs "
         f"the floor's {floor.get('read_validate_s')} s"
     )
+
+
+RANGED_RSS_LIMIT_MB = 1536
 
 
 def _backfill_profile(r: dict) -> str:

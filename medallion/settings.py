@@ -49,6 +49,14 @@ MLFLOW_HTTP_BUDGET = {
 PROCESS_DEFAULTS = {"DAGSTER_DISABLE_TELEMETRY": "1", "MLFLOW_DISABLE_TELEMETRY": "true", **MLFLOW_HTTP_BUDGET}
 
 
+# A ranged step (a backfill as one run) reads, transforms and commits this many days at a time, so its memory holds one
+# slice plus DuckDB's cache, whatever its range; a week of 10k-row days is ~70k rows and keeps a year to ~50 commits
+# per table. DuckDB caches what it reads and writes up to its memory limit (80 % of RAM by default: a year's run then
+# held ~1 GB of cache); past this one it evicts, or spills to `<warehouse>.tmp`.
+DEFAULT_SLICE_DAYS = 7
+DEFAULT_WAREHOUSE_MEMORY = "512MB"
+
+
 class SettingsError(ValueError):
     """A configuration value is missing or not one of the allowed values; the message names the variable."""
 
@@ -67,6 +75,8 @@ class Settings:
     delta_uri: str | None = None
     lake_catalog: bool = False
     lake_data_path: str | None = None
+    slice_days: int = DEFAULT_SLICE_DAYS  # days a ranged step holds in memory and commits at a time
+    warehouse_memory: str = DEFAULT_WAREHOUSE_MEMORY  # DuckDB's cache and working memory before it spills to disk
     dagster_pg: bool = False
     mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL
     dagster_ui_url: str = DEFAULT_DAGSTER_UI_URL
@@ -98,6 +108,13 @@ class Settings:
             raise SettingsError(
                 f"MEDALLION_END_DATE={self.end_date} is before MEDALLION_START_DATE={self.start_date}; "
                 "use a day on or after the start, or leave it unset for partitions up to today"
+            )
+        if self.slice_days < 1:
+            raise SettingsError(f"MEDALLION_SLICE_DAYS={self.slice_days} must be a whole number of days, 1 or more")
+        if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", self.warehouse_memory, flags=re.IGNORECASE):
+            raise SettingsError(
+                f"MEDALLION_WAREHOUSE_MEMORY={self.warehouse_memory!r} is not a size; use a number and a unit of KB, "
+                "MB, GB or TB (or KiB, MiB, GiB, TiB), e.g. 512MB"
             )
         if self.retrain_min_days < 0:
             raise SettingsError(f"MEDALLION_RETRAIN_MIN_DAYS must be 0 or more, got {self.retrain_min_days}")
@@ -132,6 +149,8 @@ class Settings:
             delta_uri=value("MEDALLION_DELTA_URI"),
             lake_catalog=value(LAKE_CATALOG_URL_VAR) is not None,
             lake_data_path=value("MEDALLION_LAKE_DATA_PATH"),
+            slice_days=_whole_days("MEDALLION_SLICE_DAYS", value("MEDALLION_SLICE_DAYS"), DEFAULT_SLICE_DAYS, "1+"),
+            warehouse_memory=value("MEDALLION_WAREHOUSE_MEMORY") or DEFAULT_WAREHOUSE_MEMORY,
             dagster_pg=value(DAGSTER_PG_URL_VAR) is not None,
             mlflow_ui_url=(value(MLFLOW_UI_URL_VAR) or cls.mlflow_ui_url).rstrip("/"),
             dagster_ui_url=(value(DAGSTER_UI_URL_VAR) or cls.dagster_ui_url).rstrip("/"),
@@ -210,13 +229,15 @@ def _targets(raw: str | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(target.strip().lower() for target in raw.split(",") if target.strip()))
 
 
-def _whole_days(name: str, raw: str | None) -> int:
+def _whole_days(
+    name: str, raw: str | None, default: int = DEFAULT_MIN_DAYS_BETWEEN_RETRAINS, rule: str = "0 disables the limit"
+) -> int:
     if raw is None:
-        return Settings.retrain_min_days
+        return default
     try:
         return int(raw)
     except ValueError:
-        raise SettingsError(f"{name}={raw!r} must be a whole number of days (0 disables the limit)") from None
+        raise SettingsError(f"{name}={raw!r} must be a whole number of days ({rule})") from None
 
 
 _active: ContextVar[Settings | None] = ContextVar("medallion_settings", default=None)

@@ -18,7 +18,7 @@ from medallion.resources.table_writes import DaysWrite
 from medallion.resources.warehouse import Warehouse
 from medallion.sources.landing import RefusedLandingFiles
 from medallion.utils.dates import day_spans, days_in
-from medallion.utils.table_metadata import daily_counts, table_metadata
+from medallion.utils.table_metadata import RangeTotals, daily_counts
 
 log = logging.getLogger("medallion.etl")
 
@@ -43,31 +43,35 @@ def build_bronze_asset(feed: FeedSpec, start: date) -> dg.AssetsDefinition:
         refused = {path: why for scan in scans.values() for path, why in scan.refused.items()}
         if refused:  # before anything is read: the run fails naming every such file, and writes nothing
             raise RefusedLandingFiles(refused)
-        frames, manifests, header_issues, seconds = [], [], {}, {}
-        for day, scan in scans.items():
-            day_started = time.perf_counter()
-            frame, reports = read_landing_day(scan.read, feed.column_names, day, ingested_at)
-            frames.append(frame)
-            manifests.append(file_manifest(day, scan.read, scan.ignored, frame))
-            header_issues.update({path: r.issue for path, r in reports.items() if r.issue})
-            seconds[day] = time.perf_counter() - day_started
-        frame = pl.concat(frames, how="vertical")
-        files = pl.concat(manifests, how="vertical")
-        warehouse.replace_days(
-            {f"{BRONZE}.{feed.name}": frame, manifest: files}, DaysWrite.of_days(days, context.run_id)
-        )
-        _log_files(feed.name, scans, frame.height)
-        daily_counts(context, frame, seconds=seconds, files=files)
-        ignored = files.filter(pl.col("status") == "ignored")
+        totals, header_issues, ignored, malformed, files_read = RangeTotals(), {}, {}, 0, 0
+        with warehouse.session() as session:
+            for chunk in warehouse.slices(days):  # one slice in memory at a time, committed before the next is read
+                frames, manifests, seconds = [], [], {}
+                for day in chunk:
+                    day_started = time.perf_counter()
+                    frame, reports = read_landing_day(scans[day].read, feed.column_names, day, ingested_at)
+                    frames.append(frame)
+                    manifests.append(file_manifest(day, scans[day].read, scans[day].ignored, frame))
+                    header_issues.update({path: r.issue for path, r in reports.items() if r.issue})
+                    seconds[day] = time.perf_counter() - day_started
+                frame = pl.concat(frames, how="vertical")
+                files = pl.concat(manifests, how="vertical")
+                session.replace_days(
+                    {f"{BRONZE}.{feed.name}": frame, manifest: files}, DaysWrite.of_days(chunk, context.run_id)
+                )
+                daily_counts(context, frame, seconds=seconds, files=files, days=chunk)
+                totals.add(frame)
+                malformed += frame["_parse_error"].is_not_null().sum()
+                files_read += files.filter(pl.col("status") == "read").height
+                ignored.update(files.filter(pl.col("status") == "ignored").select("file", "reason").iter_rows())
+        _log_files(feed.name, scans, totals.rows_out)
         return dg.MaterializeResult(
-            metadata=table_metadata(
-                frame,
+            metadata=totals.metadata(
                 started,
-                rows_in=frame.height,
                 declared=bronze_schema(feed),
-                files=files.height - ignored.height,
-                ignored_files=dg.MetadataValue.json(dict(ignored.select("file", "reason").iter_rows())),
-                malformed_lines=frame["_parse_error"].is_not_null().sum(),
+                files=files_read,
+                ignored_files=dg.MetadataValue.json(ignored),
+                malformed_lines=malformed,
                 header_issues=dg.MetadataValue.json(header_issues),
             ),
         )

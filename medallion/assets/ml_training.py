@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import dagster as dg
 import polars as pl
 
+from medallion.assets.gold import features_built_from, labels_built_from
 from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.ml.links import DAGSTER_RUN_URL_TAG
@@ -15,11 +16,12 @@ from medallion.logic.ml.run_records import PLOTS, TrainingRecord, png_markdown
 from medallion.logic.ml.run_records import experiment_description as about
 from medallion.logic.ml.training_set import TrainingSetError, build_training_set, require_trainable
 from medallion.ml_settings import MlSettings
-from medallion.names import CHAMPION, GOLD, ML, table_key
+from medallion.names import CHAMPION, GOLD, ML, table_key, table_name
 from medallion.policies import op_policy
 from medallion.resources.mlflow_tracking import MlflowTracking
-from medallion.utils.dates import as_date
-from medallion.utils.table_metadata import markdown_table, table_metadata
+from medallion.resources.warehouse import Warehouse
+from medallion.utils.dates import as_date, date_range
+from medallion.utils.table_metadata import RangeTotals, markdown_table, table_metadata
 
 log = logging.getLogger("medallion.ml")
 
@@ -48,6 +50,25 @@ def window_mapping() -> dg.TimeWindowPartitionMapping:
     return dg.TimeWindowPartitionMapping(
         start_offset=-(TRAINING_WINDOW_DAYS - 1), end_offset=0, allow_nonexistent_upstream_partitions=True
     )
+
+
+def read_training_set(
+    warehouse: Warehouse, contract: Contract, feature_set_version: str, window: tuple[date, date]
+) -> tuple[pl.DataFrame, RangeTotals]:
+    """The window's training set, its features read a slice at a time and joined to the labels known on its last
+    day: memory holds the labelled rows and one slice, not every feature row of the window (`RangeTotals`: rows read,
+    rows of other feature sets as rejected)."""
+    first, as_of = window
+    features_table, labels_table = table_name(GOLD, contract.features_table), table_name(GOLD, contract.labels_table)
+    parts, read = [], RangeTotals()
+    with warehouse.session() as session:
+        labels = session.read_days(labels_table, [first, as_of], built_from=labels_built_from(contract))
+        for days in warehouse.slices(date_range(first, as_of)):
+            features = session.read_days(features_table, days, built_from=features_built_from(contract))
+            current = features.filter(pl.col("feature_set_version") == feature_set_version)
+            parts.append(build_training_set(current, labels, as_of, contract.key, contract.label))
+            read.add(parts[-1], rows_in=features.height, rows_rejected=features.height - current.height)
+    return pl.concat(parts, how="vertical").sort(["application_date", contract.key]), read
 
 
 def experiment_name(context) -> str:
@@ -89,28 +110,25 @@ def training_config(ml: MlSettings) -> type[TrainingConfig]:
 def build_training_assets(
     contract: Contract, feature_set: FeatureSet, start: date, ml: MlSettings
 ) -> list[dg.AssetsDefinition]:
-    label, key, names = contract.label, contract.key, ml.names
+    label, names = contract.label, ml.names
     labels_key = table_key(GOLD, contract.labels_table)
     config_class = training_config(ml)
 
     @dg.asset(
         key=names.training_set,
-        ins={
-            "features": dg.AssetIn(key=table_key(GOLD, contract.features_table), partition_mapping=window_mapping()),
-            "labels": dg.AssetIn(key=labels_key, partition_mapping=window_mapping()),
-        },
+        deps=[
+            dg.AssetDep(table_key(GOLD, contract.features_table), partition_mapping=window_mapping()),
+            dg.AssetDep(labels_key, partition_mapping=window_mapping()),
+        ],
         description=f"Gold features of the {TRAINING_WINDOW_DAYS} days up to D joined to the labels known on D "
         "(label_date <= D).",
         **op_policy(ML, start),
     )
-    def training_set(
-        context: dg.AssetExecutionContext, features: pl.DataFrame, labels: pl.DataFrame
-    ) -> dg.Output[pl.DataFrame]:
+    def training_set(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Output[pl.DataFrame]:
         started = time.perf_counter()
         as_of = as_date(context.partition_key)
         window = (as_of - timedelta(days=TRAINING_WINDOW_DAYS - 1), as_of)
-        current = features.filter(pl.col("feature_set_version") == feature_set.version)
-        frame = build_training_set(current, labels, as_of, key, label)
+        frame, read = read_training_set(warehouse, contract, feature_set.version, window)
         try:
             require_trainable(frame, label, window, as_of, labels_key.to_user_string())
         except TrainingSetError as error:
@@ -123,12 +141,12 @@ def build_training_assets(
             metadata=table_metadata(
                 frame,
                 started,
-                rows_in=features.height,
+                rows_in=read.rows_in,
                 positive_rate=float(frame[label].mean()),
                 window=f"{window[0]}..{window[1]}",
                 label_cutoff=str(as_of),
                 latest_label_date=str(frame["label_date"].max()),
-                rows_of_other_feature_sets=features.height - current.height,
+                rows_of_other_feature_sets=read.rows_rejected,
             ),
         )
 

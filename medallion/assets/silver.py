@@ -13,9 +13,9 @@ from medallion.logic.etl.cleaning import validate_feed
 from medallion.names import BRONZE, SILVER, table_key
 from medallion.policies import op_policy
 from medallion.resources.table_writes import DaysWrite
-from medallion.resources.warehouse import Warehouse
+from medallion.resources.warehouse import Warehouse, WarehouseSession
 from medallion.utils.dates import days_in
-from medallion.utils.table_metadata import daily_counts, table_metadata
+from medallion.utils.table_metadata import RangeTotals, daily_counts
 
 log = logging.getLogger("medallion.etl")
 
@@ -48,42 +48,42 @@ def build_silver_assets(contract: Contract, start: date) -> dg.AssetsDefinition:
         )
     )
 
-    @dg.multi_asset(
-        name=f"{contract.name}_silver",
-        specs=specs,
-        ins={f"bronze_{feed.name}": dg.AssetIn(key=key) for feed, key in zip(contract.feeds, bronze_keys, strict=True)},
-        **op_policy(SILVER, start),
-    )
-    def silver(context: dg.AssetExecutionContext, warehouse: Warehouse, **bronze_frames: pl.DataFrame):
+    @dg.multi_asset(name=f"{contract.name}_silver", specs=specs, **op_policy(SILVER, start))
+    def silver(context: dg.AssetExecutionContext, warehouse: Warehouse):
         started = time.perf_counter()
-        results = {feed.name: validate_feed(bronze_frames[f"bronze_{feed.name}"], feed) for feed in contract.feeds}
-        quarantine = pl.concat([result.quarantine for result in results.values()], how="vertical")
-        # The feeds' tables and the quarantine commit together: every bronze row is in one of them, or none changed.
-        tables = {f"{SILVER}.{name}": result.valid for name, result in results.items()}
-        tables[f"{SILVER}.{contract.quarantine_table}"] = quarantine
-        warehouse.replace_days(tables, DaysWrite.of_days(days_in(*context.partition_time_window), context.run_id))
+        totals = {name: RangeTotals() for name in [*(feed.name for feed in contract.feeds), contract.quarantine_table]}
+        with warehouse.session() as session:
+            for chunk in warehouse.slices(days_in(*context.partition_time_window)):
+                _silver_slice(context, contract, session, chunk, totals)
         for feed in contract.feeds:
-            bronze, result = bronze_frames[f"bronze_{feed.name}"], results[feed.name]
-            log.info("silver %s: %d valid, %d quarantined", feed.name, result.valid.height, result.quarantine.height)
-            daily_counts(context, result.valid, bronze, result.quarantine, asset_key=table_key(SILVER, feed.name))
+            result = totals[feed.name]
+            reasons = dict(sorted(result.reasons.items()))
+            log.info("silver %s: %d valid, %d quarantined", feed.name, result.rows_out, result.rows_rejected)
             yield dg.MaterializeResult(
                 asset_key=table_key(SILVER, feed.name),
-                metadata=table_metadata(
-                    result.valid,
-                    started,
-                    rows_in=bronze.height,
-                    rows_rejected=result.quarantine.height,
-                    declared=silver_schema(feed),
-                    reasons=dg.MetadataValue.json(result.reason_counts()),
-                ),
+                metadata=result.metadata(started, declared=silver_schema(feed), reasons=dg.MetadataValue.json(reasons)),
             )
-        quarantine_key = table_key(SILVER, contract.quarantine_table)
-        daily_counts(context, quarantine, asset_key=quarantine_key)
+        quarantine = totals[contract.quarantine_table]
         yield dg.MaterializeResult(
-            asset_key=quarantine_key,
-            metadata=table_metadata(
-                quarantine, started, rows_in=quarantine.height, declared=quarantine_schema(contract)
-            ),
+            asset_key=table_key(SILVER, contract.quarantine_table),
+            metadata=quarantine.metadata(started, declared=quarantine_schema(contract)),
         )
 
     return silver
+
+
+def _silver_slice(context, contract: Contract, session: WarehouseSession, days: list, totals: dict) -> None:
+    """Validates a slice of days of every feed and commits the feeds' tables and the quarantine together: every bronze
+    row is in one of them, or none changed."""
+    bronze = {feed.name: session.read_days(f"{BRONZE}.{feed.name}", days) for feed in contract.feeds}
+    results = {feed.name: validate_feed(bronze[feed.name], feed) for feed in contract.feeds}
+    quarantine = pl.concat([result.quarantine for result in results.values()], how="vertical")
+    tables = {f"{SILVER}.{name}": result.valid for name, result in results.items()}
+    tables[f"{SILVER}.{contract.quarantine_table}"] = quarantine
+    session.replace_days(tables, DaysWrite.of_days(days, context.run_id))
+    for name, result in results.items():
+        daily_counts(context, result.valid, bronze[name], result.quarantine, table_key(SILVER, name), days=days)
+        totals[name].add(result.valid, rows_in=bronze[name].height, rows_rejected=result.quarantine.height)
+        totals[name].reasons.update(result.reason_counts())
+    daily_counts(context, quarantine, asset_key=table_key(SILVER, contract.quarantine_table), days=days)
+    totals[contract.quarantine_table].add(quarantine)

@@ -23,7 +23,8 @@ from medallion.settings import (
 
 def local_resources(settings: Settings) -> dict:
     """Everything under MEDALLION_HOME: a DuckDB file, a sqlite MLflow store (or a server), files for monitoring."""
-    return shared_resources(settings, WarehouseLocation(database=str(settings.warehouse_path)))
+    warehouse = WarehouseLocation(database=str(settings.warehouse_path), memory_limit=settings.warehouse_memory)
+    return shared_resources(settings, warehouse)
 
 
 def prod_resources(settings: Settings) -> dict:
@@ -33,6 +34,7 @@ def prod_resources(settings: Settings) -> dict:
         database=str(settings.warehouse_path),
         lake_catalog_url=dg.EnvVar(LAKE_CATALOG_URL_VAR),
         lake_data_path=settings.lake_data_root,
+        memory_limit=settings.warehouse_memory,
     )
     return shared_resources(settings, warehouse)
 
@@ -41,7 +43,7 @@ def shared_resources(settings: Settings, warehouse: WarehouseLocation) -> dict:
     """What every environment builds the same way around its warehouse; MLflow is a server when its URL is set."""
     return {
         "io_manager": WarehouseIOManager(location=warehouse),
-        "warehouse": Warehouse(location=warehouse),
+        "warehouse": Warehouse(location=warehouse, slice_days=settings.slice_days),
         "landing": LandingZone(root=str(settings.landing_dir)),
         "mlflow": MlflowTracking(
             tracking_uri=dg.EnvVar(MLFLOW_TRACKING_URI_VAR) if settings.mlflow_server else settings.local_mlflow_uri,

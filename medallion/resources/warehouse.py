@@ -15,6 +15,7 @@ import duckdb
 import polars as pl
 from dagster._core.storage.db_io_manager import DbClient, DbIOManager, DbTypeHandler, TableSlice
 from dagster_duckdb.io_manager import DuckDbClient
+from pydantic import Field
 
 from medallion.resources.ducklake import connect_lake
 from medallion.resources.table_writes import (
@@ -26,7 +27,8 @@ from medallion.resources.table_writes import (
     stale_days,
 )
 from medallion.resources.warehouse_file import is_lock_conflict, unopenable
-from medallion.utils.dates import day_spans, days_in
+from medallion.settings import DEFAULT_SLICE_DAYS, DEFAULT_WAREHOUSE_MEMORY
+from medallion.utils.dates import day_slices, day_spans, days_in
 
 log = logging.getLogger("medallion.etl")
 
@@ -39,6 +41,7 @@ class WarehouseLocation(dg.Config):
     database: str
     lake_catalog_url: str | None = None
     lake_data_path: str | None = None
+    memory_limit: str = DEFAULT_WAREHOUSE_MEMORY  # DuckDB's cache and working memory (settings.py says why)
 
     @property
     def is_lake(self) -> bool:
@@ -57,12 +60,16 @@ class WarehouseLocation(dg.Config):
 
     def _open(self, attempts: int) -> duckdb.DuckDBPyConnection:
         if self.is_lake:
-            return connect_lake(self.lake_catalog_url, self.lake_data_path or "")
+            connection = connect_lake(self.lake_catalog_url, self.lake_data_path or "")
+            connection.execute(f"set memory_limit = '{self.memory_limit}'")
+            return connection
         # A DuckDB file admits one writing process; another run may hold it for a moment.
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         for attempt in range(attempts):
             try:
-                return duckdb.connect(self.database, config={"custom_user_agent": "dagster"})
+                return duckdb.connect(
+                    self.database, config={"custom_user_agent": "dagster", "memory_limit": self.memory_limit}
+                )
             except duckdb.Error as error:
                 # Only a lock passes with time; a damaged file fails at once, saying which file and how to recover.
                 if not is_lock_conflict(error):
@@ -77,9 +84,15 @@ class WarehouseLocation(dg.Config):
 
 
 class Warehouse(dg.ConfigurableResource):
-    """Read access to the warehouse for checks, sensors and reports."""
+    """The warehouse for the steps that read and write it slice by slice, and for checks, sensors and reports."""
 
     location: WarehouseLocation
+    slice_days: int = Field(
+        default=DEFAULT_SLICE_DAYS, ge=1, description="Days a ranged step reads, transforms and commits at a time."
+    )
+
+    def slices(self, days: list[date]) -> list[list[date]]:
+        return day_slices(days, self.slice_days)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -114,6 +127,17 @@ class WarehouseSession:
 
     def query(self, sql: str, parameters: list | None = None) -> pl.DataFrame:
         return self.connection.execute(sql, parameters or []).pl()
+
+    def read_days(
+        self, table: str, days: list[date], columns: str = "*", built_from: list[str] | None = None
+    ) -> pl.DataFrame:
+        """`table`'s rows for `days` (consecutive); with `built_from`, refused when a day is older than its source."""
+        if built_from:
+            refuse_stale_days(self.connection, table, built_from, days)
+        return self.query(f"select {columns} from {table} where partition_date between ? and ?", [min(days), max(days)])
+
+    def replace_days(self, tables: dict[str, pl.DataFrame], write: DaysWrite) -> str:
+        return replace_days(self.connection, tables, write)
 
     def table_exists(self, schema: str, table: str) -> bool:
         found = self.query(
@@ -162,7 +186,11 @@ class PolarsTableHandler(DbTypeHandler[pl.DataFrame]):
     def load_input(self, context: dg.InputContext, table_slice: TableSlice, connection) -> pl.DataFrame:
         if table_slice.partition_dimensions and len(context.asset_partition_keys) == 0:
             return pl.DataFrame()
-        refuse_stale_days(connection, table_slice, context.upstream_output.definition_metadata or {})
+        upstream = (context.upstream_output.definition_metadata or {}).get(BUILT_FROM)
+        days = slice_days(table_slice)
+        if upstream and days:
+            table = f"{table_slice.schema}.{table_slice.table}"
+            refuse_stale_days(connection, table, list(getattr(upstream, "value", upstream)), days)
         return connection.execute(DuckDbClient.get_select_statement(table_slice)).pl()
 
     @property
@@ -170,13 +198,11 @@ class PolarsTableHandler(DbTypeHandler[pl.DataFrame]):
         return [pl.DataFrame]
 
 
-def refuse_stale_days(connection, table_slice: TableSlice, metadata: dict) -> None:
-    upstream = metadata.get(BUILT_FROM)
-    days = slice_days(table_slice)
-    if not upstream or not days or not WarehouseSession(connection).table_exists(LEDGER_SCHEMA, LEDGER_TABLE):
+def refuse_stale_days(connection, table: str, upstream: list[str], days: list[date]) -> None:
+    """Fails naming the days of `table` built from an `upstream` write since replaced (a run stopped between them)."""
+    if not WarehouseSession(connection).table_exists(LEDGER_SCHEMA, LEDGER_TABLE):
         return
-    table = f"{table_slice.schema}.{table_slice.table}"
-    stale = stale_days(connection, table, list(getattr(upstream, "value", upstream)), min(days), max(days))
+    stale = stale_days(connection, table, upstream, min(days), max(days))
     if stale:
         found = sorted({day for day, *_ in stale})
         first = stale[0]

@@ -27,3 +27,11 @@ def day_spans(days: list[date]) -> str:
         else:
             spans.append([day, day])
     return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in spans)
+
+
+def day_slices(days: list[date], size: int) -> list[list[date]]:
+    """`days` in consecutive runs of at most `size`: a ranged step reads, transforms and commits one at a time."""
+    if size < 1:
+        raise ValueError(f"a slice holds at least one day, got {size}")
+    ordered = sorted(days)
+    return [ordered[i : i + size] for i in range(0, len(ordered), size)]

@@ -28,15 +28,17 @@ def build_labels(
     application_time: str | None = None,
     maturity_days: int = 0,
     positive: Any = None,
+    window_days: int = LABEL_MATCH_WINDOW_DAYS,
 ) -> LabelResult:
     """Match each outcome (landed on `partition_date`, the day it became known) to the application it resolves.
 
     An outcome naming its application's day (`application_time`) matches the application of that key on that day
     only; one that does not name it matches the latest application of its key at least `maturity_days` before it,
     so a key that re-applied within the label delay does not take the older application's outcome. Either way the
-    application must be at least `maturity_days` old when the outcome lands. Outcomes that match nothing are returned
-    as `unmatched` with the reason, never guessed. The label is stored as 1 where it equals `positive`, else 0;
-    without `positive`, as it landed.
+    application must be at least `maturity_days` and at most `window_days` old when the outcome lands, whatever other
+    applications `applications` holds (a ranged run's slice reads a window for all its days). Outcomes that match
+    nothing are returned as `unmatched` with the reason, never guessed. The label is stored as 1 where it equals
+    `positive`, else 0; without `positive`, as it landed.
     """
     applied = pl.col(application_time).cast(pl.Date) if application_time in outcomes.columns else pl.lit(None, pl.Date)
     known = outcomes.with_row_index("_row").select(
@@ -49,15 +51,16 @@ def build_labels(
         applied.alias("_applied"),
     )
     days = applications.select(pl.col(key), pl.col("partition_date").alias("application_date")).unique()
-    old_enough = (pl.col("label_date") - pl.col("application_date")).dt.total_days() >= maturity_days
+    age = (pl.col("label_date") - pl.col("application_date")).dt.total_days()
+    old_enough, in_window = age >= maturity_days, age <= window_days
     named = known.filter(pl.col("_applied").is_not_null()).join(
         days, left_on=[key, "_applied"], right_on=[key, "application_date"], how="inner"
     )
-    named = named.with_columns(pl.col("_applied").alias("application_date"))
+    named = named.with_columns(pl.col("_applied").alias("application_date")).filter(in_window)
     unnamed = (
         known.filter(pl.col("_applied").is_null())
         .join(days, on=key, how="inner")
-        .filter(old_enough)
+        .filter(old_enough & in_window)
         .sort("application_date")
         .group_by("_row", maintain_order=True)
         .last()
