@@ -3,11 +3,23 @@ and day appended to the write ledger, which readers use to refuse a day built fr
 
 Why one transaction for several tables: silver's tables and its quarantine must agree for a day (every bronze row in
 one of them); written one by one, a disk-full error or a kill between two writes left rows in neither.
+
+Concurrent writers on a DuckLake (runs on several workers writing disjoint days of the same tables) conflict at
+commit: DuckLake judges conflicts per table, so a commit inserting into a table fails when another transaction
+deleted from it (or widened it, or created it first) since this one began; without a retry 1 or 2 of 3 such writers
+committed. The write then runs again whole, on that conflict alone, up to COMMIT_ATTEMPTS times with jittered backoff:
+the failed commit left nothing behind, and the write replaces its days (delete, then insert), so running it again
+gives the same rows and the ledger rows once. Chosen over serialising commits per table (a pool or a lock): every run
+writes the same tables, so a lock held over a write would queue the workers one behind another, while a retry
+redoes only the losing write, and only while writers collide. Any other error (disk full, catalog unreachable) is
+raised at once, as on a DuckDB file, where nothing changes.
 """
 
 from __future__ import annotations
 
 import logging
+import random
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -15,6 +27,8 @@ from datetime import UTC, date, datetime
 
 import duckdb
 import polars as pl
+
+from medallion.resources.ducklake import conflict_reason, conflicting_table, is_commit_conflict
 
 log = logging.getLogger("medallion.etl")
 
@@ -25,8 +39,19 @@ LEDGER_COLUMNS = (
 )
 
 
+# A write that loses to concurrent commits is tried this many times in all, waiting a random time of up to
+# BACKOFF_SECONDS · 2^(attempt-1), at most BACKOFF_CAP_SECONDS, before each retry: 15.75 s of waiting at most.
+COMMIT_ATTEMPTS = 8
+BACKOFF_SECONDS = 0.25
+BACKOFF_CAP_SECONDS = 4.0
+
+
 class StaleDaysError(RuntimeError):
     """A table's days were built from an upstream write that has since been replaced."""
+
+
+class ConcurrentCommitError(RuntimeError):
+    """A write lost every attempt to other writers' commits on the same DuckLake tables; nothing of it committed."""
 
 
 def as_arrow(frame: pl.DataFrame):
@@ -50,16 +75,61 @@ class DaysWrite:
 
 def replace_days(connection: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.DataFrame], write: DaysWrite) -> str:
     """Replaces `write`'s days in every `schema.table` of `tables` with its frame, all in one transaction, and returns
-    the write's id. A table is created from its frame's schema when missing; a frame with new columns widens it."""
+    the write's id. A table is created from its frame's schema when missing; a frame with new columns widens it. On a
+    DuckLake, a write that loses to a concurrent commit on the same tables runs again (see the module's docstring)."""
     arrows = {target: as_arrow(frame) for target, frame in tables.items()}
+    write_id = uuid.uuid4().hex
+    for attempt in range(1, COMMIT_ATTEMPTS + 1):
+        try:
+            _create_missing(connection, arrows)
+            _replace(connection, tables, arrows, write, write_id)
+            return write_id
+        except duckdb.Error as error:
+            if not is_commit_conflict(error):
+                raise
+            table = conflicting_table(connection, error) or ", ".join(tables)
+            if attempt == COMMIT_ATTEMPTS:
+                raise ConcurrentCommitError(
+                    f"concurrent-commit conflict: writing {_days_of(write)} of {', '.join(tables)} lost all "
+                    f"{COMMIT_ATTEMPTS} attempts to other writers' commits on {table}; nothing of it was committed, "
+                    f"rerun the step (DuckLake: {conflict_reason(error)})"
+                ) from error
+            delay = random.uniform(0, min(BACKOFF_SECONDS * 2 ** (attempt - 1), BACKOFF_CAP_SECONDS))
+            log.warning(
+                "concurrent commit on %s: writing %s lost attempt %d of %d, retrying in %.2f s (DuckLake: %s)",
+                table,
+                _days_of(write),
+                attempt,
+                COMMIT_ATTEMPTS,
+                delay,
+                conflict_reason(error),
+            )
+            time.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def _create_missing(connection: duckdb.DuckDBPyConnection, arrows: Mapping[str, object]) -> None:
+    """Creates missing schemas and tables, each in a commit of its own: a write's transaction then only changes
+    rows and columns. Two writers creating one table at once conflict on a DuckLake; the loser's retry finds it."""
     for target, arrow in arrows.items():
         connection.register("incoming", arrow)
-        connection.execute(f"create schema if not exists {target.split('.')[0]}")
-        connection.execute(f"create table if not exists {target} as select * from incoming limit 0")
-        connection.unregister("incoming")
+        try:
+            connection.execute(f"create schema if not exists {target.split('.')[0]}")
+            connection.execute(f"create table if not exists {target} as select * from incoming limit 0")
+        finally:
+            connection.unregister("incoming")
     connection.execute(f"create schema if not exists {LEDGER_SCHEMA}")
     connection.execute(f"create table if not exists {LEDGER} ({LEDGER_COLUMNS})")
-    write_id = uuid.uuid4().hex
+
+
+def _replace(
+    connection: duckdb.DuckDBPyConnection,
+    tables: Mapping[str, pl.DataFrame],
+    arrows: Mapping[str, object],
+    write: DaysWrite,
+    write_id: str,
+) -> None:
+    """One attempt: every table's days and the ledger rows in one transaction, rolled back whole on any error."""
     connection.execute("begin transaction")
     try:
         for target, arrow in arrows.items():
@@ -71,9 +141,20 @@ def replace_days(connection: duckdb.DuckDBPyConnection, tables: Mapping[str, pl.
         _record(connection, tables, write, write_id)
         connection.execute("commit")
     except BaseException as error:
-        _rollback(connection, error)
+        if is_commit_conflict(error):
+            _end_conflicted(connection, error)
+        else:
+            _rollback(connection, error)
         raise
-    return write_id
+
+
+def _days_of(write: DaysWrite) -> str:
+    days = sorted(write.days)
+    if not days:
+        return f"the rows where {write.where}"
+    if len(days) == 1:
+        return f"day {days[0]}"
+    return f"days {days[0]}..{days[-1]} ({len(days)} days)"
 
 
 def _widen(connection: duckdb.DuckDBPyConnection, target: str) -> None:
@@ -126,6 +207,19 @@ def _rollback(connection: duckdb.DuckDBPyConnection, cause: BaseException) -> No
             reason,
             error,
         )
+
+
+def _end_conflicted(connection: duckdb.DuckDBPyConnection, conflict: duckdb.Error) -> None:
+    """Makes sure a transaction that lost a commit conflict is over before the write runs again. DuckLake ends it
+    at the failed commit (a rollback then finds no transaction); a rollback failing otherwise leaves the connection's
+    state unknown, so the write fails then, not retried."""
+    try:
+        connection.execute("rollback")
+    except duckdb.Error as error:
+        if "no transaction is active" not in str(error):
+            raise ConcurrentCommitError(
+                f"concurrent-commit conflict, and the rollback before a retry failed ({error}); not retried"
+            ) from conflict
 
 
 def stale_days(
