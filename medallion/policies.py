@@ -26,7 +26,9 @@ GOLD_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=36),
 @dataclass(frozen=True)
 class LayerPolicy:
     kinds: frozenset[str]  # used where an asset declares none of its own
-    single_run_backfill: bool  # a ranged run is one step over the whole range, not one run per day
+    # A ranged run is one step over its days, not a run per day; a backfill is one run, or runs of
+    # MEDALLION_RUN_DAYS days each (see ranged_backfill_policy).
+    single_run_backfill: bool
     freshness: dg.FreshnessPolicy | None = None
 
 
@@ -34,7 +36,7 @@ LAYER_POLICIES = {
     BRONZE: LayerPolicy(ETL_KINDS, single_run_backfill=True),
     SILVER: LayerPolicy(ETL_KINDS, single_run_backfill=True),
     GOLD: LayerPolicy(ETL_KINDS, single_run_backfill=True, freshness=GOLD_FRESHNESS),
-    # Training and monitoring are per day; predictions opt in to single-run backfills (op_policy).
+    # Training and monitoring are per day; predictions opt in to ranged backfills (op_policy).
     ML: LayerPolicy(ETL_KINDS, single_run_backfill=False),
     # Serving assets name their targets' kinds; a ranged inference run loads its days in one transaction per target.
     SERVING: LayerPolicy(frozenset(), single_run_backfill=True),
@@ -58,9 +60,17 @@ def op_policy(layer: str, start: date, single_run_backfill: bool | None = None) 
     backfill = LAYER_POLICIES[layer].single_run_backfill if single_run_backfill is None else single_run_backfill
     return {
         "partitions_def": daily_partitions(start),
-        "backfill_policy": dg.BackfillPolicy.single_run() if backfill else None,
+        "backfill_policy": ranged_backfill_policy(current_settings().days_per_run) if backfill else None,
         "pool": WAREHOUSE_POOL,
     }
+
+
+def ranged_backfill_policy(days_per_run: int | None) -> dg.BackfillPolicy:
+    """One run for a whole backfill (locally: `dg launch --partition-range`, `dagster job execute` and `medallion
+    launch` need it), or runs of at most `days_per_run` days (prod: the Celery workers take them at once)."""
+    if days_per_run is None:
+        return dg.BackfillPolicy.single_run()
+    return dg.BackfillPolicy.multi_run(max_partitions_per_run=days_per_run)
 
 
 def _with_layer_policy(spec: dg.AssetSpec, layers: Mapping[str, str]) -> dg.AssetSpec:

@@ -30,6 +30,13 @@ PG_URL_VAR = "MEDALLION_PG_URL"
 LAKE_CATALOG_URL_VAR = "MEDALLION_LAKE_CATALOG_URL"
 # Read by deploy/dagster.prod.yaml, not by the code; checked here so that one message names every missing variable.
 DAGSTER_PG_URL_VAR = "MEDALLION_DAGSTER_PG_URL"
+# The Celery broker the prod run launcher sends runs to and the workers take them from (Celery's own variable name,
+# read by deploy/dagster.prod.yaml and by `celery worker`; not by the code).
+CELERY_BROKER_URL_VAR = "CELERY_BROKER_URL"
+# Days per run of a backfill of the ranged assets (ETL, predictions, serving): a whole number, or `all` for one run.
+RUN_DAYS_VAR = "MEDALLION_RUN_DAYS"
+ONE_RUN = "all"
+DEFAULT_PROD_RUN_DAYS = 30
 # Where a person opens the two UIs: links in Dagster metadata go to MLflow, MLflow runs link back to Dagster runs.
 MLFLOW_UI_URL_VAR = "MEDALLION_MLFLOW_UI_URL"
 DAGSTER_UI_URL_VAR = "MEDALLION_DAGSTER_UI_URL"
@@ -80,6 +87,7 @@ class Settings:
     dagster_pg: bool = False
     mlflow_ui_url: str = DEFAULT_MLFLOW_UI_URL
     dagster_ui_url: str = DEFAULT_DAGSTER_UI_URL
+    days_per_run: int | None = None  # None: a backfill of the ranged assets is one run
 
     def __post_init__(self) -> None:
         blocking_file = _file_in_the_way(self.home)
@@ -109,6 +117,8 @@ class Settings:
                 f"MEDALLION_END_DATE={self.end_date} is before MEDALLION_START_DATE={self.start_date}; "
                 "use a day on or after the start, or leave it unset for partitions up to today"
             )
+        if self.days_per_run is not None and self.days_per_run < 1:
+            raise SettingsError(f"{RUN_DAYS_VAR}={self.days_per_run} {RUN_DAYS_RULE}")
         if self.slice_days < 1:
             raise SettingsError(f"MEDALLION_SLICE_DAYS={self.slice_days} must be a whole number of days, 1 or more")
         if not re.fullmatch(r"\d+(\.\d+)?\s*[KMGT]i?B", self.warehouse_memory, flags=re.IGNORECASE):
@@ -154,6 +164,7 @@ class Settings:
             dagster_pg=value(DAGSTER_PG_URL_VAR) is not None,
             mlflow_ui_url=(value(MLFLOW_UI_URL_VAR) or cls.mlflow_ui_url).rstrip("/"),
             dagster_ui_url=(value(DAGSTER_UI_URL_VAR) or cls.dagster_ui_url).rstrip("/"),
+            days_per_run=_days_per_run(value(RUN_DAYS_VAR), value("MEDALLION_ENV") or "local"),
         )
 
     def missing_variables(self) -> list[str]:
@@ -227,6 +238,23 @@ def _targets(raw: str | None) -> tuple[str, ...]:
     if raw is None:
         return Settings.serving_targets
     return tuple(dict.fromkeys(target.strip().lower() for target in raw.split(",") if target.strip()))
+
+
+RUN_DAYS_RULE = (
+    f"is not allowed; use a whole number of days per backfill run, 1 or more, or {ONE_RUN!r} for one run per "
+    f"backfill (unset: {ONE_RUN!r} locally, {DEFAULT_PROD_RUN_DAYS} in prod)"
+)
+
+
+def _days_per_run(raw: str | None, env: str) -> int | None:
+    if raw is None:
+        return DEFAULT_PROD_RUN_DAYS if env == "prod" else None
+    if raw.strip().lower() == ONE_RUN:
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{RUN_DAYS_VAR}={raw!r} {RUN_DAYS_RULE}") from None
 
 
 def _whole_days(

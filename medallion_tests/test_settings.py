@@ -13,6 +13,11 @@ from medallion.resources.environments import resources_for
 from medallion.settings import PACKAGE_DIR, PROJECT_DIR, Settings, SettingsError
 
 README = PROJECT_DIR / "README.md"
+PROD_SERVICES = {
+    "MEDALLION_LAKE_CATALOG_URL": "postgresql://lake:pw@127.0.0.1:5433/catalog",
+    "MEDALLION_DAGSTER_PG_URL": "postgresql://dagster:pw@127.0.0.1:5433/dagster",
+    "MEDALLION_MLFLOW_TRACKING_URI": "http://127.0.0.1:5000",
+}
 
 
 def test_defaults_with_nothing_set():
@@ -40,6 +45,7 @@ def test_every_variable_is_read(tmp_path):
             "MEDALLION_DAGSTER_PG_URL": "postgresql://dagster:pw@127.0.0.1:5433/dagster",
             "MEDALLION_MLFLOW_UI_URL": "https://mlflow.example.org/",
             "MEDALLION_DAGSTER_UI_URL": "http://127.0.0.1:3001/dagster",
+            "MEDALLION_RUN_DAYS": "14",
         }
     )
     assert settings == Settings(
@@ -58,6 +64,7 @@ def test_every_variable_is_read(tmp_path):
         dagster_pg=True,
         mlflow_ui_url="https://mlflow.example.org",
         dagster_ui_url="http://127.0.0.1:3001/dagster",
+        days_per_run=14,
     )
 
 
@@ -72,6 +79,12 @@ def test_every_variable_is_read(tmp_path):
         ("MEDALLION_END_DATE", "2024-12-31", "MEDALLION_END_DATE=2024-12-31 is before MEDALLION_START_DATE=2025-01-01"),
         ("MEDALLION_MLFLOW_UI_URL", "127.0.0.1:5000", "MEDALLION_MLFLOW_UI_URL='127.0.0.1:5000' is not a web address"),
         ("MEDALLION_DAGSTER_UI_URL", "ftp://host", "MEDALLION_DAGSTER_UI_URL='ftp://host' is not a web address"),
+        ("MEDALLION_RUN_DAYS", "a week", "MEDALLION_RUN_DAYS='a week' is not allowed; use a whole number of days"),
+        (
+            "MEDALLION_RUN_DAYS",
+            "0",
+            "MEDALLION_RUN_DAYS=0 is not allowed; use a whole number of days per backfill run, 1",
+        ),
     ],
 )
 def test_a_wrong_value_names_the_variable_and_what_is_allowed(variable, value, message):
@@ -99,6 +112,24 @@ def test_prod_without_its_services_names_every_missing_variable_in_one_message(t
         "MEDALLION_MLFLOW_TRACKING_URI",
     ):
         assert variable in message
+
+
+def test_backfills_are_one_run_locally_and_runs_of_30_days_in_prod_unless_set():
+    prod = {"MEDALLION_ENV": "prod", **PROD_SERVICES}
+    assert Settings.from_env({}).days_per_run is None
+    assert Settings.from_env({"MEDALLION_RUN_DAYS": "7"}).days_per_run == 7
+    assert Settings.from_env(prod).days_per_run == 30
+    assert Settings.from_env({**prod, "MEDALLION_RUN_DAYS": "all"}).days_per_run is None
+
+
+@pytest.mark.parametrize(("days_per_run", "expected"), [(None, dg.BackfillPolicy.single_run()), (7, None)])
+def test_the_ranged_assets_take_their_backfill_policy_from_the_days_per_run(tmp_path, days_per_run, expected):
+    graph = build_definitions(Settings(home=tmp_path, days_per_run=days_per_run)).resolve_asset_graph()
+    policies = {key.to_user_string(): graph.get(key).backfill_policy for key in graph.get_all_asset_keys()}
+    ranged = expected or dg.BackfillPolicy.multi_run(max_partitions_per_run=7)
+    for key in ("bronze/applications", "silver/applications", "gold/labels", "ml/predictions", "serving/predictions"):
+        assert policies[key] == ranged, key
+    assert policies["ml/training_set"] is None  # a run per day
 
 
 def test_the_start_date_is_the_first_partition_of_every_asset(tmp_path):
