@@ -72,6 +72,8 @@ CHAMPION, CHALLENGER = "champion", "challenger"
 # Run tags set by the automation.
 TRIGGER_TAG = "medallion/trigger"
 STAGE_TAG = "medallion/stage"
+# Set by a production-profile Celery worker on each run it takes: its node name, e.g. worker1@host.
+WORKER_TAG = "medallion/worker"
 
 
 @dataclass(frozen=True)

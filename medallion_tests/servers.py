@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from medallion.settings import PROJECT_DIR
 from medallion.tools.processes import answers, stop_process_group
+from medallion.tools.prod_stack import ProdStack, running
 
 BIN = PROJECT_DIR / ".venv" / "bin"
 
@@ -67,6 +69,20 @@ def dagster_dev(env: dict[str, str], port: int, log: Path) -> Iterator[subproces
     command = [str(BIN / "dagster"), "dev", "-h", "127.0.0.1", "-p", str(port)]
     with server(command, env, f"http://127.0.0.1:{port}/server_info", log) as process:
         yield process
+
+
+@contextmanager
+def prod_stack(land: Callable[[Path], object], **options) -> Iterator[ProdStack]:
+    """The production profile on free ports under a new home whose landing zone `land` fills, as `make prod-up` starts
+    it (ProdStack options: workers, days_per_run); stopped and removed afterwards."""
+    home = Path(tempfile.mkdtemp(prefix="medallion-prod-"))
+    home.chmod(0o755)  # the postgres user runs the server under it
+    land(home / "landing")
+    try:
+        with running(home, **options) as stack:
+            yield stack
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def group_pids(pgid: int) -> set[int]:

@@ -46,7 +46,7 @@ class CodeServerRunLauncher(DefaultRunLauncher):
     def check_run_worker_health(self, run: DagsterRun) -> CheckRunHealthResult:
         client = self._get_grpc_client_for_termination(run.run_id)
         if client is None:
-            return self._terminal_process_health(run)
+            return terminal_process_health(self._instance, run)
         try:
             current = deserialize_value(client.get_current_runs(), GetCurrentRunsResult).current_runs
         except Exception as error:
@@ -61,7 +61,7 @@ class CodeServerRunLauncher(DefaultRunLauncher):
         )
 
     def _listed_run_health(self, run: DagsterRun) -> CheckRunHealthResult:
-        start = self._recorded_start(run)
+        start = recorded_start(self._instance, run)
         if start is None:
             return CheckRunHealthResult(WorkerStatus.RUNNING, "no pid recorded for its process")
         pid, started = start
@@ -74,34 +74,37 @@ class CodeServerRunLauncher(DefaultRunLauncher):
             "server, `make prod-down && make prod-up`)",
         )
 
-    def _recorded_start(self, run: DagsterRun) -> tuple[int, float] | None:
-        """(pid, time) of the process that wrote the run's RUN_START event, if recorded."""
-        starts = self._instance.get_records_for_run(
-            run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1, ascending=False
-        ).records
-        if not starts or starts[0].event_log_entry.dagster_event.pid is None:
-            return None
-        entry = starts[0].event_log_entry
-        return entry.dagster_event.pid, entry.timestamp
 
-    def _terminal_process_health(self, run: DagsterRun) -> CheckRunHealthResult:
-        # Anything but RUNNING fails the run: a health this launcher cannot judge is reported RUNNING. A run without
-        # a host tag runs here when the instance is SQLite files, which only processes of this machine write.
-        host = run.tags.get(HOST_TAG)
-        if host is None and not isinstance(self._instance.run_storage, SqliteRunStorage):
-            return CheckRunHealthResult(WorkerStatus.RUNNING, "no code server, and the machine of its process unknown")
-        if host is not None and host != socket.gethostname():
-            return CheckRunHealthResult(WorkerStatus.RUNNING, f"runs on {host}, whose processes cannot be seen here")
-        start = self._recorded_start(run)
-        if start is None:
-            return CheckRunHealthResult(WorkerStatus.RUNNING, "no code server, and no pid recorded for its process")
-        pid, started = start
-        if _process_alive_since(pid, started):
-            return CheckRunHealthResult(WorkerStatus.RUNNING, f"its process (pid {pid}) is alive")
-        return CheckRunHealthResult(
-            WorkerStatus.FAILED,
-            f"the process that ran it (pid {pid} on {socket.gethostname()}) is gone (killed or crashed)",
-        )
+def recorded_start(instance: dg.DagsterInstance, run: DagsterRun) -> tuple[int, float] | None:
+    """(pid, time) of the process that wrote the run's RUN_START event, if recorded."""
+    starts = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.RUN_START, limit=1, ascending=False
+    ).records
+    if not starts or starts[0].event_log_entry.dagster_event.pid is None:
+        return None
+    entry = starts[0].event_log_entry
+    return entry.dagster_event.pid, entry.timestamp
+
+
+def terminal_process_health(instance: dg.DagsterInstance, run: DagsterRun) -> CheckRunHealthResult:
+    """A run executed in a terminal process, judged by that process."""
+    # Anything but RUNNING fails the run: a health this launcher cannot judge is reported RUNNING. A run without
+    # a host tag runs here when the instance is SQLite files, which only processes of this machine write.
+    host = run.tags.get(HOST_TAG)
+    if host is None and not isinstance(instance.run_storage, SqliteRunStorage):
+        return CheckRunHealthResult(WorkerStatus.RUNNING, "no code server, and the machine of its process unknown")
+    if host is not None and host != socket.gethostname():
+        return CheckRunHealthResult(WorkerStatus.RUNNING, f"runs on {host}, whose processes cannot be seen here")
+    start = recorded_start(instance, run)
+    if start is None:
+        return CheckRunHealthResult(WorkerStatus.RUNNING, "no code server, and no pid recorded for its process")
+    pid, started = start
+    if _process_alive_since(pid, started):
+        return CheckRunHealthResult(WorkerStatus.RUNNING, f"its process (pid {pid}) is alive")
+    return CheckRunHealthResult(
+        WorkerStatus.FAILED,
+        f"the process that ran it (pid {pid} on {socket.gethostname()}) is gone (killed or crashed)",
+    )
 
 
 def _code_server_visible_here(run: DagsterRun) -> bool:

@@ -13,10 +13,11 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
-from medallion.settings import Settings, set_process_defaults
+from medallion.settings import DEFAULT_PROD_RUN_DAYS, ONE_RUN, RUN_DAYS_VAR, Settings, set_process_defaults
 from medallion.sources.generate import generate
 from medallion.sources.replay import replay
 from medallion.tools.local_postgres import LocalPostgresError
+from medallion.tools.local_redis import LocalRedisError
 from medallion.tools.prod_stack import ProdStackError
 
 ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -36,6 +37,10 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def days_per_run(text: str) -> int | None:
+    return None if text.strip().lower() == ONE_RUN else positive_int(text)
 
 
 def non_negative_int(text: str) -> int:
@@ -248,7 +253,9 @@ def run_pg_down(args: argparse.Namespace) -> int:
 
 def _add_prod(subparsers: argparse._SubParsersAction) -> None:
     up = subparsers.add_parser(
-        "prod-up", help="start the production profile on 127.0.0.1: PostgreSQL, MLflow, code server, webserver, daemon"
+        "prod-up",
+        help="start the production profile on 127.0.0.1: PostgreSQL, Redis, MLflow, code server, webserver, Celery "
+        "workers, daemon",
     )
     up.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME (default: settings); it lives in HOME/prod")
     for option, default, what in (
@@ -256,14 +263,24 @@ def _add_prod(subparsers: argparse._SubParsersAction) -> None:
         ("--mlflow-port", 5001, "the MLflow server"),
         ("--code-port", 4266, "the gRPC code server"),
         ("--port", 3001, "the Dagster webserver"),
+        ("--redis-port", 6380, "Redis, the Celery broker"),
     ):
         up.add_argument(option, type=positive_int, default=default, help=f"port of {what} (default {default})")
+    up.add_argument("--workers", type=positive_int, default=2, help="Celery worker processes (default 2)")
+    up.add_argument(
+        "--run-days",
+        type=days_per_run,
+        default=DEFAULT_PROD_RUN_DAYS,
+        help=f"days per run of a backfill (MEDALLION_RUN_DAYS; default {DEFAULT_PROD_RUN_DAYS}; {ONE_RUN}: one run)",
+    )
     up.set_defaults(handler=run_prod_up)
     down = subparsers.add_parser("prod-down", help="stop every process prod-up started")
     down.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME (default: settings)")
     down.set_defaults(handler=run_prod_down)
     run = subparsers.add_parser(
-        "prod-run", help="submit a job for a day or a range through the prod webserver (as the UI does) and wait"
+        "prod-run",
+        help="submit a job's assets for a day or a range as a backfill through the prod webserver (as the UI's asset "
+        "graph does) and wait for every run of it",
     )
     run.add_argument("job", help="etl_job, training_job, inference_job, monitoring_job, ...")
     run.add_argument("--start", type=iso_date, required=True, help="first partition day, YYYY-MM-DD")
@@ -275,12 +292,16 @@ def _add_prod(subparsers: argparse._SubParsersAction) -> None:
 def run_prod_up(args: argparse.Namespace) -> int:
     from medallion.tools.prod_stack import Ports, ProdStack
 
-    ports = Ports(args.pg_port, args.mlflow_port, args.code_port, args.port)
-    stack = ProdStack(_settings(args.home).home, ports)
+    ports = Ports(args.pg_port, args.mlflow_port, args.code_port, args.port, args.redis_port)
+    stack = ProdStack(_settings(args.home).home, ports, workers=args.workers, days_per_run=args.run_days)
     stack.up()
     print(f"Dagster UI  {stack.webserver_url}   (webserver, daemon and code server on 127.0.0.1:{ports.code_server})")
     print(f"MLflow UI   {stack.mlflow_url}")
     print(f"PostgreSQL  127.0.0.1:{ports.postgres}   databases: dagster, lake, mlflow, serving")
+    workers = ", ".join(stack.worker_name(service) for service in stack.services if service.startswith("worker"))
+    print(f"Redis       127.0.0.1:{ports.redis}   Celery broker (password in the env file); workers: {workers}")
+    per_run = "one run" if args.run_days is None else f"runs of {args.run_days} days"
+    print(f"Backfills   of the ETL, predictions and serving: {per_run} ({RUN_DAYS_VAR})")
     print(f"Logs        {stack.root}/*.log")
     print(f"To run tools against it: source {stack.env_file}   (holds the passwords; mode 0600)")
     return 0
@@ -299,11 +320,16 @@ def run_prod_run(args: argparse.Namespace) -> int:
     from medallion.tools.prod_stack import ProdStack
 
     stack = ProdStack.at(_settings(args.home).home)
-    end = (args.end or args.start).isoformat()
-    result = stack.run(args.job, args.start.isoformat(), end)
-    link = f"{stack.webserver_url}/runs/{result['run_id']}"
-    print(f"{args.job} {result['days']}: {result['status']} ({link})")
-    return 0 if result["status"] == "SUCCESS" else 1
+    end = args.end or args.start
+    days = args.start.isoformat() if end == args.start else f"{args.start}...{end}"
+    outcome = stack.run(args.job, args.start.isoformat(), end.isoformat())
+    link = f"{stack.webserver_url}/runs/b/{outcome.backfill_id}"
+    print(f"{args.job} {days}: backfill {outcome.status}, {len(outcome.runs)} run(s) ({link})")
+    for run in outcome.runs:
+        print(f"  {run.days}  {run.status:<8} {run.worker or 'no worker'}  {stack.webserver_url}/runs/{run.run_id}")
+        if run.failure:
+            print(f"    {run.failure}")
+    return 0 if outcome.succeeded else 1
 
 
 def _add_launch(subparsers: argparse._SubParsersAction) -> None:
@@ -394,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
     set_process_defaults()
     try:
         return args.handler(args)
-    except (ValueError, FileExistsError, LocalPostgresError, ProdStackError) as error:
+    except (ValueError, FileExistsError, LocalPostgresError, LocalRedisError, ProdStackError) as error:
         print(f"medallion {args.command}: error: {error}", file=sys.stderr)
         return 1
 

@@ -179,5 +179,6 @@ def test_prod_stack_points_links_at_its_own_ports(tmp_path):
     stack = ProdStack(tmp_path, Ports(postgres=5401, mlflow=5101, code_server=4101, webserver=3101))
     stack.postgres.password_file.parent.mkdir(parents=True)
     stack.postgres.password_file.write_text("unused")  # environment() names the databases by URL
+    stack.redis.prepare()  # and the broker
     settings = Settings.from_env(stack.environment())
     assert (settings.mlflow_ui_url, settings.dagster_ui_url) == ("http://127.0.0.1:5101", "http://127.0.0.1:3101")
