@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from benchmarks import etl, inputs, ml, orchestration, serving
@@ -55,6 +55,8 @@ class Config:
     # The year on the production profile (DuckLake + PostgreSQL instance storage) takes ~6 minutes per variant with
     # per-day check results: `make bench-prod` adds it, so that `make bench` stays within 15 minutes.
     prod_backfill: bool = False
+    prod_workers: tuple[int, ...] = (1, 2)
+    prod_run_days: int = 30
 
     @classmethod
     def smoke_config(cls) -> Config:
@@ -75,6 +77,7 @@ class Config:
             serving_rows_per_day=200,
             smoke=True,
             prod_backfill=True,
+            prod_workers=(),  # a stack per worker count takes minutes to start: make bench-prod only
         )
 
 
@@ -107,6 +110,7 @@ def run(config: Config, out_dir: Path) -> dict:
         if config.prod_backfill:
             started = time.perf_counter()
             rows += prod_backfill_rows(config, work, year)
+            rows += prod_worker_rows(config, work, year)
             prod_backfill_s = round(time.perf_counter() - started, 1)
         shutil.rmtree(year, ignore_errors=True)
         rows += startup_rows(config, work)
@@ -241,6 +245,50 @@ def prod_backfill_rows(config: Config, work: Path, home: Path) -> list[dict]:
         server.stop()
         shutil.rmtree(server.root, ignore_errors=True)
     return out
+
+
+def prod_worker_rows(config: Config, work: Path, year: Path) -> list[dict]:
+    """The year as `make prod-up` runs it: submitted through the webserver as one backfill, split by the daemon into
+    runs of PROD_RUN_DAYS days that 1, then 2, Celery workers execute; each variant on its own stack and lake."""
+    from medallion.tools.prod_stack import ProdStack
+
+    days, per_day = config.backfill_days, config.backfill_rows_per_day
+    last = BACKFILL_START + timedelta(days=days - 1)
+    out = []
+    for workers in config.prod_workers:
+        home = work / f"prod-workers-{workers}"
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "landing").symlink_to(year / "landing")
+        stack = ProdStack(home, _free_ports(), workers=workers, days_per_run=config.prod_run_days)
+        try:
+            stack.up()
+            started = time.perf_counter()
+            outcome = stack.run("etl_job", BACKFILL_START.isoformat(), last.isoformat(), timeout=7200)
+            seconds = time.perf_counter() - started
+            ran_on = sorted({run.worker for run in outcome.runs if run.worker})
+            result = {
+                "seconds": seconds,
+                "success": outcome.succeeded,
+                "days": days,
+                "runs": len(outcome.runs),
+                "workers_used": len(ran_on),
+            }
+        except Exception as error:  # a failing variant is reported, the bench goes on
+            result = {"error": f"{type(error).__name__}: {error}"}
+        finally:
+            stack.down()
+            stack.postgres.stop()
+        variant = f"prod, {workers} Celery worker(s), runs of {config.prod_run_days} days through the webserver"
+        out.append(row("backfill", year_benchmark(config), variant, days * per_day, result))
+        shutil.rmtree(home, ignore_errors=True)
+    return out
+
+
+def _free_ports():
+    from medallion.tools.local_postgres import free_port
+    from medallion.tools.prod_stack import Ports
+
+    return Ports(*(free_port() for _ in range(5)))
 
 
 def startup_rows(config: Config, work: Path) -> list[dict]:

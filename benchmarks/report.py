@@ -218,6 +218,12 @@ def markdown(results: dict) -> str:
             if not ok(r):
                 lines.append(f"| {r['variant']} | {r.get('days', '')} | failed: {_error(r)} | | | | | | | | | | | |")
                 continue
+            if "runs" in r:  # through the webserver and the workers: only the wall time and the runs are measured
+                lines.append(
+                    f"| {r['variant']} | {r['days']} | {_s(r['seconds'])} | – | {r['rows_per_second']:,} | – | "
+                    f"{r['runs']} runs on {r['workers_used']} worker(s) | | | | | | | {r['success']} |"
+                )
+                continue
             lines.append(
                 f"| {r['variant']} | {r['days']} | {_s(r['seconds'])} | {_s(r.get('cpu_s'))} | "
                 f"{r['rows_per_second']:,} | {r['peak_rss_mb']:,} | "
