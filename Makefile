@@ -28,8 +28,12 @@ PROD_PORT ?= 3001
 PROD_MLFLOW_PORT ?= 5001
 PROD_CODE_PORT ?= 4266
 PROD_PG_PORT ?= 5434
+PROD_REDIS_PORT ?= 6380
+# Celery worker processes of the production profile, and the days per run its backfills are split into.
+PROD_WORKERS ?= 2
+PROD_RUN_DAYS ?= 30
 
-.PHONY: install demo demo-drift test test-ui lint dev mlflow bench bench-prod clean pg-up pg-down prod-up prod-down prod-demo
+.PHONY: install demo demo-drift test test-ui test-prod lint dev mlflow bench bench-prod clean pg-up pg-down prod-up prod-down prod-demo
 
 install: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
@@ -59,12 +63,17 @@ demo: install
 # Two workers (pytest-xdist), a test file per worker (module fixtures and in-file order hold): much of the suite
 # waits on subprocesses and servers, so 2 cores run it in ~60 % of the serial time.
 test: install
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --ignore=medallion_tests/ui
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --ignore=medallion_tests/ui --ignore=medallion_tests/prod
 
 # The UIs in headless Chromium (Debian's `chromium`, driven by Playwright): dagster dev, mlflow ui, a backfill
 # through the webserver and the pages users open. MEDALLION_UPDATE_DOC_IMAGES=1 refreshes docs/img/.
 test-ui: install
 	$(BIN)/pytest -q -p no:cacheprovider medallion_tests/ui
+
+# The production profile across processes: Redis and two Celery workers (Debian's `redis-server`) under one
+# ProdStack, a backfill split into runs on both workers, a worker killed mid-run, Redis down at launch.
+test-prod: install
+	$(BIN)/pytest -q -p no:cacheprovider medallion_tests/prod
 
 lint: install
 	$(BIN)/ruff check .
@@ -88,16 +97,18 @@ pg-up: install
 pg-down: install
 	$(BIN)/medallion pg-down --dir "$(PG_DIR)" --port $(PG_PORT)
 
-# The production profile on this machine (MEDALLION_ENV=prod): PostgreSQL, an MLflow server, the gRPC code server,
-# the webserver and the daemon, each its own process on 127.0.0.1, under $(MEDALLION_HOME)/prod.
+# The production profile on this machine (MEDALLION_ENV=prod): PostgreSQL, Redis, an MLflow server, the gRPC code
+# server, the webserver, PROD_WORKERS Celery workers and the daemon, each its own process group on 127.0.0.1, under
+# $(MEDALLION_HOME)/prod.
 prod-up: install
 	$(BIN)/medallion prod-up --port $(PROD_PORT) --mlflow-port $(PROD_MLFLOW_PORT) --code-port $(PROD_CODE_PORT) \
-		--pg-port $(PROD_PG_PORT)
+		--pg-port $(PROD_PG_PORT) --redis-port $(PROD_REDIS_PORT) --workers $(PROD_WORKERS) --run-days $(PROD_RUN_DAYS)
 
 prod-down: install
 	$(BIN)/medallion prod-down
 
-# The demo's story on the prod profile: every run submitted through the webserver, launched by the daemon.
+# The demo's story on the prod profile: each job's days submitted through the webserver as a backfill, split by the
+# daemon into runs the workers execute.
 prod-demo: prod-up
 	$(BIN)/medallion replay --start $(DEMO_START) --days $(DEMO_DAYS) --label-delay-days $(LABEL_DELAY_DAYS)
 	$(BIN)/medallion prod-run etl_job --start $(DEMO_START) --end $(DEMO_END)
