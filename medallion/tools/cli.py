@@ -279,8 +279,8 @@ def _add_prod(subparsers: argparse._SubParsersAction) -> None:
     down.set_defaults(handler=run_prod_down)
     run = subparsers.add_parser(
         "prod-run",
-        help="submit a job's assets for a day or a range as a backfill through the prod webserver (as the UI's asset "
-        "graph does) and wait for every run of it",
+        help="submit a job's assets for a day or a range as one backfill through the prod webserver, split into runs "
+        "of MEDALLION_RUN_DAYS days, and wait for every run of it",
     )
     run.add_argument("job", help="etl_job, training_job, inference_job, monitoring_job, ...")
     run.add_argument("--start", type=iso_date, required=True, help="first partition day, YYYY-MM-DD")

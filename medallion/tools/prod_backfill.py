@@ -1,9 +1,9 @@
 """`medallion prod-run`: a job's assets over a range of days, submitted to the production webserver as one asset
-backfill (what the asset graph's Materialize button launches), then waited for to its last run.
+backfill with each asset's days named, then waited for to its last run.
 
 The daemon splits the backfill by the assets' backfill policy (runs of MEDALLION_RUN_DAYS days) and orders the runs
 by their dependencies: gold.labels reads up to 180 days of silver back, so its days wait for the silver days of the
-runs before them. (A job page's backfill submits its runs all at once, without that order.)
+runs before them. (A job page's backfill queues its runs all at once, without that order.)
 """
 
 from __future__ import annotations

@@ -315,8 +315,8 @@ class ProdStack:
         self._start(service, self.environment())
 
     def run(self, job: str, first: str, last: str | None = None, timeout: float = 1800.0) -> BackfillOutcome:
-        """Submits `job`'s assets for the days first..last as one backfill through the webserver (as the UI's asset
-        graph does); the daemon splits it into runs the workers take. Waits for every run of it."""
+        """Submits `job`'s assets for the days first..last as one asset backfill through the webserver; the daemon
+        splits it into runs the workers take. Waits for every run of it."""
         from medallion.tools.prod_backfill import Webserver
 
         webserver = Webserver(self.webserver_url, LOCATION)
