@@ -48,6 +48,11 @@ class WorkerRunLauncher(CeleryRunLauncher):
         return fields
 
     @property
+    def supports_resume_run(self) -> bool:
+        # dagster-celery 0.29.27 sends its resume task `execute_job_args_packed`, which that task does not take.
+        return False
+
+    @property
     def broker_name(self) -> str:
         return sanitize_url(self.broker)  # the password as **
 
