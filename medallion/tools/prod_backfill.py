@@ -119,13 +119,16 @@ class Webserver:
         return launched["backfillId"]
 
     def wait(self, backfill_id: str, timeout: float) -> BackfillOutcome:
-        deadline = time.monotonic() + timeout
+        deadline, status = time.monotonic() + timeout, "unknown"
         while True:
-            found = self.graphql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
-            status = found.get("status")
-            runs = self.runs(backfill_id)
-            if status not in WAITING and all(run["status"] in FINISHED_RUN for run in runs):
-                return BackfillOutcome(backfill_id, status or found.get("message", "unknown"), self._outcomes(runs))
+            try:
+                found = self.graphql(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]
+                status = found.get("status")
+                runs = self.runs(backfill_id)
+                if status not in WAITING and all(run["status"] in FINISHED_RUN for run in runs):
+                    return BackfillOutcome(backfill_id, status or found.get("message", "unknown"), self._outcomes(runs))
+            except (OSError, BackfillError) as error:  # the webserver or its PostgreSQL restarting: ask again
+                status = f"unknown ({error})"
             if time.monotonic() > deadline:
                 raise BackfillError(f"backfill {backfill_id} still {status} after {timeout:.0f} s")
             time.sleep(2.0)
