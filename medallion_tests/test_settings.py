@@ -46,6 +46,8 @@ def test_every_variable_is_read(tmp_path):
             "MEDALLION_MLFLOW_UI_URL": "https://mlflow.example.org/",
             "MEDALLION_DAGSTER_UI_URL": "http://127.0.0.1:3001/dagster",
             "MEDALLION_RUN_DAYS": "14",
+            "MEDALLION_SLICE_ROWS": "100_000",
+            "MEDALLION_WAREHOUSE_MEMORY": "1GB",
         }
     )
     assert settings == Settings(
@@ -65,6 +67,8 @@ def test_every_variable_is_read(tmp_path):
         mlflow_ui_url="https://mlflow.example.org",
         dagster_ui_url="http://127.0.0.1:3001/dagster",
         days_per_run=14,
+        slice_rows=100_000,
+        warehouse_memory="1GB",
     )
 
 
@@ -80,6 +84,9 @@ def test_every_variable_is_read(tmp_path):
         ("MEDALLION_MLFLOW_UI_URL", "127.0.0.1:5000", "MEDALLION_MLFLOW_UI_URL='127.0.0.1:5000' is not a web address"),
         ("MEDALLION_DAGSTER_UI_URL", "ftp://host", "MEDALLION_DAGSTER_UI_URL='ftp://host' is not a web address"),
         ("MEDALLION_RUN_DAYS", "a week", "MEDALLION_RUN_DAYS='a week' is not allowed; use a whole number of days"),
+        ("MEDALLION_SLICE_ROWS", "250k", "MEDALLION_SLICE_ROWS='250k' must be a whole number of rows (1+)"),
+        ("MEDALLION_SLICE_ROWS", "0", "MEDALLION_SLICE_ROWS=0 must be a whole number of rows, 1 or more"),
+        ("MEDALLION_WAREHOUSE_MEMORY", "lots", "MEDALLION_WAREHOUSE_MEMORY='lots' is not a size; use a number and"),
         (
             "MEDALLION_RUN_DAYS",
             "0",

@@ -3,6 +3,7 @@ of every file seen under its day folders (`bronze.<feed>_files`), committed toge
 
 import logging
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 
 import dagster as dg
@@ -43,40 +44,67 @@ def build_bronze_asset(feed: FeedSpec, start: date) -> dg.AssetsDefinition:
         refused = {path: why for scan in scans.values() for path, why in scan.refused.items()}
         if refused:  # before anything is read: the run fails naming every such file, and writes nothing
             raise RefusedLandingFiles(refused)
-        totals, header_issues, ignored, malformed, files_read = RangeTotals(), {}, {}, 0, 0
+        totals, tally, header_issues = RangeTotals(), _FileTally(), {}
         with warehouse.session() as session:
-            for chunk in warehouse.slices(days):  # one slice in memory at a time, committed before the next is read
-                frames, manifests, seconds = [], [], {}
-                for day in chunk:
-                    day_started = time.perf_counter()
-                    frame, reports = read_landing_day(scans[day].read, feed.column_names, day, ingested_at)
-                    frames.append(frame)
-                    manifests.append(file_manifest(day, scans[day].read, scans[day].ignored, frame))
-                    header_issues.update({path: r.issue for path, r in reports.items() if r.issue})
-                    seconds[day] = time.perf_counter() - day_started
-                frame = pl.concat(frames, how="vertical")
-                files = pl.concat(manifests, how="vertical")
-                session.replace_days(
-                    {f"{BRONZE}.{feed.name}": frame, manifest: files}, DaysWrite.of_days(chunk, context.run_id)
-                )
-                daily_counts(context, frame, seconds=seconds, files=files, days=chunk)
+
+            def commit(chunk: list[_LandedDay]) -> None:
+                frame = pl.concat([landed.frame for landed in chunk], how="vertical")
+                files = pl.concat([landed.files for landed in chunk], how="vertical")
+                days_written = [landed.day for landed in chunk]
+                write = DaysWrite.of_days(days_written, context.run_id)
+                session.replace_days({f"{BRONZE}.{feed.name}": frame, manifest: files}, write)
+                seconds = {landed.day: landed.seconds for landed in chunk}
+                daily_counts(context, frame, seconds=seconds, files=files, days=days_written)
                 totals.add(frame)
-                malformed += frame["_parse_error"].is_not_null().sum()
-                files_read += files.filter(pl.col("status") == "read").height
-                ignored.update(files.filter(pl.col("status") == "ignored").select("file", "reason").iter_rows())
+                tally.add(frame, files)
+
+            # Read a day at a time, committed in slices of at most `slice_rows` rows: memory holds one slice.
+            chunk: list[_LandedDay] = []
+            for day in days:
+                day_started = time.perf_counter()
+                frame, reports = read_landing_day(scans[day].read, feed.column_names, day, ingested_at)
+                header_issues.update({path: r.issue for path, r in reports.items() if r.issue})
+                files = file_manifest(day, scans[day].read, scans[day].ignored, frame)
+                if chunk and sum(landed.frame.height for landed in chunk) + frame.height > warehouse.slice_rows:
+                    commit(chunk)
+                    chunk = []
+                chunk.append(_LandedDay(day, frame, files, time.perf_counter() - day_started))
+            commit(chunk)
         _log_files(feed.name, scans, totals.rows_out)
         return dg.MaterializeResult(
             metadata=totals.metadata(
                 started,
                 declared=bronze_schema(feed),
-                files=files_read,
-                ignored_files=dg.MetadataValue.json(ignored),
-                malformed_lines=malformed,
+                files=tally.files_read,
+                ignored_files=dg.MetadataValue.json(tally.ignored),
+                malformed_lines=tally.malformed,
                 header_issues=dg.MetadataValue.json(header_issues),
             ),
         )
 
     return bronze
+
+
+@dataclass(frozen=True)
+class _LandedDay:
+    day: date
+    frame: pl.DataFrame
+    files: pl.DataFrame
+    seconds: float
+
+
+@dataclass
+class _FileTally:
+    """The run's files read and ignored, and its malformed lines, over its slices."""
+
+    files_read: int = 0
+    malformed: int = 0
+    ignored: dict[str, str] = field(default_factory=dict)
+
+    def add(self, frame: pl.DataFrame, files: pl.DataFrame) -> None:
+        self.files_read += files.filter(pl.col("status") == "read").height
+        self.malformed += int(frame["_parse_error"].is_not_null().sum())
+        self.ignored.update(files.filter(pl.col("status") == "ignored").select("file", "reason").iter_rows())
 
 
 def _log_files(feed: str, scans: dict, rows: int) -> None:

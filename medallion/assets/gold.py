@@ -50,7 +50,8 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
     def features(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         started, totals = time.perf_counter(), RangeTotals()
         with warehouse.session() as session:
-            for days in warehouse.slices(days_in(*context.partition_time_window)):
+            run_days = days_in(*context.partition_time_window)
+            for days in warehouse.slices(session.rows_by_day(run_days, applications_table)):
                 applications = session.read_days(applications_table, days)
                 frame = feature_set.engineer(applications).with_columns(
                     pl.lit(feature_set.version).alias("feature_set_version")
@@ -89,7 +90,8 @@ def build_gold_assets(contract: Contract, feature_set: FeatureSet, start: date) 
     def labels(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         started, totals, positives = time.perf_counter(), RangeTotals(), 0
         with warehouse.session() as session:
-            for days in warehouse.slices(days_in(*context.partition_time_window)):
+            run_days = days_in(*context.partition_time_window)
+            for days in warehouse.slices(session.rows_by_day(run_days, table_name(SILVER, contract.outcome.name))):
                 result, outcomes = _labels_slice(session, contract, days)
                 session.replace_days({labels_table: result.labels}, DaysWrite.of_days(days, context.run_id))
                 daily_counts(context, result.labels, outcomes, result.unmatched, days=days)

@@ -67,7 +67,8 @@ def build_predictions_asset(
         threshold, served = tags.threshold, mlflow.load_served(str(champion.version)).pipeline
         scored_at, totals, positives, in_sample, probability = datetime.now(UTC), RangeTotals(), 0, 0, 0.0
         with warehouse.session() as session:
-            for days in warehouse.slices(days_in(*context.partition_time_window)):
+            run_days = days_in(*context.partition_time_window)
+            for days in warehouse.slices(session.rows_by_day(run_days, features_table)):
                 features = session.read_days(features_table, days, built_from=built_from)
                 frame = score_features(
                     served,

@@ -63,7 +63,7 @@ def read_training_set(
     parts, read = [], RangeTotals()
     with warehouse.session() as session:
         labels = session.read_days(labels_table, [first, as_of], built_from=labels_built_from(contract))
-        for days in warehouse.slices(date_range(first, as_of)):
+        for days in warehouse.slices(session.rows_by_day(date_range(first, as_of), features_table)):
             features = session.read_days(features_table, days, built_from=features_built_from(contract))
             current = features.filter(pl.col("feature_set_version") == feature_set_version)
             parts.append(build_training_set(current, labels, as_of, contract.key, contract.label))

@@ -80,7 +80,9 @@ def build_serving_assets(
         outputs = {served_key: (served, SERVED_ROWS_MATCH_PREDICTIONS), summary_key: (summary, ONE_SUMMARY_ROW_PER_DAY)}
         loads: dict[dg.AssetKey, list[Load]] = {key: [] for key in outputs}
         expected: dict[dg.AssetKey, dict[date, int]] = {key: {} for key in outputs}
-        for chunk in warehouse.slices(days):  # a slice's days are replaced in one transaction per target
+        with warehouse.session() as session:
+            chunks = warehouse.slices(session.rows_by_day(days, predictions_source))
+        for chunk in chunks:  # a slice's days are replaced in one transaction per target
             with warehouse.session() as session:
                 predictions = session.read_days(predictions_source, chunk)
             frames = {

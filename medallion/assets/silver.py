@@ -53,7 +53,8 @@ def build_silver_assets(contract: Contract, start: date) -> dg.AssetsDefinition:
         started = time.perf_counter()
         totals = {name: RangeTotals() for name in [*(feed.name for feed in contract.feeds), contract.quarantine_table]}
         with warehouse.session() as session:
-            for chunk in warehouse.slices(days_in(*context.partition_time_window)):
+            bronze = [f"{BRONZE}.{feed.name}" for feed in contract.feeds]
+            for chunk in warehouse.slices(session.rows_by_day(days_in(*context.partition_time_window), *bronze)):
                 _silver_slice(context, contract, session, chunk, totals)
         for feed in contract.feeds:
             result = totals[feed.name]

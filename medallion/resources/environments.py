@@ -43,7 +43,7 @@ def shared_resources(settings: Settings, warehouse: WarehouseLocation) -> dict:
     """What every environment builds the same way around its warehouse; MLflow is a server when its URL is set."""
     return {
         "io_manager": WarehouseIOManager(location=warehouse),
-        "warehouse": Warehouse(location=warehouse, slice_days=settings.slice_days),
+        "warehouse": Warehouse(location=warehouse, slice_rows=settings.slice_rows),
         "landing": LandingZone(root=str(settings.landing_dir)),
         "mlflow": MlflowTracking(
             tracking_uri=dg.EnvVar(MLFLOW_TRACKING_URI_VAR) if settings.mlflow_server else settings.local_mlflow_uri,

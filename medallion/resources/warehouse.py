@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
@@ -27,8 +27,8 @@ from medallion.resources.table_writes import (
     stale_days,
 )
 from medallion.resources.warehouse_file import is_lock_conflict, unopenable
-from medallion.settings import DEFAULT_SLICE_DAYS, DEFAULT_WAREHOUSE_MEMORY
-from medallion.utils.dates import day_slices, day_spans, days_in
+from medallion.settings import DEFAULT_SLICE_ROWS, DEFAULT_WAREHOUSE_MEMORY
+from medallion.utils.dates import day_spans, days_in, pack_days
 
 log = logging.getLogger("medallion.etl")
 
@@ -87,12 +87,15 @@ class Warehouse(dg.ConfigurableResource):
     """The warehouse for the steps that read and write it slice by slice, and for checks, sensors and reports."""
 
     location: WarehouseLocation
-    slice_days: int = Field(
-        default=DEFAULT_SLICE_DAYS, ge=1, description="Days a ranged step reads, transforms and commits at a time."
+    slice_rows: int = Field(
+        default=DEFAULT_SLICE_ROWS,
+        ge=1,
+        description="Rows a ranged step reads, transforms and commits at a time (a larger day is a slice of its own).",
     )
 
-    def slices(self, days: list[date]) -> list[list[date]]:
-        return day_slices(days, self.slice_days)
+    def slices(self, rows_by_day: Mapping[date, int]) -> list[list[date]]:
+        """The days in consecutive slices of at most `slice_rows` rows (`WarehouseSession.rows_by_day` counts them)."""
+        return pack_days(rows_by_day, self.slice_rows)
 
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -138,6 +141,19 @@ class WarehouseSession:
 
     def replace_days(self, tables: dict[str, pl.DataFrame], write: DaysWrite) -> str:
         return replace_days(self.connection, tables, write)
+
+    def rows_by_day(self, days: list[date], *tables: str) -> dict[date, int]:
+        """Rows the `tables` hold together on each of `days` (consecutive), 0 for a day they lack: what a step reading
+        them holds in memory for a day."""
+        counts = dict.fromkeys(days, 0)
+        for table in tables:
+            found = self.connection.execute(
+                f"select partition_date, count(*) from {table} where partition_date between ? and ? group by all",
+                [min(days), max(days)],
+            ).fetchall()
+            for day, rows in found:
+                counts[day] = counts.get(day, 0) + rows
+        return counts
 
     def table_exists(self, schema: str, table: str) -> bool:
         found = self.query(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 
 
@@ -29,9 +30,18 @@ def day_spans(days: list[date]) -> str:
     return ", ".join(str(a) if a == b else f"{a}..{b}" for a, b in spans)
 
 
-def day_slices(days: list[date], size: int) -> list[list[date]]:
-    """`days` in consecutive runs of at most `size`: a ranged step reads, transforms and commits one at a time."""
-    if size < 1:
-        raise ValueError(f"a slice holds at least one day, got {size}")
-    ordered = sorted(days)
-    return [ordered[i : i + size] for i in range(0, len(ordered), size)]
+def pack_days(rows_by_day: Mapping[date, int], budget: int) -> list[list[date]]:
+    """The days, in order, as runs of consecutive days holding at most `budget` rows each (a day with more is a run of
+    its own): a ranged step reads, transforms and commits one run at a time, so its memory follows rows, not days."""
+    if budget < 1:
+        raise ValueError(f"a slice holds at least one row, got {budget}")
+    slices: list[list[date]] = []
+    held = 0
+    for day in sorted(rows_by_day):
+        rows = rows_by_day[day]
+        if not slices or held + rows > budget:
+            slices.append([])
+            held = 0
+        slices[-1].append(day)
+        held += rows
+    return slices

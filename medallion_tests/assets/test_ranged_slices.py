@@ -14,6 +14,7 @@ from medallion_tests.conftest import DAY1, LABEL, land, land_outcomes, land_refe
 
 ROWS_PER_DAY = 120
 DAYS = 5
+SLICE_ROWS = 250  # about two days of one feed
 TABLES = [
     "bronze.applications",
     "bronze.applications_files",
@@ -52,34 +53,43 @@ def last_day() -> date:
 @pytest.fixture(scope="module")
 def sliced_and_whole(tmp_path_factory, reference):
     homes = {}
-    for slice_days in (2, 100):
-        home = Settings(home=tmp_path_factory.mktemp(f"slices-{slice_days}"), slice_days=slice_days)
+    for slice_rows in (SLICE_ROWS, 1_000_000):
+        home = Settings(home=tmp_path_factory.mktemp(f"slices-{slice_rows}"), slice_rows=slice_rows)
         land_days(home, reference)
         assert run_etl(build_definitions(home), DAY1, last_day()).success
-        homes[slice_days] = home
+        homes[slice_rows] = home
     return homes
 
 
 @pytest.mark.parametrize("name", TABLES)
 def test_slices_write_the_same_tables_as_one_slice(sliced_and_whole, name):
-    sliced, whole = comparable(sliced_and_whole[2], name), comparable(sliced_and_whole[100], name)
+    sliced, whole = comparable(sliced_and_whole[SLICE_ROWS], name), comparable(sliced_and_whole[1_000_000], name)
     assert sliced.height > 0
     assert sliced.equals(whole)
 
 
-def test_each_slice_is_its_own_commit(sliced_and_whole):
-    writes = {
-        slice_days: table(home, "meta.partition_writes", "where table_name = 'silver.quarantine'")
-        for slice_days, home in sliced_and_whole.items()
-    }
-    assert writes[2]["write_id"].n_unique() == 3  # days 1-2, 3-4, 5
-    assert writes[100]["write_id"].n_unique() == 1
-    by_write = writes[2].group_by("write_id").agg(pl.col("partition_date").min().alias("first")).sort("first")
-    assert by_write["first"].to_list() == [DAY1, DAY1 + timedelta(days=2), DAY1 + timedelta(days=4)]
+def first_days_of_writes(home: Settings, name: str) -> list[date]:
+    writes = table(home, "meta.partition_writes", f"where table_name = '{name}'")
+    by_write = writes.group_by("write_id").agg(pl.col("partition_date").min().alias("first")).sort("first")
+    return by_write["first"].to_list()
+
+
+@pytest.mark.parametrize(
+    ("name", "slices_start"),
+    [
+        # bronze applications: 120, 123, 120, 120, 120 rows a day, at most 250 a slice: days 1-2, 3-4, 5
+        ("bronze.applications", [0, 2, 4]),
+        # silver reads both feeds (outcomes land from day 3: 240 rows a day from then): days 1-2, 3, 4, 5
+        ("silver.quarantine", [0, 2, 3, 4]),
+    ],
+)
+def test_each_slice_of_at_most_slice_rows_is_its_own_commit(sliced_and_whole, name, slices_start):
+    assert first_days_of_writes(sliced_and_whole[SLICE_ROWS], name) == [DAY1 + timedelta(days=i) for i in slices_start]
+    assert first_days_of_writes(sliced_and_whole[1_000_000], name) == [DAY1]
 
 
 def test_a_failure_mid_range_leaves_each_day_previous_or_new_and_a_rerun_heals(tmp_path, reference):
-    home = Settings(home=tmp_path / "home", slice_days=2)
+    home = Settings(home=tmp_path / "home", slice_rows=SLICE_ROWS)
     land_days(home, reference)
     defs = build_definitions(home)
     assert run_etl(defs, DAY1, last_day()).success
@@ -97,7 +107,7 @@ def test_a_failure_mid_range_leaves_each_day_previous_or_new_and_a_rerun_heals(t
     assert {day: after[day] for day in after if day != DAY1} == {day: before[day] for day in before if day != DAY1}
     corrupt.unlink()
     assert run_etl(defs, DAY1, last_day()).success
-    clean = Settings(home=tmp_path / "clean", slice_days=2)
+    clean = Settings(home=tmp_path / "clean", slice_rows=SLICE_ROWS)
     land_days(clean, reference)
     land_reference_rows(clean, reference, DAY1, 5_000, 30, name="late.csv")
     assert run_etl(build_definitions(clean), DAY1, last_day()).success
@@ -112,7 +122,7 @@ def ranged_run_peak_mb(home: str, days: int, rows_per_day: int) -> dict:
     from benchmarks.inputs import build_year
 
     build_year(Path(home), DAY1, days, rows_per_day)
-    settings = Settings(home=Path(home), slice_days=3, warehouse_memory="64MB")
+    settings = Settings(home=Path(home), slice_rows=24_000, warehouse_memory="64MB")
     result = run_etl(build_definitions(settings), DAY1, DAY1 + timedelta(days=days - 1))
     return {"success": result.success, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
