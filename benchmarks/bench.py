@@ -89,6 +89,7 @@ def run(config: Config, out_dir: Path) -> dict:
     before = environment()
     feed = project_datasets()["credit_default"].loaded_contract.entity
     work = Path(tempfile.mkdtemp(prefix="medallion-bench-"))
+    work.chmod(0o755)  # the production profile's PostgreSQL (run as `postgres` under root) must enter it
     rows: list[dict] = []
     setup: dict[str, float] = {}
     prod_backfill_s = None

@@ -94,6 +94,7 @@ class LocalPostgres:
 
     def _initialise(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
+        _refuse_closed_ancestors(self.root)
         self.password_file.write_text(secrets.token_urlsafe(18) + "\n", encoding="utf-8")
         self.password_file.chmod(0o600)
         _give_to_owner(self.root)
@@ -127,6 +128,20 @@ def _give_to_owner(root: Path) -> None:
         owner = pwd.getpwnam(SUPERUSER)
         for path in (root, *root.rglob("*")):
             os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
+def _refuse_closed_ancestors(root: Path) -> None:
+    """Started by root, the server runs as `postgres`, which must enter every folder above its own: a folder made by
+    mkdtemp (0700) above it made initdb fail with a bare "Permission denied" on its password file."""
+    if not _running_as_root() or _run_as_owner(["test", "-x", str(root.resolve().parent)], check=False).returncode == 0:
+        return
+    for folder in reversed(root.resolve().parents):
+        if _run_as_owner(["test", "-x", str(folder)], check=False).returncode != 0:
+            raise LocalPostgresError(
+                f"PostgreSQL runs as the `{SUPERUSER}` user when started by root, and cannot enter {folder} (mode "
+                f"{folder.stat().st_mode & 0o777:o}) to reach {root}: put it under a folder others may enter, or "
+                f"`chmod o+x {folder}`"
+            )
 
 
 def _run_as_owner(command: list[str], check: bool = True) -> subprocess.CompletedProcess:

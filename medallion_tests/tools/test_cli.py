@@ -239,3 +239,19 @@ def test_launch_records_the_run_as_one_of_the_code_location(tmp_path, monkeypatc
 def test_launch_with_a_malformed_tag_names_it(capsys):
     assert main(["launch", "etl_job", "--start", "2025-01-01", "--tag", "trigger"]) == 1
     assert "--tag 'trigger': expected KEY=VALUE" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the server runs as `postgres` only when started by root")
+def test_a_server_under_a_folder_postgres_cannot_enter_names_that_folder():
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from medallion.tools.local_postgres import LocalPostgres, LocalPostgresError, free_port
+
+    closed = Path(tempfile.mkdtemp(prefix="medallion-closed-"))  # 0700, owned by root, in /tmp which anyone enters
+    try:
+        with pytest.raises(LocalPostgresError, match=f"cannot enter {closed} \\(mode 700\\).*chmod o\\+x {closed}"):
+            LocalPostgres(closed / "prod" / "postgres", free_port()).start()
+    finally:
+        shutil.rmtree(closed, ignore_errors=True)
