@@ -42,7 +42,7 @@ class Config:
     dg_launch_sizes: tuple[int, ...] = (100_000, 1_000_000)
     backfill_days: int = 365
     backfill_rows_per_day: int = 10_000
-    memory_by_days: tuple[int, ...] = (30, 90)  # shorter ranged runs beside the year: peak RSS by days
+    memory_by_days: tuple[int, ...] = (30, 90, 180)  # shorter ranged runs beside the year: peak RSS by days
     event_batch_size: int = 1000
     launch_rows: int = 1_000
     startup_repeats: int = 3

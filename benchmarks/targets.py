@@ -89,14 +89,19 @@ def targets(rows: list[dict]) -> list[dict]:
     local = [r for r in rows if r["section"] == "backfill" and not r["variant"].startswith("prod") and ok(r)]
     if len(local) >= 2:
         peaks = [(r["days"], r["peak_rss_mb"]) for r in sorted(local, key=lambda r: r["days"])]
+        # DuckDB's cache fills up to MEDALLION_WAREHOUSE_MEMORY as the warehouse grows, so a short range peaks lower;
+        # "flat" is judged where it is full: the longest range against the one before it.
+        (before_days, before_mb), (last_days, last_mb) = peaks[-2], peaks[-1]
+        flat = last_mb <= RANGED_FLAT_TOLERANCE * before_mb
         add(
             f"ranged run's peak RSS flat in its days and ≤ {RANGED_RSS_LIMIT_MB:,} MiB (issue 21)",
             "local, " + " vs ".join(f"{d} days" for d, _ in peaks),
             " vs ".join(f"{mb:,.0f} MiB" for _, mb in peaks),
-            all(mb <= RANGED_RSS_LIMIT_MB for _, mb in peaks),
-            "flat: the longest range's peak within 1.3× the shortest's"
-            if peaks[-1][1] <= 1.3 * peaks[0][1]
-            else "not flat: the longest range's peak is over 1.3× the shortest's",
+            flat and all(mb <= RANGED_RSS_LIMIT_MB for _, mb in peaks),
+            f"{last_days} days within {RANGED_FLAT_TOLERANCE}× of {before_days} days' peak"
+            if flat
+            else f"{last_days} days' peak is {last_mb / before_mb:.2f}× {before_days} days' (flat allows "
+            f"{RANGED_FLAT_TOLERANCE}×): DuckDB's cache is still filling towards its limit (512 MB by default)",
         )
     by_workers = {r["variant"]: r for r in rows if r["section"] == "backfill" and "runs" in r and ok(r)}
     one = next((r for v, r in by_workers.items() if ", 1 Celery" in v), None)
@@ -189,6 +194,7 @@ def _etl_profile(med: dict, floor: dict) -> str:
     )
 
 
+RANGED_FLAT_TOLERANCE = 1.15  # the longest range's peak against the next shorter one's
 RANGED_RSS_LIMIT_MB = 1536
 
 
