@@ -22,7 +22,7 @@ from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
 from medallion.logic.monitoring.measures import decision_inputs, join_matured, measure_window, trailing_window
 from medallion.logic.monitoring.report import monitoring_markdown, plot_monitoring
-from medallion.logic.monitoring.window_inputs import WindowInputs, load_window, version_references
+from medallion.logic.monitoring.window_inputs import WindowInputs, load_window, version_holdouts, version_references
 from medallion.ml_settings import MlSettings
 from medallion.names import CHAMPION, GOLD, ML, SILVER, table_key
 from medallion.policies import op_policy
@@ -123,11 +123,13 @@ def build_monitoring_assets(
             {str(champion.version)} if champion else set()
         )
         feature_reference, prediction_references = version_references(mlflow, champion, versions)
+        matured = join_matured(inputs.matured_predictions, inputs.labels, contract.key, contract.label)
+        served = {str(v) for v in matured["model_version"].unique()}
         measures = measure_window(
             day,
             window,
             inputs.predictions,
-            join_matured(inputs.matured_predictions, inputs.labels, contract.key, contract.label),
+            matured,
             features,
             feature_set.names,
             feature_reference,
@@ -139,6 +141,7 @@ def build_monitoring_assets(
             config.calibration_bins,
             holdout_auc_se=tags.holdout_auc_se if tags else None,
             holdout_rows=tags.holdout_rows if tags else None,
+            holdouts=version_holdouts(mlflow, served),
         )
         frame = measures.to_frame()
         chart = plot_monitoring(measures, monitoring_files.chart_path(day))
@@ -164,8 +167,18 @@ def build_monitoring_assets(
                 "matured_labels": found.matured_labels,
                 "in_sample_labels_excluded": found.in_sample_excluded,
                 "live_auc": dg.MetadataValue.float(found.live_auc) if found.live_auc is not None else "n/a",
-                "live_auc_measured_on": f"{found.matured_labels} out-of-sample matured labels of the champion "
-                f"(predictions of days it did not use); {found.in_sample_excluded} in-sample left out",
+                "live_auc_measured_on": f"{found.matured_labels} out-of-sample matured labels of v"
+                f"{found.performance_version} (predictions of days it did not use; the champion's own while it has "
+                f"any, else the latest version that served them); {found.in_sample_excluded} in-sample left out",
+                "live_auc_by_version": dg.MetadataValue.json(
+                    {
+                        version: {"roc_auc": auc, "matured_labels": n}
+                        for version, auc, n in measures.performance.select(
+                            "model_version", "roc_auc", "matured_labels"
+                        ).iter_rows()
+                    }
+                ),
+                "deployed_auc": dg.MetadataValue.float(found.deployed_auc) if found.deployed_auc is not None else "n/a",
                 "prediction_psi": dg.MetadataValue.float(found.prediction_psi)
                 if found.prediction_psi is not None
                 else "n/a",
@@ -201,7 +214,7 @@ def build_monitoring_assets(
         monitoring_files = monitoring_files.for_dataset(names.files_folder)
         day = as_date(context.partition_key)
         rules = RetrainRules(**config.model_dump())
-        inputs = decision_inputs(monitoring)
+        inputs = decision_inputs(monitoring, rules.min_matured_labels)
         decision = decide_retrain(decision_date=day, rules=rules, **dataclasses.asdict(inputs))
         decided_at = datetime.now(UTC)
         row = pl.DataFrame(
@@ -213,6 +226,9 @@ def build_monitoring_assets(
                     "triggered_rules": ",".join(decision.triggered_rules),
                     "drifting_features": ",".join(decision.drifting_features),
                     "holdout_auc": inputs.holdout_auc,
+                    "performance_version": inputs.performance_version,
+                    "deployed_auc": inputs.deployed_auc,
+                    "deployed_labels": inputs.deployed_labels,
                     "live_auc_se": inputs.live_auc_se,
                     "matured_labels": inputs.matured_labels,
                     "in_sample_excluded": inputs.in_sample_excluded,
@@ -227,6 +243,8 @@ def build_monitoring_assets(
                 "drift_score": pl.Float64,
                 "model_version": pl.String,
                 "holdout_auc": pl.Float64,
+                "performance_version": pl.String,
+                "deployed_auc": pl.Float64,
                 "live_auc_se": pl.Float64,
                 "prediction_psi": pl.Float64,
             },

@@ -20,6 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 
+from medallion.logic.monitoring.measures import DEPLOYED
 from medallion.logic.monitoring.retrain_gate import DEFAULT_MIN_DAYS_BETWEEN_RETRAINS
 from medallion.settings import Settings, set_process_defaults
 
@@ -182,7 +183,11 @@ class DriftDemo:
         top = drift.select("subject", "value").row(0) if drift.height else None
         psi = "n/a" if decision["prediction_psi"] is None else f"{decision['prediction_psi']:.3f}"
         auc = (
-            " ".join(f"v{v}:{a:.3f}" for v, a in aucs.select("model_version", "value").iter_rows() if a is not None)
+            " ".join(
+                f"{v if v == DEPLOYED else 'v' + v}:{a:.3f}"
+                for v, a in aucs.select("model_version", "value").iter_rows()
+                if a is not None
+            )
             or "n/a"
         )
         drifting = len([f for f in (decision["drifting_features"] or "").split(",") if f])

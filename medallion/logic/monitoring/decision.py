@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -80,11 +80,21 @@ def decide_retrain(
     prediction_psi_p_value: float | None = None,
     feature_psi_p_values: Mapping[str, float] | None = None,
     feature_groups: Mapping[str, str] | None = None,
+    performance_version: str | None = None,
+    champion_labels: int | None = None,
+    deployed_auc: float | None = None,
+    deployed_auc_se: float | None = None,
+    deployed_labels: int = 0,
+    served_versions: Sequence[str] = (),
     rules: RetrainRules = RetrainRules(),
 ) -> RetrainDecision:
     """Retrain when live AUC is significantly below the floor or significantly dropped (by more than max_auc_drop)
     from the holdout AUC, or when predictions or enough groups of features drifted beyond both the PSI threshold and
     what chance gives at that sample size.
+
+    Performance is that of `performance_version` (default: the champion), the version whose served predictions the
+    matured labels resolve: after a promotion the champion has none for a label delay, and its predecessor's say how
+    the deployed model did; the reason names whose labels were judged, and every served version's pooled AUC.
 
     A missing standard error or p-value leaves the point value alone to decide. Performance rules need at least
     `min_matured_labels` matured out-of-sample labels; drift rules alone can trigger a retrain without them. Too few
@@ -114,8 +124,21 @@ def decide_retrain(
     performance_score = live_auc if labels_enough else None
     version = None if model_version is None else str(model_version)
     z, level = _z(rules.alpha), f"{100 * (1 - rules.alpha):.4g}%"
-    rows = f"{matured_labels} out-of-sample matured labels" + (
+    judged = version if performance_version is None else str(performance_version)
+    of_whom = (
+        f" of v{judged}, which served them (champion v{version} has {champion_labels or 0} yet)"
+        if judged != version and judged is not None
+        else ""
+    )
+    rows = f"{matured_labels} out-of-sample matured labels{of_whom}" + (
         f", {in_sample_excluded} in-sample left out" if in_sample_excluded else ""
+    )
+    deployed_auc, deployed_se = _known(deployed_auc), _known(deployed_auc_se) or 0.0
+    deployed_note = (
+        f"deployed overall (v{', v'.join(served_versions)} pooled): AUC {deployed_auc:.4f} ± {z * deployed_se:.4f} on "
+        f"{deployed_labels} matured labels"
+        if deployed_auc is not None and len(served_versions) > 1
+        else None
     )
 
     def decision(retrain: bool, status: str, reason: str, fired: list[str]) -> RetrainDecision:
@@ -187,8 +210,10 @@ def decide_retrain(
             f"{counted} (retrain at {rules.max_drifting_features})" + (f": {drift_listing}" if drifting else "")
         )
 
+    if deployed_note:
+        checks.append(deployed_note)
     if fired:
-        return decision(True, "retrain", "; ".join(reasons), fired)
+        return decision(True, "retrain", "; ".join([*reasons, *([deployed_note] if deployed_note else [])]), fired)
     if not labels_enough:
         label_note = (
             f"{rows} (< {rules.min_matured_labels})" if matured_labels < rules.min_matured_labels else "no live AUC"

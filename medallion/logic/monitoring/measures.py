@@ -32,6 +32,8 @@ MEASUREMENT_SCHEMA = {
     "p_value": pl.Float64,
     "feature_group": pl.String,
 }
+# The performance rows of every served version's matured labels pooled: what the deployed system did as a whole.
+DEPLOYED = "deployed"
 MATURED_SCHEMA = {
     "partition_date": pl.Date,
     "model_version": pl.String,
@@ -221,6 +223,15 @@ def null_rate_trend(features: pl.DataFrame, feature_names: Sequence[str]) -> pl.
 
 
 @dataclass(frozen=True)
+class Holdout:
+    """A version's holdout AUC, its standard error and rows: what its own live AUC is compared with."""
+
+    auc: float | None
+    se: float | None = None
+    rows: int | None = None
+
+
+@dataclass(frozen=True)
 class WindowMeasures:
     """Everything measured over one window; `champion_version`'s numbers feed the retrain decision."""
 
@@ -239,6 +250,8 @@ class WindowMeasures:
     holdout_auc_se: float | None = None
     holdout_rows: int | None = None
     in_sample_excluded: dict[str, int] = field(default_factory=dict)  # matured in-sample labels left out, per version
+    holdouts: dict[str, Holdout] = field(default_factory=dict)  # each served version's, beside the champion's
+    deployed: pl.DataFrame | None = None  # every version's out-of-sample matured labels pooled (model_version DEPLOYED)
 
     def to_frame(self) -> pl.DataFrame:
         rows: list[dict] = [
@@ -257,6 +270,13 @@ class WindowMeasures:
                 "n": self.holdout_rows,
             },
         ]
+        for version, holdout in sorted(self.holdouts.items()):
+            rows += [
+                {"kind": "holdout", "subject": "holdout_auc", "model_version": version, "value": holdout.auc},
+                {"kind": "holdout", "subject": "holdout_auc_se", "model_version": version, "value": holdout.se},
+            ]
+            for row in rows[-2:]:
+                row["n"] = holdout.rows
         rows += [
             {"kind": "predictions", "subject": "count", "model_version": v, "n": n}
             for v, n in self.predictions_per_version.iter_rows()
@@ -293,7 +313,8 @@ class WindowMeasures:
             {"kind": "performance", "subject": "in_sample_excluded", "model_version": v, "n": n}
             for v, n in sorted(self.in_sample_excluded.items())
         ]
-        for r in self.performance.iter_rows(named=True):
+        performance = self.performance if self.deployed is None else pl.concat([self.performance, self.deployed])
+        for r in performance.iter_rows(named=True):
             rows += [
                 {
                     "kind": "performance",
@@ -347,7 +368,9 @@ class WindowMeasures:
 
 @dataclass(frozen=True)
 class DecisionInputs:
-    """decide_retrain's keyword arguments, read back from a window's measurements: the champion's numbers."""
+    """decide_retrain's keyword arguments, read back from a window's measurements. Performance is judged on what was
+    served: the champion's own matured labels when it has enough, else those of the latest version that served the
+    window (a champion promoted last week has none for a label delay; its predecessor's are the live evidence)."""
 
     model_version: str | None
     holdout_auc: float | None
@@ -362,10 +385,20 @@ class DecisionInputs:
     prediction_psi_p_value: float | None = None
     feature_psi_p_values: dict[str, float] = field(default_factory=dict)
     feature_groups: dict[str, str] = field(default_factory=dict)
+    performance_version: str | None = None  # whose matured labels the performance rules judge
+    champion_labels: int = 0  # the champion's own out-of-sample matured labels
+    deployed_auc: float | None = None  # every served version's matured labels pooled
+    deployed_auc_se: float | None = None
+    deployed_labels: int = 0
+    served_versions: list[str] = field(default_factory=list)  # versions with matured labels in the window
 
 
-def decision_inputs(measurements: pl.DataFrame) -> DecisionInputs:
-    """What decide_retrain needs, read back from a window's measurement rows: the champion's numbers."""
+def version_order(version: str) -> tuple[int, str]:
+    return (int(version), version) if version.isdigit() else (-1, version)
+
+
+def decision_inputs(measurements: pl.DataFrame, min_matured_labels: int = 0) -> DecisionInputs:
+    """What decide_retrain needs, read back from a window's measurement rows (see DecisionInputs)."""
 
     def rows(kind: str, version: str | None = None) -> pl.DataFrame:
         found = measurements.filter(pl.col("kind") == kind)
@@ -377,24 +410,46 @@ def decision_inputs(measurements: pl.DataFrame) -> DecisionInputs:
         found = rows(kind, version).filter(pl.col("subject") == subject)
         return found[column][0] if found.height else None
 
+    def labels_of(version: str | None) -> int:
+        return int(value("performance", "roc_auc", version, "n") or 0)
+
     champion = rows("champion")
     version = champion["model_version"][0] if champion.height else None
+    served = sorted(
+        {v for v in rows("performance").filter(pl.col("subject") == "roc_auc")["model_version"] if v != DEPLOYED},
+        key=version_order,
+    )
+    judged = version
+    if labels_of(version) < max(min_matured_labels, 1):
+        enough = [v for v in served if v != version and labels_of(v) >= max(min_matured_labels, 1)]
+        judged = enough[-1] if enough else version
+
+    def holdout(subject: str) -> float | None:
+        found = value("holdout", subject, judged)
+        return value("champion", subject, judged) if found is None and judged == version else found
+
     prediction = rows("prediction_psi", version) if version else pl.DataFrame()
     features = rows("feature_psi").filter(pl.col("value").is_not_null())
     return DecisionInputs(
         model_version=version,
-        holdout_auc=value("champion", "holdout_auc", version),
-        holdout_auc_se=value("champion", "holdout_auc_se", version),
-        live_auc=value("performance", "roc_auc", version),
-        live_auc_se=value("performance", "roc_auc_se", version),
-        matured_labels=int(value("performance", "roc_auc", version, "n") or 0),
-        in_sample_excluded=int(value("performance", "in_sample_excluded", version, "n") or 0),
+        holdout_auc=holdout("holdout_auc"),
+        holdout_auc_se=holdout("holdout_auc_se"),
+        live_auc=value("performance", "roc_auc", judged),
+        live_auc_se=value("performance", "roc_auc_se", judged),
+        matured_labels=labels_of(judged),
+        in_sample_excluded=int(value("performance", "in_sample_excluded", judged, "n") or 0),
         n_predictions=int(rows("predictions")["n"].sum() or 0),
         prediction_psi=prediction["value"][0] if prediction.height else None,
         prediction_psi_p_value=prediction["p_value"][0] if prediction.height else None,
         feature_psi=dict(features.select("subject", "value").iter_rows()),
         feature_psi_p_values={f: p for f, p in features.select("subject", "p_value").iter_rows() if p is not None},
         feature_groups={f: g for f, g in features.select("subject", "feature_group").iter_rows() if g is not None},
+        performance_version=judged,
+        champion_labels=labels_of(version),
+        deployed_auc=value("performance", "roc_auc", DEPLOYED),
+        deployed_auc_se=value("performance", "roc_auc_se", DEPLOYED),
+        deployed_labels=labels_of(DEPLOYED),
+        served_versions=served,
     )
 
 
@@ -414,6 +469,7 @@ def measure_window(
     calibration_bins: int = 10,
     holdout_auc_se: float | None = None,
     holdout_rows: int | None = None,
+    holdouts: Mapping[str, Holdout] | None = None,
 ) -> WindowMeasures:
     """All measures of one window. Feature drift needs the champion's reference and at least one feature row
     (the caller passes the days the champion did not use); performance and prediction drift keep out-of-sample
@@ -430,6 +486,7 @@ def measure_window(
         .agg(pl.len().cast(pl.Int64).alias("n"))
         .sort("model_version")
     )
+    pooled = live.with_columns(pl.lit(DEPLOYED).alias("model_version"))
     return WindowMeasures(
         day=day,
         window=window,
@@ -446,4 +503,6 @@ def measure_window(
         holdout_auc_se=holdout_auc_se,
         holdout_rows=holdout_rows,
         in_sample_excluded={str(v): int(n) for v, n in in_sample_excluded.items()},
+        holdouts=dict(holdouts or {}),
+        deployed=performance_by_version(pooled) if pooled.height else None,
     )

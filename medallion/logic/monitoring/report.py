@@ -54,6 +54,15 @@ def monitoring_markdown(measures: WindowMeasures, top: int = TOP_FEATURES) -> st
             ]
         )
         rows.append([f"Brier v{r['model_version']}", _number(r["brier"])])
+    if measures.deployed is not None and measures.performance.height > 1:
+        r = measures.deployed.row(0, named=True)
+        se = f" ± {1.96 * r['roc_auc_se']:.4f} (95%)" if r["roc_auc_se"] is not None else ""
+        rows.append(
+            [
+                "live AUC, deployed overall",
+                f"{_number(r['roc_auc'])}{se} on {r['matured_labels']} matured labels of every version that served",
+            ]
+        )
     if not measures.performance.height:
         excluded = sum(measures.in_sample_excluded.values())
         text = (

@@ -9,7 +9,9 @@ from datetime import date
 import polars as pl
 
 from medallion.contract import Contract
+from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.monitoring.drift import FeatureReference, load_reference
+from medallion.logic.monitoring.measures import Holdout
 from medallion.resources.mlflow_tracking import MlflowStoreError, MlflowTracking
 from medallion.resources.warehouse import Warehouse
 
@@ -134,3 +136,20 @@ def version_references(
         except Exception as error:  # an old version without references must not stop monitoring of the others
             log.warning("no drift reference for %s v%s: %s", mlflow.model_name, version, error)
     return feature_reference, predictions
+
+
+def version_holdouts(mlflow: MlflowTracking, versions: set[str]) -> dict[str, Holdout]:
+    """Each version's holdout AUC from its registry tags, for the versions whose matured labels are judged; a version
+    without readable tags is logged and left out (its live AUC is still shown, without a reference to drop from)."""
+    holdouts: dict[str, Holdout] = {}
+    client = mlflow.client() if versions else None
+    for version in sorted(versions):
+        try:
+            tags = ModelTags.from_mlflow(client.get_model_version(mlflow.model_name, version).tags, version)
+        except MlflowStoreError:
+            raise
+        except Exception as error:  # a deleted or foreign version must not stop monitoring of the others
+            log.warning("no holdout AUC for %s v%s: %s", mlflow.model_name, version, error)
+            continue
+        holdouts[version] = Holdout(tags.holdout_auc, tags.holdout_auc_se, tags.holdout_rows)
+    return holdouts

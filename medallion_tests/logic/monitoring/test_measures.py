@@ -1,13 +1,18 @@
 """The monitoring measures on hand-made frames: late-label performance per version, calibration, quality trends."""
 
+import dataclasses
 from datetime import date
 
 import numpy as np
 import polars as pl
 import pytest
 
+from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
 from medallion.logic.monitoring.drift import FeatureReference, build_reference, load_reference
 from medallion.logic.monitoring.measures import (
+    DEPLOYED,
+    MATURED_SCHEMA,
+    Holdout,
     auc_by_day,
     calibration_table,
     decision_inputs,
@@ -213,3 +218,60 @@ def test_an_empty_window_measures_nothing_and_does_not_fail(tmp_path):
     assert (inputs.n_predictions, inputs.matured_labels, inputs.live_auc, inputs.feature_psi) == (0, 0, None, {})
     assert "no matured labels" in monitoring_markdown(measures)
     assert plot_monitoring(measures, tmp_path / "empty.png").exists()
+
+
+def served_by_v1_then_v2_promoted(rng: np.random.Generator, v1_rows: int = 1_750, v2_rows: int = 40):
+    """v1 served for weeks and its labels matured; v2 was promoted last week, so few or none of its labels have."""
+    rows = []
+    for i in range(v1_rows + v2_rows):
+        version = "1" if i < v1_rows else "2"
+        y = int(rng.random() < 0.22)
+        rows.append((D1, version, float(np.clip(0.3 * y + rng.normal(0.3, 0.2), 0, 1)), y, False))
+    matured = pl.DataFrame(rows, schema=MATURED_SCHEMA, orient="row")
+    scored = predictions([(D3, i, 0.3, "2") for i in range(300)])
+    no_counts = pl.DataFrame(schema={"partition_date": pl.Date, "feed": pl.String, "rows": pl.Int64})
+    empty = pl.DataFrame(schema={"partition_date": pl.Date, "x": pl.Float64})
+    return measure_window(
+        D3,
+        (D1, D3),
+        scored,
+        matured,
+        empty,
+        ["x"],
+        None,
+        {},
+        "2",
+        0.80,
+        no_counts,
+        no_counts,
+        holdout_auc_se=0.01,
+        holdout_rows=3_000,
+        holdouts={"1": Holdout(0.79, 0.012, 2_500), "2": Holdout(0.80, 0.01, 3_000)},
+    )
+
+
+def test_after_a_promotion_performance_is_judged_on_the_labels_of_the_version_that_served():
+    measures = served_by_v1_then_v2_promoted(np.random.default_rng(3))
+    inputs = decision_inputs(measures.to_frame(), min_matured_labels=200)
+    v1 = measures.performance.filter(pl.col("model_version") == "1").row(0, named=True)
+    assert (inputs.model_version, inputs.performance_version, inputs.champion_labels) == ("2", "1", 40)
+    assert (inputs.matured_labels, inputs.live_auc, inputs.holdout_auc) == (1_750, v1["roc_auc"], 0.79)
+    assert inputs.deployed_labels == 1_790 and inputs.served_versions == ["1", "2"]
+    assert measures.performance["model_version"].to_list() == ["1", "2"]  # the pooled row is stored beside them
+    frame = measures.to_frame().filter(pl.col("kind") == "performance", pl.col("subject") == "roc_auc")
+    assert frame.sort("model_version").select("model_version", "n").rows() == [("1", 1750), ("2", 40), (DEPLOYED, 1790)]
+    decision = decide_retrain(decision_date=D3, rules=RetrainRules(), **dataclasses.asdict(inputs))
+    assert decision.status == "healthy" and decision.performance_score == v1["roc_auc"]
+    assert "1750 out-of-sample matured labels of v1, which served them (champion v2 has 40 yet)" in decision.reason
+    assert "deployed overall (v1, v2 pooled): AUC" in decision.reason and "on 1790 matured labels" in decision.reason
+
+
+def test_the_champion_is_judged_on_its_own_labels_once_it_has_enough():
+    measures = served_by_v1_then_v2_promoted(np.random.default_rng(4), v2_rows=400)
+    inputs = decision_inputs(measures.to_frame(), min_matured_labels=200)
+    assert (inputs.performance_version, inputs.matured_labels, inputs.holdout_auc) == ("2", 400, 0.80)
+    # Without a version that has enough labels the champion stays judged, and the decision says too few.
+    alone = decision_inputs(served_by_v1_then_v2_promoted(np.random.default_rng(5), 150, 10).to_frame(), 200)
+    assert (alone.performance_version, alone.matured_labels) == ("2", 10)
+    decision = decide_retrain(decision_date=D3, rules=RetrainRules(), **dataclasses.asdict(alone))
+    assert decision.status == "insufficient_data" and decision.reason.startswith("10 out-of-sample matured labels")
