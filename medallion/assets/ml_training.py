@@ -40,7 +40,6 @@ class TrainingConfig(dg.Config):
 class PromotionConfig(dg.Config):
     alpha: float = 0.05
     max_champion_age_days: float = 30
-    non_inferiority_margin: float = 0.01
     calibration_margin: float = 0.005
     n_resamples: int = 1000
     seed: int = 0
@@ -301,9 +300,7 @@ def build_training_assets(
         as_of = as_date(context.partition_key)
         new = model.row(0, named=True)
         champion = mlflow.version_by_alias(CHAMPION)
-        rule = PromotionRule(
-            config.alpha, config.max_champion_age_days, config.non_inferiority_margin, config.calibration_margin
-        )
+        rule = PromotionRule(config.alpha, config.max_champion_age_days, config.calibration_margin)
         outcome = compare_with_champion(
             training_set,
             new=contender(mlflow, mlflow.client().get_model_version(mlflow.model_name, new["model_version"])),

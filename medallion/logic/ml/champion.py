@@ -111,7 +111,6 @@ def _fixed(promote: bool, branch: str, reason: str, rule: PromotionRule) -> Prom
         None,
         rule.alpha,
         rule.max_champion_age_days,
-        rule.non_inferiority_margin,
         rule.calibration_margin,
     )
 

@@ -162,6 +162,15 @@ def test_a_stale_champion_is_replaced_by_a_not_worse_model():
     assert "45.0 days old" in decision.reason
 
 
+def test_a_stale_champion_is_replaced_unless_the_new_model_is_significantly_worse():
+    """Finding 3 (issue 22): "not significantly worse" is the interval reaching 0, not its low end above -0.01."""
+    wide = decide_promotion(auc_comparison(-0.01, -0.03, 0.01), 0.4, 45.0, PromotionRule())
+    assert (wide.promote, wide.branch) == (True, "stale_champion_not_worse")
+    assert "not significantly worse (its CI reaches 0)" in wide.reason
+    worse = decide_promotion(auc_comparison(-0.004, -0.007, -0.001), 0.03, 45.0, PromotionRule())
+    assert (worse.promote, worse.branch) == (False, "not_better")
+
+
 def test_a_stale_champion_stays_against_a_worse_model():
     decision = decide_promotion(auc_comparison(-0.02, -0.011, -0.01), 0.001, 45.0, PromotionRule())
     assert (decision.promote, decision.alias, decision.branch) == (False, "challenger", "not_better")
