@@ -18,6 +18,7 @@ from medallion.logic.ml.evaluation import (
     PromotionDecision,
     PromotionRule,
     auc_difference_pvalue,
+    comparison_power,
     confidence_label,
     decide_promotion,
     paired_bootstrap,
@@ -67,8 +68,19 @@ class ChampionComparison:
             else "no rows",
             "auc_p_value": d.p_value,
             "champion_age_days": d.champion_age_days,
+            "auc_difference_se": d.power.difference_se if d.power else None,
+            "min_detectable_auc_difference": d.power.min_detectable_difference if d.power else None,
+            "power_at_001": d.power.power_at_001 if d.power else None,
+            "power_at_002": d.power.power_at_002 if d.power else None,
+            "score_correlation": d.power.score_correlation if d.power else None,
         }
-        numbers = {"auc_p_value": pl.Float64, "champion_age_days": pl.Float64}
+        extra = ("auc_difference_se", "min_detectable_auc_difference", "power_at_001", "power_at_002")
+        numbers = {
+            "auc_p_value": pl.Float64,
+            "champion_age_days": pl.Float64,
+            "score_correlation": pl.Float64,
+            **dict.fromkeys(extra, pl.Float64),
+        }
         for name in METRICS:
             c = self.comparisons.get(name)
             for part in ("new", "champion", "difference", "ci_low", "ci_high"):
@@ -190,4 +202,6 @@ def compare_with_champion(
     )
     p_value = auc_difference_pvalue(y, proba_new, proba_champion)
     age = float((as_of - champion.trained_as_of).days)
-    return outcome(decide_promotion(comparisons, p_value, age, rule, change), rows.height, window, comparisons)
+    power = comparison_power(y, proba_new, proba_champion, rule.alpha)
+    decision = decide_promotion(comparisons, p_value, age, rule, change, power)
+    return outcome(decision, rows.height, window, comparisons)

@@ -209,6 +209,52 @@ def auc_difference_pvalue(y_true: np.ndarray, proba_new: np.ndarray, proba_champ
     return float(2 * norm.sf(abs(difference) / np.sqrt(variance)))
 
 
+@dataclass(frozen=True)
+class ComparisonPower:
+    """What a comparison on these rows could have detected: DeLong's standard error of the AUC difference, the
+    smallest true gain found significant with 80 % power, the power for gains of +0.01 and +0.02, and how alike the
+    two models score (Spearman's rho: the more alike, the smaller the error of their difference)."""
+
+    rows: int
+    difference_se: float
+    min_detectable_difference: float
+    power_at_001: float
+    power_at_002: float
+    score_correlation: float
+
+    def text(self) -> str:
+        return (
+            f"on these {self.rows} rows a true gain of {self.min_detectable_difference:+.4f} would be found with 80 % "
+            f"power (+0.01: {self.power_at_001:.0%}, +0.02: {self.power_at_002:.0%}); the two models' scores "
+            f"correlate at {self.score_correlation:.2f}"
+        )
+
+
+def comparison_power(
+    y_true: np.ndarray, proba_new: np.ndarray, proba_champion: np.ndarray, alpha: float = 0.05
+) -> ComparisonPower:
+    """The power of the promotion test (DeLong's AUC difference, two-sided at `alpha`, in the new model's favour) at
+    this sample, from the difference's standard error; a normal approximation."""
+    from scipy.stats import norm, spearmanr
+
+    _, cov = delong_auc_covariance(y_true, [proba_new, proba_champion])
+    se = float(np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)))
+    z = float(norm.isf(alpha / 2))
+
+    def power(gain: float) -> float:
+        return float(norm.sf(z - gain / se)) if se > 0 else 1.0
+
+    correlation = spearmanr(proba_new, proba_champion).statistic
+    return ComparisonPower(
+        rows=int(np.asarray(y_true).size),
+        difference_se=se,
+        min_detectable_difference=(z + float(norm.isf(0.2))) * se,
+        power_at_001=power(0.01),
+        power_at_002=power(0.02),
+        score_correlation=float(correlation) if np.isfinite(correlation) else 1.0,
+    )
+
+
 def confidence_label(confidence: float) -> str:
     return f"{100 * confidence:.4g}%"
 
@@ -236,6 +282,7 @@ class PromotionDecision:
     alpha: float
     max_champion_age_days: float
     calibration_margin: float = PromotionRule.calibration_margin
+    power: ComparisonPower | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -247,6 +294,7 @@ def decide_promotion(
     champion_age_days: float | None,
     rule: PromotionRule = PromotionRule(),
     feature_set_change: str | None = None,
+    power: ComparisonPower | None = None,
 ) -> PromotionDecision:
     """Champion or challenger alias for a new model; `comparison` is None when there is no champion.
 
@@ -273,6 +321,7 @@ def decide_promotion(
             alpha=rule.alpha,
             max_champion_age_days=rule.max_champion_age_days,
             calibration_margin=rule.calibration_margin,
+            power=power,
         )
 
     if comparison is None:
@@ -319,8 +368,8 @@ def decide_promotion(
         return decision(
             False,
             "not_better",
-            f"not significantly better than the champion ({age}, stale after {rule.max_champion_age_days:g} days): "
-            f"{numbers}; kept as challenger",
+            f"not shown better than the champion ({age}, stale after {rule.max_champion_age_days:g} days): "
+            f"{numbers}; kept as challenger" + (f". Not shown is not shown worse: {power.text()}" if power else ""),
             auc,
         )
     if feature_set_change and not branch.startswith("feature_set_changed"):
