@@ -94,5 +94,8 @@ def promotion_rates(models: dict[str, Contender]) -> tuple[float, float]:
 def test_equal_models_are_promoted_at_most_at_alpha_on_days_neither_model_used(models):
     disjoint, on_selection_days = promotion_rates(models)
     print(f"false promotions: {disjoint:.1%} on disjoint days, {on_selection_days:.1%} on the selection days")
-    assert disjoint <= RULE.alpha + 0.01, disjoint
+    # The one-sided limit is alpha / 2 (a two-sided test, promoting only in the new model's favour); two Monte Carlo
+    # standard errors of a rate near it over 300 repetitions (0.9 %) above that. It allowed up to 6 % before.
+    monte_carlo_se = (RULE.alpha / 2 * (1 - RULE.alpha / 2) / REPETITIONS) ** 0.5
+    assert disjoint <= RULE.alpha / 2 + 2 * monte_carlo_se, disjoint
     assert on_selection_days > disjoint
