@@ -6,7 +6,17 @@ from datetime import date
 import dagster as dg
 
 from medallion.checks.steps import check, one_step_per_asset
-from medallion.checks.windows import ERROR, DailyResults, Days, each_day, per_day, per_day_counts, table, where_clause
+from medallion.checks.windows import (
+    ERROR,
+    WARN,
+    DailyResults,
+    Days,
+    each_day,
+    per_day,
+    per_day_counts,
+    table,
+    where_clause,
+)
 from medallion.contract import Contract
 from medallion.logic.ml.scoring import PREDICTION_SCHEMA
 from medallion.ml_settings import MlSettings
@@ -18,6 +28,8 @@ from medallion.names import (
     PROBABILITIES_IN_UNIT_INTERVAL,
 )
 from medallion.resources.warehouse import Warehouse
+
+QUALITY_FLOOR_Z = 1.959963984540054  # the two-sided 95 % interval of the holdout AUC
 
 
 def build_ml_checks(contract: Contract, ml: MlSettings, start: date) -> list[dg.AssetChecksDefinition]:
@@ -54,13 +66,15 @@ def build_ml_checks(contract: Contract, ml: MlSettings, start: date) -> list[dg.
         name=MODEL_QUALITY_FLOOR,
         start=start,
         blocking=True,
-        description="The registered version's holdout ROC AUC (days not used to fit, choose or tune it) is at least "
-        f"the configured floor (TrainingConfig.auc_floor, default {ml.auc_floor:.2f}: the dataset's `ml.auc_floor`).",
+        description="The registered version's holdout ROC AUC (days not used to fit, choose or tune it) against the "
+        f"configured floor (TrainingConfig.auc_floor, default {ml.auc_floor:.2f}: the dataset's `ml.auc_floor`), with "
+        "its 95 % DeLong interval: ERROR (blocking) when the whole interval is below the floor, WARN when only the "
+        "point estimate is.",
     )
     def model_quality_floor(days: Days, warehouse: Warehouse) -> DailyResults:
         where, params = where_clause(days)
         rows = warehouse.query(
-            f"select partition_date, model_version, roc_auc, auc_floor, n_holdout from {model}{where} "
+            f"select partition_date, model_version, roc_auc, roc_auc_se, auc_floor, n_holdout from {model}{where} "
             "qualify row_number() over (partition by partition_date order by trained_at desc) = 1",
             params,
         )
@@ -71,16 +85,32 @@ def build_ml_checks(contract: Contract, ml: MlSettings, start: date) -> list[dg.
             if row is None:
                 return dg.AssetCheckResult(passed=False, severity=ERROR, description="no model row for this partition")
             version, auc, floor, n_holdout = row["model_version"], row["roc_auc"], row["auc_floor"], row["n_holdout"]
+            margin = QUALITY_FLOOR_Z * float(row["roc_auc_se"] or 0.0)
+            low, high = auc - margin, auc + margin
+            measured = (
+                f"dataset {contract.name}, version {version}: holdout AUC {auc:.4f} (95% CI [{low:.4f}, {high:.4f}]) "
+                f"on {n_holdout} rows"
+            )
+            if high < floor:
+                description = f"{measured} is below the floor {floor:.2f} (TrainingConfig.auc_floor)"
+            elif auc < floor:
+                description = (
+                    f"{measured} is below the floor {floor:.2f} (TrainingConfig.auc_floor), but not significantly: "
+                    "its interval reaches the floor, so it is a warning and does not block the evaluation"
+                )
+            elif low < floor:
+                description = f"{measured}: at the floor {floor:.2f} or above, not shown above it"
+            else:
+                description = None
             return dg.AssetCheckResult(
                 passed=auc >= floor,
-                severity=ERROR,
-                description=None
-                if auc >= floor
-                else f"dataset {contract.name}, version {version}: holdout AUC {auc:.4f} on {n_holdout} rows is "
-                f"below the floor {floor:.2f} (TrainingConfig.auc_floor)",
+                severity=ERROR if high < floor else WARN,
+                description=description,
                 metadata={
                     "model_version": version,
                     "holdout_auc": float(auc),
+                    "holdout_auc_ci_low": float(low),
+                    "holdout_auc_ci_high": float(high),
                     "holdout_rows": int(n_holdout),
                     "auc_floor": float(floor),
                 },
