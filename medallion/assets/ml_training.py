@@ -242,6 +242,9 @@ def build_training_assets(
                 "selection_auc": [float(result.best_metrics["roc_auc"])],
                 **{metric: [float(value)] for metric, value in holdout.items() if metric not in ("threshold",)},
                 "roc_auc_se": [float(result.holdout_auc_se)],
+                "flag_rate": [result.flag_rate.rate],
+                "flag_rate_low": [result.flag_rate.low],
+                "flag_rate_high": [result.flag_rate.high],
                 "measured_on": [measured_on],
                 "trained_at": [datetime.now(UTC)],
             }
@@ -263,6 +266,7 @@ def build_training_assets(
                 "measured_on": measured_on,
                 "selection_auc": float(result.best_metrics["roc_auc"]),
                 "threshold": float(result.threshold),
+                "flag_rate": result.flag_rate.text(),
                 "mlflow_run_id": run.info.run_id,
                 "mlflow_run": dg.MetadataValue.url(mlflow.run_url(run)),
                 "mlflow_model_version": dg.MetadataValue.url(mlflow.model_version_url(version)),
@@ -419,6 +423,11 @@ def _log_and_register(
     run_records.log_candidate_runs(result, datasets, record)
     ml.log_metrics({f"holdout.{m}": float(v) for m, v in result.holdout_metrics.items()})
     ml.log_metric("holdout.roc_auc_se", float(result.holdout_auc_se))
+    if result.flag_rate is not None:
+        flag = result.flag_rate
+        ml.log_metrics(
+            {"holdout.flag_rate": flag.rate, "holdout.flag_rate_low": flag.low, "holdout.flag_rate_high": flag.high}
+        )
     plots = run_records.log_plots(result)
     # The drift monitor compares live data with these references, so they travel with the model.
     ml.log_dict(build_reference(training_set, feature_set.names, groups=True), "reference/feature_bins.json")

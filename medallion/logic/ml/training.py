@@ -164,6 +164,44 @@ def choose_threshold(y_true: np.ndarray, proba: np.ndarray) -> float:
     return float(thresholds[int(np.argmax(f1))])
 
 
+@dataclass(frozen=True)
+class FlagRate:
+    """The share of holdout rows the tuned threshold flags, and its 95 % interval over thresholds re-tuned on
+    bootstrap resamples of the selection rows: how much of the flag rate an operator plans for is the tuning's
+    luck."""
+
+    rate: float
+    low: float
+    high: float
+    resamples: int
+
+    def text(self) -> str:
+        return (
+            f"flags {self.rate:.1%} of the holdout rows (95% interval {self.low:.1%}..{self.high:.1%} over thresholds "
+            f"re-tuned on {self.resamples} bootstrap resamples of the selection rows)"
+        )
+
+
+def flag_rate_interval(
+    y_selection: np.ndarray,
+    proba_selection: np.ndarray,
+    proba_holdout: np.ndarray,
+    threshold: float,
+    seed: int = 0,
+    resamples: int = 200,
+) -> FlagRate:
+    """FlagRate of `threshold` on the holdout scores; resamples holding one class are skipped."""
+    rng = np.random.default_rng(seed)
+    rates = []
+    for _ in range(resamples):
+        rows = rng.integers(0, y_selection.size, y_selection.size)
+        if np.unique(y_selection[rows]).size < 2:
+            continue
+        rates.append(float(np.mean(proba_holdout >= choose_threshold(y_selection[rows], proba_selection[rows]))))
+    low, high = np.percentile(rates, [2.5, 97.5]) if rates else (np.nan, np.nan)
+    return FlagRate(float(np.mean(proba_holdout >= threshold)), float(low), float(high), len(rates))
+
+
 def classification_metrics(y_true: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
     """Ranking, probability and thresholded metrics; positive_rate is the share of actual positives."""
     from sklearn import metrics
@@ -231,6 +269,7 @@ class TrainingResult:
     seed: int
     fit_seconds: dict[str, float] = field(default_factory=dict)
     candidate_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # per candidate: its pipeline's settings
+    flag_rate: FlagRate | None = None
 
     @property
     def best_metrics(self) -> dict[str, float]:
@@ -275,7 +314,7 @@ def train_candidates(
     x_valid, y_valid = feature_matrix(valid, feature_names), valid[label_col].cast(pl.Int64).to_numpy()
 
     metrics: dict[str, dict[str, float]] = {}
-    fitted: dict[str, tuple[Any, float]] = {}
+    fitted: dict[str, tuple[Any, float, np.ndarray]] = {}
     fit_seconds: dict[str, float] = {}
     candidate_params: dict[str, dict[str, Any]] = {}
     for name in sorted(set(candidates), key=CANDIDATES.index):
@@ -288,14 +327,15 @@ def train_candidates(
         proba = pipeline.predict_proba(x_valid)[:, 1]
         threshold = choose_threshold(y_valid, proba)
         metrics[name] = classification_metrics(y_valid, proba, threshold)
-        fitted[name] = (pipeline, threshold)
+        fitted[name] = (pipeline, threshold, proba)
         candidate_params[name] = pipeline_params(pipeline)
 
     # Rounding lets AUCs that differ only by float noise (e.g. 1 - 1e-16 vs 1) count as ties.
     best_name = max(metrics, key=lambda name: (round(metrics[name]["roc_auc"], 12), -CANDIDATES.index(name)))
-    best_pipeline, best_threshold = fitted[best_name]
+    best_pipeline, best_threshold, proba_selection = fitted[best_name]
     y_holdout = holdout[label_col].cast(pl.Int64).to_numpy()
     proba_holdout = best_pipeline.predict_proba(feature_matrix(holdout, feature_names))[:, 1]
+    flag_rate = flag_rate_interval(y_valid, proba_selection, proba_holdout, best_threshold, seed)
     return TrainingResult(
         best_name=best_name,
         best_pipeline=best_pipeline,
@@ -315,6 +355,7 @@ def train_candidates(
         seed=seed,
         fit_seconds=fit_seconds,
         candidate_params=candidate_params,
+        flag_rate=flag_rate,
     )
 
 

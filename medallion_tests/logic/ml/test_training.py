@@ -227,3 +227,16 @@ def test_plots_write_png_files(tmp_path):
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert path.stat().st_size > 5000
+
+
+def test_the_flag_rate_comes_with_the_interval_of_its_tuned_threshold():
+    """Issue 22, finding 9: the tuned threshold's flag rate moves with the selection rows it was tuned on (the audit:
+    21.7-30.1 % across bootstraps); the interval says how much, on the holdout rows."""
+    result = train_candidates(synthetic_frame(seed=3), FEATURES, candidates=["logistic_regression"])
+    flag = result.flag_rate
+    assert flag.rate == pytest.approx(float(np.mean(result.proba_holdout >= result.threshold)))
+    assert flag.resamples == 200 and flag.low < flag.rate < flag.high
+    assert 0.02 < flag.high - flag.low < 0.6  # a real spread, not a point
+    again = train_candidates(synthetic_frame(seed=3), FEATURES, candidates=["logistic_regression"]).flag_rate
+    assert again == flag  # seeded
+    assert "95% interval" in flag.text() and "re-tuned on 200 bootstrap resamples" in flag.text()
