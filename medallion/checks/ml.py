@@ -18,6 +18,7 @@ from medallion.checks.windows import (
     where_clause,
 )
 from medallion.contract import Contract
+from medallion.logic.ml.evaluation import quality_floor_verdict
 from medallion.logic.ml.scoring import PREDICTION_SCHEMA
 from medallion.ml_settings import MlSettings
 from medallion.names import (
@@ -28,8 +29,6 @@ from medallion.names import (
     PROBABILITIES_IN_UNIT_INTERVAL,
 )
 from medallion.resources.warehouse import Warehouse
-
-QUALITY_FLOOR_Z = 1.959963984540054  # the two-sided 95 % interval of the holdout AUC
 
 
 def build_ml_checks(contract: Contract, ml: MlSettings, start: date) -> list[dg.AssetChecksDefinition]:
@@ -85,32 +84,20 @@ def build_ml_checks(contract: Contract, ml: MlSettings, start: date) -> list[dg.
             if row is None:
                 return dg.AssetCheckResult(passed=False, severity=ERROR, description="no model row for this partition")
             version, auc, floor, n_holdout = row["model_version"], row["roc_auc"], row["auc_floor"], row["n_holdout"]
-            margin = QUALITY_FLOOR_Z * float(row["roc_auc_se"] or 0.0)
-            low, high = auc - margin, auc + margin
+            judged = quality_floor_verdict(auc, row["roc_auc_se"], floor)
             measured = (
-                f"dataset {contract.name}, version {version}: holdout AUC {auc:.4f} (95% CI [{low:.4f}, {high:.4f}]) "
-                f"on {n_holdout} rows"
+                f"dataset {contract.name}, version {version}: holdout AUC {auc:.4f} (95% CI [{judged.low:.4f}, "
+                f"{judged.high:.4f}]) on {n_holdout} rows"
             )
-            if high < floor:
-                description = f"{measured} is below the floor {floor:.2f} (TrainingConfig.auc_floor)"
-            elif auc < floor:
-                description = (
-                    f"{measured} is below the floor {floor:.2f} (TrainingConfig.auc_floor), but not significantly: "
-                    "its interval reaches the floor, so it is a warning and does not block the evaluation"
-                )
-            elif low < floor:
-                description = f"{measured}: at the floor {floor:.2f} or above, not shown above it"
-            else:
-                description = None
             return dg.AssetCheckResult(
-                passed=auc >= floor,
-                severity=ERROR if high < floor else WARN,
-                description=description,
+                passed=judged.passed,
+                severity=ERROR if judged.blocking else WARN,
+                description=f"{measured} {judged.note} (TrainingConfig.auc_floor)" if judged.note else None,
                 metadata={
                     "model_version": version,
                     "holdout_auc": float(auc),
-                    "holdout_auc_ci_low": float(low),
-                    "holdout_auc_ci_high": float(high),
+                    "holdout_auc_ci_low": judged.low,
+                    "holdout_auc_ci_high": judged.high,
                     "holdout_rows": int(n_holdout),
                     "auc_floor": float(floor),
                 },

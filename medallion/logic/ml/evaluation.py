@@ -255,6 +255,37 @@ def comparison_power(
     )
 
 
+@dataclass(frozen=True)
+class FloorVerdict:
+    """A holdout AUC against a quality floor, judged with its interval: `passed` by the point estimate, `blocking`
+    only when the whole interval is below the floor; `note` says which case, None when the interval clears it."""
+
+    passed: bool
+    blocking: bool
+    low: float
+    high: float
+    note: str | None
+
+
+def quality_floor_verdict(auc: float, se: float | None, floor: float, alpha: float = 0.05) -> FloorVerdict:
+    from scipy.stats import norm
+
+    margin = float(norm.isf(alpha / 2)) * float(se or 0.0)
+    low, high = auc - margin, auc + margin
+    if high < floor:
+        note = f"is below the floor {floor:.2f}"
+    elif auc < floor:
+        note = (
+            f"is below the floor {floor:.2f}, but not significantly: its interval reaches the floor, so it is a "
+            "warning and does not block the evaluation"
+        )
+    elif low < floor:
+        note = f"is at the floor {floor:.2f} or above, not shown above it"
+    else:
+        note = None
+    return FloorVerdict(auc >= floor, high < floor, low, high, note)
+
+
 def confidence_label(confidence: float) -> str:
     return f"{100 * confidence:.4g}%"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -99,8 +100,16 @@ def psi_p_value(
 
 def simulated_psi_p_value(psi: float, shares: np.ndarray, n: int, n_reference: int | None, eps: float = 1e-4) -> float:
     """The share of NO_DRIFT_SIMULATIONS no-drift draws whose PSI reaches `psi` (with the observed one counted)."""
+    simulated = _no_drift_psis(tuple(float(share) for share in shares), n, n_reference, eps)
+    reached = simulated.size - np.searchsorted(simulated, psi - 1e-12, side="left")
+    return float((1 + reached) / (1 + simulated.size))
+
+
+@lru_cache(maxsize=256)
+def _no_drift_psis(shares: tuple[float, ...], n: int, n_reference: int | None, eps: float) -> np.ndarray:
+    """Sorted PSIs of no-drift draws: every window of a monitoring run and feature shares one reference and size."""
     rng = np.random.default_rng(20_221_122)
-    probabilities = shares / shares.sum()
+    probabilities = np.asarray(shares) / sum(shares)
     window = rng.multinomial(n, probabilities, size=NO_DRIFT_SIMULATIONS) / n
     reference = (
         rng.multinomial(n_reference, probabilities, size=NO_DRIFT_SIMULATIONS) / n_reference
@@ -108,8 +117,7 @@ def simulated_psi_p_value(psi: float, shares: np.ndarray, n: int, n_reference: i
         else np.broadcast_to(probabilities, window.shape)
     )
     expected, actual = np.clip(reference, eps, None), np.clip(window, eps, None)
-    simulated = np.sum((actual - expected) * np.log(actual / expected), axis=1)
-    return float((1 + np.count_nonzero(simulated >= psi - 1e-12)) / (1 + NO_DRIFT_SIMULATIONS))
+    return np.sort(np.sum((actual - expected) * np.log(actual / expected), axis=1))
 
 
 def psi_critical_value(reference_fractions: Sequence[float], n: int, n_reference: int | None, alpha: float) -> float:

@@ -20,7 +20,7 @@ from medallion.logic.ml.evaluation import (
     paired_bootstrap,
 )
 
-REPETITIONS, ROWS, POSITIVE_RATE, RESAMPLES, RHO = 200, 1_750, 0.22, 200, 0.3
+REPETITIONS, ROWS, POSITIVE_RATE, RESAMPLES, RHO = 200, 1_750, 0.22, 100, 0.3
 CHAMPION_AUC, GAIN = 0.75, 0.02
 
 

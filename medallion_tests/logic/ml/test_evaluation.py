@@ -10,6 +10,7 @@ from medallion.logic.ml.evaluation import (
     decide_promotion,
     delong_auc_covariance,
     paired_bootstrap,
+    quality_floor_verdict,
     resampled_metric,
 )
 
@@ -220,3 +221,17 @@ def test_a_better_ranking_with_worse_calibration_is_not_promoted():
     assert "Brier score" in decision.reason and "margin 0.005" in decision.reason
     calibrated = decide_promotion(paired_bootstrap(y, new, champion, 0.3, 0.3, n_resamples=200), p_value, 3.0)
     assert (calibrated.promote, calibrated.branch) == (True, "significantly_better")
+
+
+def test_the_quality_floor_is_judged_with_the_holdout_auc_interval():
+    """Issue 22, finding 9: model_quality_floor blocks only when the whole 95 % interval is below the floor."""
+    below = quality_floor_verdict(0.66, 0.01, 0.70)  # interval 0.640..0.680
+    assert (below.passed, below.blocking, below.note) == (False, True, "is below the floor 0.70")
+    assert below.low == pytest.approx(0.66 - 1.959964 * 0.01) and below.high == pytest.approx(0.66 + 1.959964 * 0.01)
+    inside = quality_floor_verdict(0.69, 0.01, 0.70)  # 0.670..0.710 reaches the floor
+    assert (inside.passed, inside.blocking) == (False, False) and "but not significantly" in inside.note
+    at = quality_floor_verdict(0.71, 0.01, 0.70)
+    assert (at.passed, at.blocking, at.note) == (True, False, "is at the floor 0.70 or above, not shown above it")
+    clear = quality_floor_verdict(0.80, 0.01, 0.70)
+    assert (clear.passed, clear.blocking, clear.note) == (True, False, None)
+    assert quality_floor_verdict(0.69, None, 0.70).blocking  # no standard error: the point decides
