@@ -196,13 +196,17 @@ def auc_standard_error(y_true: np.ndarray, proba: np.ndarray) -> float:
     return float(np.sqrt(max(cov[0, 0], 0.0)))
 
 
+def auc_difference(y_true: np.ndarray, proba_new: np.ndarray, proba_champion: np.ndarray) -> tuple[float, float]:
+    """AUC(new) - AUC(champion) on the same rows and DeLong's variance of that difference."""
+    aucs, cov = delong_auc_covariance(y_true, [proba_new, proba_champion])
+    return float(aucs[0] - aucs[1]), float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+
+
 def auc_difference_pvalue(y_true: np.ndarray, proba_new: np.ndarray, proba_champion: np.ndarray) -> float:
     """Two-sided p-value of AUC(new) - AUC(champion) on the same rows, by DeLong's test."""
     from scipy.stats import norm
 
-    aucs, cov = delong_auc_covariance(y_true, [proba_new, proba_champion])
-    difference = aucs[0] - aucs[1]
-    variance = cov[0, 0] + cov[1, 1] - 2 * cov[0, 1]
+    difference, variance = auc_difference(y_true, proba_new, proba_champion)
     if variance <= 1e-18:
         # Zero variance means the two rankings agree on every pair that matters.
         return 1.0 if abs(difference) < 1e-12 else 0.0
@@ -237,8 +241,7 @@ def comparison_power(
     this sample, from the difference's standard error; a normal approximation."""
     from scipy.stats import norm, spearmanr
 
-    _, cov = delong_auc_covariance(y_true, [proba_new, proba_champion])
-    se = float(np.sqrt(max(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1], 0.0)))
+    se = float(np.sqrt(max(auc_difference(y_true, proba_new, proba_champion)[1], 0.0)))
     z = float(norm.isf(alpha / 2))
 
     def power(gain: float) -> float:
