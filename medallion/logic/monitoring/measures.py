@@ -419,9 +419,9 @@ def decision_inputs(measurements: pl.DataFrame, min_matured_labels: int = 0) -> 
         {v for v in rows("performance").filter(pl.col("subject") == "roc_auc")["model_version"] if v != DEPLOYED},
         key=version_order,
     )
-    judged = version
-    if labels_of(version) < max(min_matured_labels, 1):
-        enough = [v for v in served if v != version and labels_of(v) >= max(min_matured_labels, 1)]
+    judged, needed = version, max(min_matured_labels, 1)
+    if labels_of(version) < needed:
+        enough = [v for v in served if v != version and labels_of(v) >= needed]
         judged = enough[-1] if enough else version
 
     def holdout(subject: str) -> float | None:

@@ -26,6 +26,13 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
     ]
 
 
+def _live_auc(performance: dict) -> str:
+    """A performance row's AUC with its 95 % interval half-width and the labels it was measured on."""
+    se = performance["roc_auc_se"]
+    interval = f" ± {1.96 * se:.4f} (95%)" if se is not None else ""
+    return f"{_number(performance['roc_auc'])}{interval} on {performance['matured_labels']}"
+
+
 def monitoring_markdown(measures: WindowMeasures, top: int = TOP_FEATURES) -> str:
     """Headline measures, the top drifting features, performance per version and the champion's calibration."""
     champion = measures.champion_version
@@ -45,23 +52,18 @@ def monitoring_markdown(measures: WindowMeasures, top: int = TOP_FEATURES) -> st
         rows.append([f"prediction PSI v{version}", f"{psi:.3f} ({level}, {n} out-of-sample rows, no-drift p {p:.2g})"])
     for r in measures.performance.iter_rows(named=True):
         excluded = measures.in_sample_excluded.get(r["model_version"], 0)
-        se = f" ± {1.96 * r['roc_auc_se']:.4f} (95%)" if r["roc_auc_se"] is not None else ""
         rows.append(
             [
                 f"live AUC v{r['model_version']}",
-                f"{_number(r['roc_auc'])}{se} on {r['matured_labels']} out-of-sample matured labels"
+                f"{_live_auc(r)} out-of-sample matured labels"
                 + (f" ({excluded} in-sample left out)" if excluded else ""),
             ]
         )
         rows.append([f"Brier v{r['model_version']}", _number(r["brier"])])
     if measures.deployed is not None and measures.performance.height > 1:
-        r = measures.deployed.row(0, named=True)
-        se = f" ± {1.96 * r['roc_auc_se']:.4f} (95%)" if r["roc_auc_se"] is not None else ""
+        deployed = measures.deployed.row(0, named=True)
         rows.append(
-            [
-                "live AUC, deployed overall",
-                f"{_number(r['roc_auc'])}{se} on {r['matured_labels']} matured labels of every version that served",
-            ]
+            ["live AUC, deployed overall", f"{_live_auc(deployed)} matured labels of every version that served"]
         )
     if not measures.performance.height:
         excluded = sum(measures.in_sample_excluded.values())
