@@ -51,7 +51,8 @@ class RetrainRulesConfig(dg.Config):
     max_drifting_features: int = RetrainRules.max_drifting_features
     min_matured_labels: int = RetrainRules.min_matured_labels
     min_predictions: int = RetrainRules.min_predictions
-    alpha: float = RetrainRules.alpha
+    yearly_false_alarm: float = RetrainRules.yearly_false_alarm
+    decisions_per_year: int = RetrainRules.decisions_per_year
     psi_alpha: float = RetrainRules.psi_alpha
 
 

@@ -8,6 +8,7 @@ version's holdout AUC with its own; drift rules read each PSI with its no-drift 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +24,24 @@ class RetrainRules:
     max_drifting_features: int = 3
     min_matured_labels: int = 200
     min_predictions: int = 200
-    alpha: float = 0.05  # AUC rules: a two-sided (1 - alpha) interval must clear the floor / show the drop
+    # The chance that the AUC rules retrain a model that did not change, within a year of decisions: what a user
+    # lives with is every rule, every week, against one holdout AUC, not one test.
+    yearly_false_alarm: float = 0.10
+    decisions_per_year: int = 52  # the weekly monitoring schedule; set it to how often the retrain sensor reads
     psi_alpha: float = 0.01  # a PSI counts only if no-drift samples of that size reach it less often than this
+
+    def __post_init__(self) -> None:
+        if not 0 < self.yearly_false_alarm < 1:
+            raise ValueError(f"yearly_false_alarm must be between 0 and 1 (exclusive), got {self.yearly_false_alarm}")
+        if self.decisions_per_year < 1:
+            raise ValueError(f"decisions_per_year must be 1 or more, got {self.decisions_per_year}")
+
+    @property
+    def alpha(self) -> float:
+        """Each decision's two-sided AUC intervals are at 1 - alpha, so each one-sided AUC rule errs at most alpha / 2
+        a decision and both together yearly_false_alarm a year (Bonferroni: it holds although the weeks share one
+        holdout AUC, which makes false alarms cluster in the years that holdout was lucky)."""
+        return self.yearly_false_alarm / self.decisions_per_year
 
 
 @dataclass(frozen=True)
@@ -58,6 +75,7 @@ def _known(value: float | None) -> float | None:
     return None if value is None or math.isnan(value) else float(value)
 
 
+@functools.cache
 def _z(alpha: float) -> float:
     from scipy.stats import norm
 

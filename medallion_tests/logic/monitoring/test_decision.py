@@ -28,7 +28,7 @@ def test_healthy_when_no_rule_fires():
     decision = decide()
     assert (decision.retrain, decision.status, decision.triggered_rules) == (False, "healthy", [])
     assert decision.reason.startswith("no rule fired")
-    assert "live AUC 0.7600 (95% CI [0.7600, 0.7600], 500 out-of-sample matured labels) not below floor" in (
+    assert "live AUC 0.7600 (99.81% CI [0.7600, 0.7600], 500 out-of-sample matured labels) not below floor" in (
         decision.reason
     )
     assert decision.performance_score == 0.76
@@ -39,7 +39,7 @@ def test_healthy_when_no_rule_fires():
 def test_auc_below_floor():
     decision = decide(live_auc=0.65, holdout_auc=0.68)
     assert (decision.retrain, decision.status, decision.triggered_rules) == (True, "retrain", ["auc_floor"])
-    assert "live AUC 0.6500 (95% CI [0.6500, 0.6500], 500 out-of-sample matured labels) < floor 0.70" in (
+    assert "live AUC 0.6500 (99.81% CI [0.6500, 0.6500], 500 out-of-sample matured labels) < floor 0.70" in (
         decision.reason
     )
 
@@ -47,7 +47,8 @@ def test_auc_below_floor():
 def test_auc_drop_from_the_holdout_auc():
     decision = decide(live_auc=0.72, holdout_auc=0.80)
     assert decision.triggered_rules == ["auc_drop"]
-    assert "AUC dropped 0.0800 (95% CI [0.0800, 0.0800]) from holdout 0.8000 to live 0.7200 (> 0.05" in decision.reason
+    dropped = "AUC dropped 0.0800 (99.81% CI [0.0800, 0.0800]) from holdout 0.8000 to live 0.7200 (> 0.05"
+    assert dropped in decision.reason
     assert decide(live_auc=0.75, holdout_auc=0.80).triggered_rules == []
 
 
