@@ -318,10 +318,21 @@ def build_training_assets(
         mlflow.set_alias(outcome.decision.alias, new["model_version"])
         row = outcome.as_row(as_of, new["model_version"])
         client = mlflow.client()
+        adjusted = outcome.decision.selection_adjusted
         for tag, value in {
             "promotion": outcome.decision.branch,
             "promotion_reason": outcome.decision.reason[:4900],  # MLflow caps tag values at 5000 characters
             "promotion_measured_on": row["measured_on"][0],
+            **(
+                {
+                    "promotion_auc_difference": repr(adjusted.observed),
+                    "promotion_selection_adjusted_auc_difference": repr(adjusted.estimate),
+                    "promotion_selection_adjusted_auc_low": repr(adjusted.low),
+                    "promotion_selection_adjusted_auc_high": repr(adjusted.high),
+                }
+                if adjusted
+                else {}
+            ),
         }.items():
             client.set_model_version_tag(mlflow.model_name, new["model_version"], tag, value)
         version = describe_promotion(mlflow, new["model_version"], outcome.decision, row["measured_on"][0], context)
@@ -337,6 +348,9 @@ def build_training_assets(
                 "reason": outcome.decision.reason,
                 "measured_on": row["measured_on"][0],
                 "champion_version": outcome.champion_version or "none",
+                "selection_adjusted_auc_difference": adjusted.estimate if adjusted else "n/a",
+                "selection_adjusted_auc_ci": f"[{adjusted.low:+.4f}, {adjusted.high:+.4f}]" if adjusted else "n/a",
+                "selection_adjustment": outcome.selection_adjustment or "n/a",
                 "comparison": dg.MetadataValue.md(outcome.markdown()),
                 **mlflow.link_metadata(version),
                 **(mlflow.link_metadata(champion, prefix="champion") if champion is not None else {}),

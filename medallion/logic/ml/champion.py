@@ -15,6 +15,7 @@ import polars as pl
 
 from medallion.logic.ml.evaluation import (
     METRICS,
+    NOT_ADJUSTED,
     PromotionDecision,
     PromotionRule,
     auc_difference_pvalue,
@@ -51,8 +52,23 @@ class ChampionComparison:
     comparisons: dict = field(default_factory=dict)
     alpha: float = 0.05
 
+    @property
+    def selection_adjustment(self) -> str | None:
+        """How the promoted gain was adjusted for its selection, or why it was not; None without a promotion over a
+        compared champion."""
+        d = self.decision
+        if d.selection_adjusted is not None:
+            return (
+                f"conditional median-unbiased, given DeLong z > {d.selection_adjusted.threshold_z:.3f} "
+                "(promoted only when significantly better)"
+            )
+        if d.promote and d.auc_difference is not None:
+            return f"none: promoted as {d.branch}, {NOT_ADJUSTED}"
+        return None
+
     def as_row(self, as_of: date, new_version: str) -> pl.DataFrame:
         d = self.decision
+        adjusted = d.selection_adjusted
         row = {
             "partition_date": as_of,
             "new_version": new_version,
@@ -73,8 +89,20 @@ class ChampionComparison:
             "power_at_001": d.power.power_at_001 if d.power else None,
             "power_at_002": d.power.power_at_002 if d.power else None,
             "score_correlation": d.power.score_correlation if d.power else None,
+            "selection_adjusted_auc_difference": adjusted.estimate if adjusted else None,
+            "selection_adjusted_auc_low": adjusted.low if adjusted else None,
+            "selection_adjusted_auc_high": adjusted.high if adjusted else None,
+            "selection_adjustment": self.selection_adjustment,
         }
-        extra = ("auc_difference_se", "min_detectable_auc_difference", "power_at_001", "power_at_002")
+        extra = (
+            "auc_difference_se",
+            "min_detectable_auc_difference",
+            "power_at_001",
+            "power_at_002",
+            "selection_adjusted_auc_difference",
+            "selection_adjusted_auc_low",
+            "selection_adjusted_auc_high",
+        )
         numbers = {
             "auc_p_value": pl.Float64,
             "champion_age_days": pl.Float64,
@@ -86,7 +114,9 @@ class ChampionComparison:
             for part in ("new", "champion", "difference", "ci_low", "ci_high"):
                 row[f"{name}_{part}"] = getattr(c, part) if c else None
                 numbers[f"{name}_{part}"] = pl.Float64
-        return pl.DataFrame([row], schema_overrides={"champion_version": pl.String, **numbers})
+        return pl.DataFrame(
+            [row], schema_overrides={"champion_version": pl.String, "selection_adjustment": pl.String, **numbers}
+        )
 
     def markdown(self) -> str:
         if not self.comparisons:
@@ -98,6 +128,12 @@ class ChampionComparison:
                 f"| {name} | {c.new:.4f} | {c.champion:.4f} | {c.difference:+.4f} | "
                 f"[{c.ci_low:+.4f}, {c.ci_high:+.4f}] |"
             )
+            adjusted = self.decision.selection_adjusted
+            if name == "roc_auc" and adjusted is not None:
+                lines.append(
+                    f"| roc_auc, selection-adjusted | | | {adjusted.estimate:+.4f} | "
+                    f"[{adjusted.low:+.4f}, {adjusted.high:+.4f}] |"
+                )
         return "\n".join(
             lines
             + [

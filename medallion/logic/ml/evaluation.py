@@ -7,6 +7,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from medallion.logic.ml.selection import SelectionAdjusted, selection_adjusted_gain
+
 METRICS = ("roc_auc", "pr_auc", "brier", "log_loss", "f1", "accuracy")
 LOWER_IS_BETTER = frozenset({"brier", "log_loss"})
 _MAX_REDRAWS = 100
@@ -317,9 +319,14 @@ class PromotionDecision:
     max_champion_age_days: float
     calibration_margin: float = PromotionRule.calibration_margin
     power: ComparisonPower | None = None
+    # Only for a promotion as significantly better, which selected the gain it reports (medallion/logic/ml/selection.py)
+    selection_adjusted: SelectionAdjusted | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+NOT_ADJUSTED = "not selected on a significant gain, so its difference is as measured, not selection-adjusted"
 
 
 def decide_promotion(
@@ -337,9 +344,17 @@ def decide_promotion(
     over a champion also needs the Brier score not to rise by more than `calibration_margin`.
     `feature_set_change` describes a champion of another feature set that was still compared on these rows:
     a new version that is not worse then replaces it, since the champion cannot score today's features.
+    A promotion as significantly better also reports its gain adjusted for that selection (from `power`'s DeLong
+    standard error: the winner's curse, selection.py); the other promotions did not select on a gain and say so.
     """
 
-    def decision(promote: bool, branch: str, reason: str, auc: MetricComparison | None = None) -> PromotionDecision:
+    def decision(
+        promote: bool,
+        branch: str,
+        reason: str,
+        auc: MetricComparison | None = None,
+        adjusted: SelectionAdjusted | None = None,
+    ) -> PromotionDecision:
         return PromotionDecision(
             promote=promote,
             alias="champion" if promote else "challenger",
@@ -356,6 +371,7 @@ def decide_promotion(
             max_champion_age_days=rule.max_champion_age_days,
             calibration_margin=rule.calibration_margin,
             power=power,
+            selection_adjusted=adjusted,
         )
 
     if comparison is None:
@@ -373,20 +389,24 @@ def decide_promotion(
     # (CI low above -0.01), which an equally good fresher model passed 99.6 %, 33 % or 6.8 % of the time depending on
     # how alike the two models score: a stale champion of another family lingered for months.
     not_worse = auc.ci_high >= 0
+    adjusted = None
     if auc.difference > 0 and p_value < rule.alpha and auc.ci_low > 0:
         branch, reason = "significantly_better", f"significantly better than the champion: {numbers}"
+        adjusted = _adjusted(auc.difference, power, rule.alpha, auc.confidence)
+        if adjusted is not None:
+            reason += f"; {adjusted.text()}"
     elif is_stale and not_worse:
         branch, reason = (
             "stale_champion_not_worse",
             f"the champion is {champion_age_days:.1f} days old (> {rule.max_champion_age_days:g}) and a model "
             f"trained on fresher data that is not significantly worse (its CI reaches 0) replaces an old one: "
-            f"{numbers}",
+            f"{numbers}; {NOT_ADJUSTED}",
         )
     elif feature_set_change and not_worse:
         branch, reason = (
             "feature_set_changed_not_worse",
             f"{feature_set_change}; the new version is not significantly worse, so it replaces a champion that "
-            f"cannot score today's features: {numbers}",
+            f"cannot score today's features: {numbers}; {NOT_ADJUSTED}",
         )
     elif feature_set_change:
         return decision(
@@ -418,4 +438,17 @@ def decide_promotion(
         )
     if brier is not None:
         reason += f"; Brier {brier.new:.4f} vs {brier.champion:.4f} (difference {brier.difference:+.4f})"
-    return decision(True, branch, reason, auc)
+    return decision(True, branch, reason, auc, adjusted)
+
+
+def _adjusted(
+    difference: float, power: ComparisonPower | None, alpha: float, confidence: float
+) -> SelectionAdjusted | None:
+    """The selection-adjusted gain, when DeLong's standard error is known and the gain cleared the threshold it was
+    selected by (DeLong's p < alpha is that; should the two disagree by a rounding, nothing is adjusted)."""
+    if power is None:
+        return None
+    try:
+        return selection_adjusted_gain(difference, power.difference_se, alpha, confidence)
+    except ValueError:
+        return None
