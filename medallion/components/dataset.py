@@ -14,6 +14,7 @@ from medallion.assets import build_etl_assets, build_ml_assets
 from medallion.checks.freshness import build_freshness_checks
 from medallion.checks.ml import build_ml_checks
 from medallion.checks.monitoring import build_monitoring_checks
+from medallion.checks.promotions import build_promotion_checks
 from medallion.checks.quality import build_quality_checks
 from medallion.contract import Contract, check_no_shared_tables, load_contract
 from medallion.logic.etl.feature_sets import feature_set_for
@@ -166,7 +167,11 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         if ml is None:
             return apply_layer_policies(dg.Definitions(assets=assets, asset_checks=checks), owners=contract.owners)
         assets += build_ml_assets(contract, feature_set, start, settings.serving_targets, ml)
-        checks += [*build_ml_checks(contract, ml, start), *build_monitoring_checks(ml.names, start)]
+        checks += [
+            *build_ml_checks(contract, ml, start),
+            *build_monitoring_checks(ml.names, start),
+            *build_promotion_checks(contract, ml, start),
+        ]
         return apply_layer_policies(
             dg.Definitions(assets=assets, asset_checks=checks), ml.names.layers, owners=contract.owners
         )
