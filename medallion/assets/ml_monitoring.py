@@ -53,7 +53,6 @@ class RetrainRulesConfig(dg.Config):
     min_predictions: int = RetrainRules.min_predictions
     yearly_false_alarm: float = RetrainRules.yearly_false_alarm
     decisions_per_year: int = RetrainRules.decisions_per_year
-    psi_alpha: float = RetrainRules.psi_alpha
 
 
 def _window_dep(key: dg.AssetKey) -> dg.AssetDep:

@@ -58,7 +58,7 @@ def test_the_decision_flips_to_retrain_with_its_reason(story):
         ("2025-02-01", False),
         ("2025-02-08", True),
     ]
-    assert "feature groups with PSI > 0.25 and no-drift p < 0.01 (>= 3)" in result.weeks[-1].reason
+    assert "feature groups with PSI > 0.25 and no-drift p < 0.00048 (>= 3)" in result.weeks[-1].reason
     with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as connection:
         rows = connection.execute(
             "select partition_date::varchar, status, triggered_rules from ml.retrain_decision order by 1"

@@ -19,16 +19,15 @@ from typing import Any
 class RetrainRules:
     auc_floor: float = 0.70
     max_auc_drop: float = 0.05
-    prediction_psi_threshold: float = 0.25
+    prediction_psi_threshold: float = 0.05  # the project's own drift moves weekly prediction PSI to 0.07-0.13
     feature_psi_threshold: float = 0.25
     max_drifting_features: int = 3
     min_matured_labels: int = 200
     min_predictions: int = 200
-    # The chance that the AUC rules retrain a model that did not change, within a year of decisions: what a user
+    # The chance that a model which did not change is retrained on noise within a year of decisions: what a user
     # lives with is every rule, every week, against one holdout AUC, not one test.
     yearly_false_alarm: float = 0.10
-    decisions_per_year: int = 52  # the weekly monitoring schedule; set it to how often the retrain sensor reads
-    psi_alpha: float = 0.01  # a PSI counts only if no-drift samples of that size reach it less often than this
+    decisions_per_year: int = 52  # the weekly schedule; set it to how often the retrain sensor reads a decision
 
     def __post_init__(self) -> None:
         if not 0 < self.yearly_false_alarm < 1:
@@ -38,10 +37,15 @@ class RetrainRules:
 
     @property
     def alpha(self) -> float:
-        """Each decision's two-sided AUC intervals are at 1 - alpha, so each one-sided AUC rule errs at most alpha / 2
-        a decision and both together yearly_false_alarm a year (Bonferroni: it holds although the weeks share one
-        holdout AUC, which makes false alarms cluster in the years that holdout was lucky)."""
+        """A decision's share of the yearly budget (Bonferroni: it holds although the weeks share one holdout AUC,
+        which makes false alarms cluster in the years that holdout was lucky)."""
         return self.yearly_false_alarm / self.decisions_per_year
+
+    @property
+    def rule_alpha(self) -> float:
+        """Each of the four rules' share of a decision's: the AUC intervals are two-sided at 1 - 2 * rule_alpha (each
+        AUC rule uses one side) and a PSI counts only when no-drift samples of its size reach it less often."""
+        return self.alpha / 4
 
 
 @dataclass(frozen=True)
@@ -133,7 +137,7 @@ def decide_retrain(
         (
             name
             for name, value in feature_psi.items()
-            if value > rules.feature_psi_threshold and p_values.get(name, 0.0) < rules.psi_alpha
+            if value > rules.feature_psi_threshold and p_values.get(name, 0.0) < rules.rule_alpha
         ),
         key=lambda name: (-feature_psi[name], name),
     )
@@ -141,7 +145,7 @@ def decide_retrain(
     labels_enough = live_auc is not None and matured_labels >= rules.min_matured_labels
     performance_score = live_auc if labels_enough else None
     version = None if model_version is None else str(model_version)
-    z, level = _z(rules.alpha), f"{100 * (1 - rules.alpha):.4g}%"
+    z, level = _z(2 * rules.rule_alpha), f"{100 * (1 - 2 * rules.rule_alpha):.4g}%"
     judged = version if performance_version is None else str(performance_version)
     of_whom = (
         f" of v{judged}, which served them (champion v{version} has {champion_labels or 0} yet)"
@@ -206,19 +210,20 @@ def decide_retrain(
     if prediction_psi is not None:
         p_text = "" if prediction_psi_p_value is None else f", no-drift p = {prediction_psi_p_value:.2g}"
         text = f"prediction PSI {prediction_psi:.3f}{p_text}"
-        significant = prediction_psi_p_value is None or prediction_psi_p_value < rules.psi_alpha
+        significant = prediction_psi_p_value is None or prediction_psi_p_value < rules.rule_alpha
         if prediction_psi > rules.prediction_psi_threshold and significant:
             fired.append("prediction_drift")
             reasons.append(f"{text} > {rules.prediction_psi_threshold:.2f}")
         else:
-            checks.append(f"{text} (retrain when > {rules.prediction_psi_threshold:.2f} with p < {rules.psi_alpha:g})")
+            when = f"retrain when > {rules.prediction_psi_threshold:.2f} with p < {rules.rule_alpha:.2g}"
+            checks.append(f"{text} ({when})")
     drift_listing = ", ".join(
         f"{group} ({', '.join(f'{n} {feature_psi[n]:.3f}' for n in drifting if groups[n] == group)})"
         for group in drifting_groups
     )
     counted = (
         f"{len(drifting_groups)} feature groups with PSI > {rules.feature_psi_threshold:.2f} and no-drift "
-        f"p < {rules.psi_alpha:g}"
+        f"p < {rules.rule_alpha:.2g}"
     )
     if len(drifting_groups) >= rules.max_drifting_features:
         fired.append("feature_drift")

@@ -16,7 +16,7 @@ def decide(**overrides):
         live_auc=0.76,
         matured_labels=500,
         n_predictions=1000,
-        prediction_psi=0.05,
+        prediction_psi=0.03,
         feature_psi={"LIMIT_BAL": 0.12, "AGE": 0.02, "PAY_0": 0.3},
         rules=RetrainRules(),
     )
@@ -28,7 +28,7 @@ def test_healthy_when_no_rule_fires():
     decision = decide()
     assert (decision.retrain, decision.status, decision.triggered_rules) == (False, "healthy", [])
     assert decision.reason.startswith("no rule fired")
-    assert "live AUC 0.7600 (99.81% CI [0.7600, 0.7600], 500 out-of-sample matured labels) not below floor" in (
+    assert "live AUC 0.7600 (99.9% CI [0.7600, 0.7600], 500 out-of-sample matured labels) not below floor" in (
         decision.reason
     )
     assert decision.performance_score == 0.76
@@ -39,7 +39,7 @@ def test_healthy_when_no_rule_fires():
 def test_auc_below_floor():
     decision = decide(live_auc=0.65, holdout_auc=0.68)
     assert (decision.retrain, decision.status, decision.triggered_rules) == (True, "retrain", ["auc_floor"])
-    assert "live AUC 0.6500 (99.81% CI [0.6500, 0.6500], 500 out-of-sample matured labels) < floor 0.70" in (
+    assert "live AUC 0.6500 (99.9% CI [0.6500, 0.6500], 500 out-of-sample matured labels) < floor 0.70" in (
         decision.reason
     )
 
@@ -47,7 +47,7 @@ def test_auc_below_floor():
 def test_auc_drop_from_the_holdout_auc():
     decision = decide(live_auc=0.72, holdout_auc=0.80)
     assert decision.triggered_rules == ["auc_drop"]
-    dropped = "AUC dropped 0.0800 (99.81% CI [0.0800, 0.0800]) from holdout 0.8000 to live 0.7200 (> 0.05"
+    dropped = "AUC dropped 0.0800 (99.9% CI [0.0800, 0.0800]) from holdout 0.8000 to live 0.7200 (> 0.05"
     assert dropped in decision.reason
     assert decide(live_auc=0.75, holdout_auc=0.80).triggered_rules == []
 
@@ -55,7 +55,7 @@ def test_auc_drop_from_the_holdout_auc():
 def test_prediction_drift_retrains_without_matured_labels():
     decision = decide(prediction_psi=0.31, live_auc=None, matured_labels=0)
     assert (decision.retrain, decision.status, decision.triggered_rules) == (True, "retrain", ["prediction_drift"])
-    assert "prediction PSI 0.310 > 0.25" in decision.reason
+    assert "prediction PSI 0.310 > 0.05" in decision.reason
     assert decision.performance_score is None and decision.drift_score == 0.31
 
 
@@ -64,9 +64,8 @@ def test_feature_drift_needs_enough_drifting_features():
     decision = decide(feature_psi=psi)
     assert decision.triggered_rules == ["feature_drift"]
     assert decision.drifting_features == ["a", "b", "c"]
-    assert "3 feature groups with PSI > 0.25 and no-drift p < 0.01 (>= 3): a (a 0.400), b (b 0.300), c (c 0.260)" in (
-        decision.reason
-    )
+    listing = "a (a 0.400), b (b 0.300), c (c 0.260)"
+    assert f"3 feature groups with PSI > 0.25 and no-drift p < 0.00048 (>= 3): {listing}" in decision.reason
     assert decide(feature_psi={**psi, "c": 0.25}).status == "healthy"
     assert decide(feature_psi=psi, rules=RetrainRules(max_drifting_features=4)).retrain is False
 
@@ -83,7 +82,7 @@ def test_too_few_labels_and_no_drift_is_insufficient():
     assert decision.performance_score is None
     assert (
         "120 out-of-sample matured labels (< 200)" in decision.reason
-        and "prediction PSI 0.050 (retrain when > 0.25" in decision.reason
+        and "prediction PSI 0.030 (retrain when > 0.05" in decision.reason
     )
 
 

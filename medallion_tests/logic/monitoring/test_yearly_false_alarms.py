@@ -4,8 +4,9 @@ Each simulated year has one champion with a 3,000-row holdout (its reference AUC
 prediction reference) and 52 weekly decisions by the project's own `decide_retrain` on fresh weekly labels and
 predictions. Scores are binormal with a true AUC of 0.78 and 22 % positives (as in test_false_alarms); a year's
 weeks share their class counts (drawn once a year), so one DeLong call measures all 52 windows. Three variants:
-`per_decision` (alpha 0.05 at every decision, the default before), `budget` (the default: 10 % a year over 52
-decisions) and `budget_4_weeks` (the same budget on a 4-week window, `window_days=28`, whose labels are pooled).
+`per_decision` (the defaults before: each rule at 2.5 % every decision, prediction PSI above 0.25), `budget` (the
+default: 10 % a year over 52 decisions, a quarter of each decision's share per rule) and `budget_4_weeks` (the same
+budget on a 4-week window, `window_days=28`, whose labels are pooled).
 Detection: the live AUC falls to 0.70 from week 1 (the weeks before it are pooled as they are); weeks until a
 performance rule fires. The README's monitoring section states the rates printed here.
 """
@@ -25,7 +26,8 @@ from medallion.logic.monitoring.drift import build_reference, load_reference
 YEARS, WEEKS, HOLDOUT_ROWS, PREVALENCE = 100, 52, 3000, 0.22
 SEPARATION, DRIFTED_SEPARATION = 1.09, 0.742  # binormal AUC = Φ(separation / √2): 0.78 and 0.70
 BUDGET = RetrainRules()
-PER_DECISION = RetrainRules(yearly_false_alarm=0.05, decisions_per_year=1)  # alpha 0.05 at every decision
+# The defaults before issue 22: every rule at 2.5 % a decision (AUC intervals at 95 %), prediction PSI above 0.25.
+PER_DECISION = RetrainRules(yearly_false_alarm=0.10, decisions_per_year=1, prediction_psi_threshold=0.25)
 VARIANTS = {"per_decision": (PER_DECISION, 1), "budget": (BUDGET, 1), "budget_4_weeks": (BUDGET, 4)}
 POOLED = max(weeks for _, weeks in VARIANTS.values())
 SMALL, LARGE = 200, 1750  # matured labels a week: the rules' minimum, and the demo's 250 a day
