@@ -1,9 +1,32 @@
 """A synthetic daily feed with the reference schema, optional covariate/label drift and injected faults.
 
-Rows are bootstrapped from the reference dataset, so categorical codes and repayment statuses follow
-its empirical distribution and each label stays tied to the row it was sampled from (a model can learn
-it). Amounts get small multiplicative noise: LIMIT_BAL x lognormal(0, 0.1) rounded to 10,000, each
-row's BILL_AMT* and PAY_AMT* x normal(1, 0.05); AGE moves by -1, 0 or +1.
+Rows are new draws from a generative model of the reference dataset, not copies of its rows. A model
+trained on bootstrapped reference rows would meet noisy copies of its training rows, with the same
+label, on later days and score them too well (issue 22: a quarter of later rows were such copies).
+
+The model (`fit_reference`, fitted once per `generate` call, in about 0.2 s) is a mixture of Gaussian
+copulas with empirical marginals, one per segment of the reference: label class x repayment state of
+the latest month (PAY_0 of -2, -1, 0, 1, 2 or more) x whether the latest bill was paid in full
+(PAY_AMT1 = BILL_AMT2 > 0); segments under 200 rows are pooled within their class and payment kind. A
+Gaussian copula's dependence is monotone, which fits the amounts but not two kinds of structure the
+segments carry instead: PAY_0's codes are states rather than a scale (reference rows with PAY_0 = -2,
+no consumption, have PAY_2 = -2 in 93 % of cases, generated ones in 92 %, with one copula per class in
+41 %), and 14 % of rows pay their latest bill exactly, a tie between two columns (in a paid-in-full
+segment PAY_AMT1 is set to BILL_AMT2, whose fitted values there are the same, so its marginal is kept).
+Earlier bills are not tied this way: PAY_AMTk = BILL_AMT(k+1) for k >= 2 holds for about 14 % of
+reference rows and almost no generated ones, so the 5-month payment_ratio is less often exactly 1.
+
+A row draws its class with the reference's default rate, then a segment with its share in that class,
+then that copula: normal draws with the correlation of the segment rows' normal scores (ranks, ties
+broken at random) become uniforms and then values through each column's quantile function. Discrete
+codes (SEX, EDUCATION, MARRIAGE, PAY_*) use the step quantile function, so only observed codes occur;
+amounts (LIMIT_BAL, AGE, BILL_AMT*, PAY_AMT*) interpolate between neighbouring observed values, so they
+are new, and are rounded: LIMIT_BAL to 10,000, AGE kept within 21..79, PAY_AMT* at least 0 (BILL_AMT*
+can be negative, as in the reference). Point masses such as zero amounts keep their share.
+
+A model fitted on generated rows scores real rows about as well as one fitted on real rows (AUC 0.77
+each, HistGradientBoosting on 10,800 rows), but on generated rows it scores about 0.80: the synthetic
+population is a little easier to rank than the real one.
 
 Every day uses its own random streams, seeded by (seed, day): a day's file depends only on the seed,
 that day and the knobs, so overlapping or day-by-day runs reproduce the same files. IDs are
@@ -14,11 +37,13 @@ reference IDs (1..30,000).
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from scipy.special import ndtr, ndtri
 
 from medallion.settings import REFERENCE_DATASET
 from medallion.sources.landing import (
@@ -34,6 +59,18 @@ EPOCH = date(2000, 1, 1)
 ID_BASE = 10_000_000
 BILL_COLUMNS = tuple(f"BILL_AMT{i}" for i in range(1, 7))
 PAY_AMT_COLUMNS = tuple(f"PAY_AMT{i}" for i in range(1, 7))
+FEATURE_COLUMNS = APPLICATION_COLUMNS[1:]
+DISCRETE_COLUMNS = ("SEX", "EDUCATION", "MARRIAGE", "PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6")
+
+_IS_DISCRETE = np.isin(FEATURE_COLUMNS, DISCRETE_COLUMNS)
+
+# The generative model (see the module docstring): segments by PAY_0 state (-2, -1, 0, 1, 2 or more) and
+# by whether PAY_AMT1 paid the bill BILL_AMT2 in full; a state with fewer rows than this in a class and
+# payment kind is fitted together with the other small states of that class and payment kind.
+PAY_0_STATES = (-2, -1, 0, 1, 2)
+MIN_SEGMENT_ROWS = 200
+# Ties in the reference are broken by this fixed stream, so the model depends on the reference only.
+TIE_BREAK_SEED = 22
 
 # Drift (documented in `generate`).
 DRIFT_LIMIT_FACTOR = 0.6
@@ -92,12 +129,11 @@ def generate(
         raise ValueError(f"seed must be 0 or more, got {seed}")
     if start < EPOCH:
         raise ValueError(f"start must be on or after {EPOCH} (IDs count days from it), got {start}")
-    source = read_reference(reference)
-    pool = {c: source[c].to_numpy() for c in source.columns if c != "ID"}
+    model = fit_reference(read_reference(reference))
     written = unchanged = 0
     for index in range(days):
         day = start + timedelta(days=index)
-        rows = sample_day(pool, day, rows_per_day, seed)
+        rows = sample_day(model, day, rows_per_day, seed)
         if drift_from is not None and day >= drift_from:
             apply_drift(rows, day_rng(seed, day, "drift"))
         applications, outcomes = inject_faults(rows, faults, day_rng(seed, day, "faults"))
@@ -121,20 +157,112 @@ def day_rng(seed: int, day: date, stream: str) -> np.random.Generator:
     return np.random.default_rng([seed, day.toordinal(), stream_number])
 
 
-def sample_day(pool: Columns, day: date, rows: int, seed: int) -> Columns:
-    """Bootstrap `rows` reference rows and add noise to the amounts; includes ID and the label."""
+@dataclass(frozen=True)
+class Copula:
+    """A Gaussian copula with empirical marginals over FEATURE_COLUMNS."""
+
+    sorted_values: np.ndarray  # (rows, columns): each column's fitted values in ascending order
+    cholesky: np.ndarray  # lower factor of the correlation of the rows' normal scores
+    paid_in_full: bool = False  # fitted on rows whose PAY_AMT1 equals their BILL_AMT2 (> 0)
+
+    def sample(self, rows: int, rng: np.random.Generator) -> np.ndarray:
+        """`rows` new rows (floats, before rounding): correlated normals -> uniforms -> quantile functions."""
+        normals = np.einsum("ij,kj->ik", rng.standard_normal((rows, len(FEATURE_COLUMNS))), self.cholesky)
+        uniforms = ndtr(normals)
+        n = len(self.sorted_values)
+        columns = np.arange(len(FEATURE_COLUMNS))
+        # Discrete codes: the step quantile function, so only fitted values occur.
+        step = self.sorted_values[np.minimum((uniforms * n).astype(np.int64), n - 1), columns]
+        # Amounts: interpolated between neighbouring order statistics, so values are new.
+        position = uniforms * (n - 1)
+        low = np.minimum(np.floor(position).astype(np.int64), n - 1)
+        high = np.minimum(low + 1, n - 1)
+        below, above = self.sorted_values[low, columns], self.sorted_values[high, columns]
+        interpolated = below + (position - low) * (above - below)
+        return np.where(_IS_DISCRETE, step, interpolated)
+
+
+@dataclass(frozen=True)
+class ReferenceModel:
+    """Per label class (0, 1): the shares of its segments and their copulas."""
+
+    default_share: float
+    segment_shares: tuple[np.ndarray, np.ndarray]
+    copulas: tuple[tuple[Copula, ...], tuple[Copula, ...]]
+
+
+def fit_reference(reference: pl.DataFrame) -> ReferenceModel:
+    """Fit the generative model of the module docstring to reference rows (FEATURE_COLUMNS and LABEL)."""
+    values = reference.select(FEATURE_COLUMNS).to_numpy().astype(np.float64)
+    labels = reference[LABEL].to_numpy()
+    if values.shape[0] == 0 or not np.isin(labels, (0, 1)).all():
+        raise ValueError("the reference needs rows, with labels 0 or 1")
+    states = np.clip(values[:, FEATURE_COLUMNS.index("PAY_0")], PAY_0_STATES[0], PAY_0_STATES[-1])
+    paid, bill = values[:, FEATURE_COLUMNS.index("PAY_AMT1")], values[:, FEATURE_COLUMNS.index("BILL_AMT2")]
+    in_full = (paid == bill) & (bill > 0)
+    rng = np.random.default_rng(TIE_BREAK_SEED)
+    shares, copulas = [], []
+    for label in (0, 1):
+        segments: list[tuple[np.ndarray, bool]] = []
+        for full in (False, True):
+            members = (labels == label) & (in_full == full)
+            by_state = [members & (states == state) for state in PAY_0_STATES]
+            small = [s for s in by_state if s.sum() < MIN_SEGMENT_ROWS]
+            segments += [(s, full) for s in by_state if s.sum() >= MIN_SEGMENT_ROWS]
+            if small and np.logical_or.reduce(small).any():
+                segments.append((np.logical_or.reduce(small), full))
+        counts = np.array([s.sum() for s, _ in segments], dtype=np.float64)
+        shares.append(counts / counts.sum() if segments else np.empty(0))
+        copulas.append(tuple(_fit_copula(values[s], rng, full) for s, full in segments))
+    default_share = float(labels.mean())
+    return ReferenceModel(default_share, (shares[0], shares[1]), (copulas[0], copulas[1]))
+
+
+def _fit_copula(values: np.ndarray, rng: np.random.Generator, paid_in_full: bool) -> Copula:
+    n, columns = values.shape
+    scores = np.empty((n, columns))
+    for j in range(columns):
+        order = np.lexsort((rng.random(n), values[:, j]))
+        ranks = np.empty(n)
+        ranks[order] = np.arange(n)
+        scores[:, j] = ndtri((ranks + 0.5) / n)
+    # einsum rather than BLAS: single-threaded, so a busy machine does not slow it (BLAS took ~1 s under load).
+    scores -= scores.mean(axis=0)
+    covariance = np.einsum("ij,ik->jk", scores, scores)
+    scale = np.sqrt(np.diag(covariance))
+    correlation = covariance / np.outer(scale, scale) if n > 1 else np.eye(columns)
+    # A 0.1 % shrink towards independence keeps the factor defined when a segment has few rows.
+    cholesky = np.linalg.cholesky(0.999 * correlation + 0.001 * np.eye(columns))
+    return Copula(np.sort(values, axis=0), cholesky, paid_in_full)
+
+
+def sample_day(model: ReferenceModel, day: date, rows: int, seed: int) -> Columns:
+    """`rows` new rows from `model` (see the module docstring), with ID and the label."""
     rng = day_rng(seed, day, "sample")
-    picks = rng.integers(0, len(pool[LABEL]), rows)
-    sampled = {c: values[picks] for c, values in pool.items()}
-    sampled["ID"] = ID_BASE + (day - EPOCH).days * rows + np.arange(rows, dtype=np.int64)
-    limit = sampled["LIMIT_BAL"] * rng.lognormal(0.0, 0.1, rows)
-    sampled["LIMIT_BAL"] = _round_limit(limit)
-    bill_factor, paid_factor = rng.normal(1.0, 0.05, rows), rng.normal(1.0, 0.05, rows)
-    for column in BILL_COLUMNS:
-        sampled[column] = np.rint(sampled[column] * bill_factor).astype(np.int64)
+    labels = (rng.random(rows) < model.default_share).astype(np.int64)
+    values = np.empty((rows, len(FEATURE_COLUMNS)))
+    in_full = np.zeros(rows, dtype=bool)
+    for label in (0, 1):
+        members = np.flatnonzero(labels == label)
+        if len(members) == 0:
+            continue
+        if len(model.copulas[label]) == 0:
+            raise ValueError(f"the reference has no rows of class {label} to generate from")
+        segment = rng.choice(len(model.copulas[label]), size=len(members), p=model.segment_shares[label])
+        for index, copula in enumerate(model.copulas[label]):
+            chosen = members[segment == index]
+            values[chosen] = copula.sample(len(chosen), rng)
+            in_full[chosen] = copula.paid_in_full
+    sampled = {column: np.rint(values[:, j]).astype(np.int64) for j, column in enumerate(FEATURE_COLUMNS)}
+    sampled["LIMIT_BAL"] = _round_limit(values[:, FEATURE_COLUMNS.index("LIMIT_BAL")])
+    sampled["AGE"] = np.clip(sampled["AGE"], 21, 79)
     for column in PAY_AMT_COLUMNS:
-        sampled[column] = np.maximum(np.rint(sampled[column] * paid_factor), 0).astype(np.int64)
-    sampled["AGE"] = np.clip(sampled["AGE"] + rng.integers(-1, 2, rows), 21, 79)
+        sampled[column] = np.maximum(sampled[column], 0)
+    # In a paid-in-full segment both columns have the same fitted values, so this keeps PAY_AMT1's marginal.
+    in_full &= sampled["BILL_AMT2"] > 0
+    sampled["PAY_AMT1"] = np.where(in_full, sampled["BILL_AMT2"], sampled["PAY_AMT1"])
+    sampled["ID"] = ID_BASE + (day - EPOCH).days * rows + np.arange(rows, dtype=np.int64)
+    sampled[LABEL] = labels
     return sampled
 
 
