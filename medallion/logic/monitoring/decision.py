@@ -209,14 +209,16 @@ def decide_retrain(
                 checks.append(f"{text} (retrain when > {rules.max_auc_drop:.2f} with the CI above 0)")
     if prediction_psi is not None:
         p_text = "" if prediction_psi_p_value is None else f", no-drift p = {prediction_psi_p_value:.2g}"
-        text = f"prediction PSI {prediction_psi:.3f}{p_text}"
         significant = prediction_psi_p_value is None or prediction_psi_p_value < rules.rule_alpha
         if prediction_psi > rules.prediction_psi_threshold and significant:
             fired.append("prediction_drift")
-            reasons.append(f"{text} > {rules.prediction_psi_threshold:.2f}")
+            reasons.append(
+                f"prediction PSI {prediction_psi:.3f} > {rules.prediction_psi_threshold:.2f}{p_text} "
+                f"(< {rules.rule_alpha:.2g})"
+            )
         else:
             when = f"retrain when > {rules.prediction_psi_threshold:.2f} with p < {rules.rule_alpha:.2g}"
-            checks.append(f"{text} ({when})")
+            checks.append(f"prediction PSI {prediction_psi:.3f}{p_text} ({when})")
     drift_listing = ", ".join(
         f"{group} ({', '.join(f'{n} {feature_psi[n]:.3f}' for n in drifting if groups[n] == group)})"
         for group in drifting_groups
