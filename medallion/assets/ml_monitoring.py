@@ -20,9 +20,17 @@ from medallion.contract import Contract
 from medallion.logic.etl.feature_sets import FeatureSet
 from medallion.logic.ml.model_tags import ModelTags
 from medallion.logic.monitoring.decision import RetrainRules, decide_retrain
-from medallion.logic.monitoring.measures import decision_inputs, join_matured, measure_window, trailing_window
+from medallion.logic.monitoring.measures import decision_inputs, join_matured, measure_window
 from medallion.logic.monitoring.report import monitoring_markdown, plot_monitoring
-from medallion.logic.monitoring.window_inputs import WindowInputs, load_window, version_holdouts, version_references
+from medallion.logic.monitoring.window_inputs import (
+    WindowInputs,
+    count_matured_labels,
+    count_predictions,
+    load_window,
+    version_holdouts,
+    version_references,
+)
+from medallion.logic.monitoring.window_size import grow_window, window_rows
 from medallion.ml_settings import MlSettings
 from medallion.names import CHAMPION, GOLD, ML, SILVER, table_key
 from medallion.policies import op_policy
@@ -35,10 +43,15 @@ from medallion.utils.table_metadata import table_metadata
 log = logging.getLogger("medallion.ml")
 
 DEFAULT_WINDOW_DAYS = 7
+MAX_WINDOW_DAYS = 91
 
 
 class MonitoringConfig(dg.Config):
     window_days: int = DEFAULT_WINDOW_DAYS
+    # Each window doubles until it holds the retrain rules' minimums, up to max_window_days (window_size.py).
+    max_window_days: int = MAX_WINDOW_DAYS
+    grow_until_predictions: int = RetrainRules.min_predictions
+    grow_until_matured_labels: int = RetrainRules.min_matured_labels
     calibration_bins: int = 10
     top_features: int = 5
 
@@ -108,11 +121,30 @@ def build_monitoring_assets(
         started = time.perf_counter()
         mlflow, monitoring_files = mlflow.for_model(names.model_name), monitoring_files.for_dataset(names.files_folder)
         day = as_date(context.partition_key)
-        window = trailing_window(day, config.window_days)
+        predictions_table = names.sql("predictions")
+        drift_window = grow_window(
+            "predictions",
+            day,
+            config.window_days,
+            config.max_window_days,
+            config.grow_until_predictions,
+            lambda window: count_predictions(warehouse, window, predictions_table),
+        )
+        label_window = grow_window(
+            "matured_labels",
+            day,
+            config.window_days,
+            config.max_window_days,
+            config.grow_until_matured_labels,
+            lambda window: count_matured_labels(warehouse, contract, window, predictions_table),
+        )
+        window = drift_window.window
         champion = mlflow.version_by_alias(CHAMPION)
         tags = ModelTags.from_mlflow(champion.tags, champion.version) if champion else None
         feature_set_version = tags.feature_set_version if tags else feature_set.version
-        inputs: WindowInputs = load_window(warehouse, contract, window, feature_set_version, names.sql("predictions"))
+        inputs: WindowInputs = load_window(
+            warehouse, contract, window, feature_set_version, predictions_table, label_window.window
+        )
         # Days the champion used are part of its own reference: drift is measured on the others.
         features = (
             inputs.features.filter(~pl.col("partition_date").is_between(*tags.used_days))
@@ -143,7 +175,7 @@ def build_monitoring_assets(
             holdout_rows=tags.holdout_rows if tags else None,
             holdouts=version_holdouts(mlflow, served),
         )
-        frame = measures.to_frame()
+        frame = pl.concat([measures.to_frame(), window_rows(day, window, [drift_window, label_window])])
         chart = plot_monitoring(measures, monitoring_files.chart_path(day))
         found = decision_inputs(frame)
         log.info(
@@ -162,6 +194,8 @@ def build_monitoring_assets(
             metadata={
                 **table_metadata(frame, started, rows_in=inputs.predictions.height + inputs.labels.height),
                 "window": f"{window[0]}..{window[1]}",
+                "label_window": f"{label_window.window[0]}..{label_window.window[1]}",
+                "windows_grown": "; ".join(found.window_notes) or "no: the configured days held the minimums",
                 "champion_version": found.model_version or "none",
                 "predictions": found.n_predictions,
                 "matured_labels": found.matured_labels,

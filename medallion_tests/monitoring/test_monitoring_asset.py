@@ -72,6 +72,50 @@ def test_predictions_without_matured_labels_are_insufficient_data(home):
     assert metadata(result, "ml/monitoring")["predictions"].value == 300
 
 
+def scored_days(days: list[date], per_day: int) -> pl.DataFrame:
+    n = len(days) * per_day
+    return pl.DataFrame(
+        {
+            "partition_date": [d for d in days for _ in range(per_day)],
+            "ID": range(n),
+            "probability": [0.3] * n,
+            "predicted_label": pl.Series([0] * n, dtype=pl.Int8),
+            "model_name": ["credit_default"] * n,
+            "model_version": ["1"] * n,
+            "feature_set_version": ["credit-v1"] * n,
+            "in_sample": [False] * n,
+            "scored_at": [datetime(2025, 3, 8, tzinfo=UTC)] * n,
+        }
+    )
+
+
+def test_a_small_dataset_grows_its_windows_to_the_rules_minimums_and_says_so(home):
+    """20 predictions a day: 7 days hold 140, so drift is measured over 14 days (280); no label has matured in any
+    window, so the label window keeps its 7 days rather than spanning months of nothing."""
+    from datetime import timedelta
+
+    scored = scored_days([DAY - timedelta(days=i) for i in range(60)], 20)
+    home.home.mkdir(parents=True)
+    with duckdb.connect(str(home.warehouse_path)) as connection:
+        connection.register("scored", scored)
+        connection.execute("create schema ml")
+        connection.execute("create table ml.predictions as select * from scored")
+    result = monitor(build_definitions(home), DAY)
+    assert result.success
+    windows = {
+        row["subject"]: row
+        for row in table(home, "ml.monitoring").filter(pl.col("kind") == "window").iter_rows(named=True)
+    }
+    assert (windows["predictions"]["value"], windows["predictions"]["n"]) == (14, 280)
+    assert (windows["matured_labels"]["value"], windows["matured_labels"]["n"]) == (7, 0)
+    decision = table(home, "ml.retrain_decision").row(0, named=True)
+    assert (decision["status"], decision["n_predictions"]) == ("insufficient_data", 280)
+    assert decision["reason"].endswith("; predictions window grown from 7 to 14 days to reach 200 predictions")
+    shown = metadata(result, "ml/monitoring")
+    assert shown["window"].value == f"{DAY - timedelta(days=13)}..{DAY}"
+    assert shown["label_window"].value == f"{DAY - timedelta(days=6)}..{DAY}"
+
+
 @pytest.fixture(scope="module")
 def landed(tmp_path_factory):
     from medallion.settings import Settings

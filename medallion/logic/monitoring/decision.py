@@ -108,6 +108,7 @@ def decide_retrain(
     deployed_auc_se: float | None = None,
     deployed_labels: int = 0,
     served_versions: Sequence[str] = (),
+    window_notes: Sequence[str] = (),
     rules: RetrainRules = RetrainRules(),
 ) -> RetrainDecision:
     """Retrain when live AUC is significantly below the floor or significantly dropped (by more than max_auc_drop)
@@ -121,7 +122,8 @@ def decide_retrain(
     A missing standard error or p-value leaves the point value alone to decide. Performance rules need at least
     `min_matured_labels` matured out-of-sample labels; drift rules alone can trigger a retrain without them. Too few
     predictions make every measure unreliable, so the status is insufficient_data; so is having too few labels while
-    no drift rule fires, since a model cannot be called healthy on drift alone.
+    no drift rule fires, since a model cannot be called healthy on drift alone. `window_notes` (windows grown past
+    their configured days to reach the minimums) end the reason.
     """
     live_auc, holdout_auc, prediction_psi = _known(live_auc), _known(holdout_auc), _known(prediction_psi)
     live_se, holdout_se = _known(live_auc_se) or 0.0, _known(holdout_auc_se) or 0.0
@@ -170,7 +172,7 @@ def decide_retrain(
             drift_score=drift_score,
             retrain=retrain,
             status=status,
-            reason=reason,
+            reason="; ".join([reason, *window_notes]),
             model_version=version,
             triggered_rules=fired,
             drifting_features=drifting,

@@ -391,6 +391,7 @@ class DecisionInputs:
     deployed_auc_se: float | None = None
     deployed_labels: int = 0
     served_versions: list[str] = field(default_factory=list)  # versions with matured labels in the window
+    window_notes: list[str] = field(default_factory=list)  # windows grown past the configured days, and why
 
 
 def version_order(version: str) -> tuple[int, str]:
@@ -450,6 +451,7 @@ def decision_inputs(measurements: pl.DataFrame, min_matured_labels: int = 0) -> 
         deployed_auc_se=value("performance", "roc_auc_se", DEPLOYED),
         deployed_labels=labels_of(DEPLOYED),
         served_versions=served,
+        window_notes=[note for note in rows("window")["level"] if note],
     )
 
 

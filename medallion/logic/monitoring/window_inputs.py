@@ -38,8 +38,11 @@ def load_window(
     window: tuple[date, date],
     feature_set_version: str,
     predictions_table: str = "ml.predictions",
+    label_window: tuple[date, date] | None = None,
 ) -> WindowInputs:
+    """The window's rows; labels (and the predictions they resolve) from `label_window` when it is given."""
     key = f'"{contract.key}"'
+    label_window = label_window or window
     between = "partition_date between ? and ?"
     prediction_schema = {
         "partition_date": pl.Date,
@@ -65,7 +68,7 @@ def load_window(
     labels = read(
         labels_table,
         f"select * from {labels_table} where {between}",
-        list(window),
+        list(label_window),
         {contract.key: pl.Int64, "application_date": pl.Date, "label_date": pl.Date, contract.label: pl.Int8},
     )
     matured = pl.DataFrame(schema=prediction_schema)
@@ -75,7 +78,7 @@ def load_window(
             f"select p.partition_date, p.{key}, p.probability, p.model_version, p.in_sample from {predictions_table} p "
             f"join (select distinct {key}, application_date from {labels_table} where {between}) l "
             f"on p.{key} = l.{key} and p.partition_date = l.application_date",
-            list(window),
+            list(label_window),
             prediction_schema,
         )
     features = read(
@@ -111,6 +114,30 @@ def load_window(
         else pl.DataFrame(schema=COUNTS_SCHEMA),
         quarantine_counts=quarantine.cast(COUNTS_SCHEMA),
     )
+
+
+def count_predictions(warehouse: Warehouse, window: tuple[date, date], predictions_table: str) -> int:
+    schema, name = predictions_table.split(".")
+    if not warehouse.table_exists(schema, name):
+        return 0
+    sql = f"select count(*) as n from {predictions_table} where partition_date between ? and ?"
+    return int(warehouse.query(sql, list(window))["n"][0])
+
+
+def count_matured_labels(
+    warehouse: Warehouse, contract: Contract, window: tuple[date, date], predictions_table: str
+) -> int:
+    """Labels that became known in the window whose prediction was out of sample: what the performance rules count."""
+    labels_table = f"gold.{contract.labels_table}"
+    if not all(warehouse.table_exists(*table.split(".")) for table in (predictions_table, labels_table)):
+        return 0
+    key = f'"{contract.key}"'
+    sql = (
+        f"select count(*) as n from {predictions_table} p join (select distinct {key}, application_date "
+        f"from {labels_table} where partition_date between ? and ?) l "
+        f"on p.{key} = l.{key} and p.partition_date = l.application_date where not p.in_sample"
+    )
+    return int(warehouse.query(sql, list(window))["n"][0])
 
 
 def version_references(
