@@ -53,12 +53,14 @@ SERVED_ROWS_MATCH_PREDICTIONS = "served_rows_match_predictions"
 ONE_SUMMARY_ROW_PER_DAY = "one_summary_row_per_day"
 FRESHNESS_CHECK = "freshness_check"  # the name build_time_partition_freshness_checks gives its checks
 
-ETL_JOB = "etl_job"
+ETL_JOB = "etl_job"  # each dataset's own: etl_job, etl_job__<dataset> (see dataset_named)
 FRESHNESS_CHECK_JOB = "freshness_check_job"
 TRAINING_JOB = "training_job"
 INFERENCE_JOB = "inference_job"
 MONITORING_JOB = "monitoring_job"
 
+ETL_SCHEDULE = "etl_daily_schedule"
+LANDING_SENSOR = "landing_sensor"  # one sensor for every dataset, each request naming its dataset's ETL job
 RETRAIN_SENSOR = "retrain_sensor"
 SERVING_LOADS = "serving_loads"
 TRAINING_SCHEDULE = "training_weekly_schedule"
@@ -77,6 +79,12 @@ STAGE_TAG = "medallion/stage"
 WORKER_TAG = "medallion/worker"
 
 
+def dataset_named(name: str, dataset: str, plain: bool) -> str:
+    """A dataset's own job, schedule or sensor: `name` for the dataset whose ML schema is the plain `ml` (`plain`),
+    `name__<dataset>` for every other one, with or without ML (etl_job, etl_job__toy_loans)."""
+    return name if plain else f"{name}__{dataset}"
+
+
 @dataclass(frozen=True)
 class MlNames:
     """One dataset's ML lifecycle: its asset keys (`[schema, table]`, the schema being the warehouse's too), its
@@ -89,8 +97,12 @@ class MlNames:
     serving_schema: str = SERVING
 
     @property
+    def plain(self) -> bool:
+        return self.schema == ML
+
+    @property
     def suffix(self) -> str:
-        return "" if self.schema == ML else f"__{self.dataset}"
+        return dataset_named("", self.dataset, self.plain)
 
     @property
     def files_folder(self) -> str:
@@ -104,7 +116,7 @@ class MlNames:
         return f"{self.schema}.{table}"
 
     def named(self, name: str) -> str:
-        return name + self.suffix
+        return dataset_named(name, self.dataset, self.plain)
 
     @property
     def training_set(self) -> dg.AssetKey:

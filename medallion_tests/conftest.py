@@ -75,16 +75,20 @@ def land_outcomes(
 
 
 def run_etl(
-    defs: dg.Definitions, first: date, last: date | None = None, instance: dg.DagsterInstance | None = None, **kwargs
+    defs: dg.Definitions,
+    first: date,
+    last: date | None = None,
+    instance: dg.DagsterInstance | None = None,
+    job: str = "etl_job",
+    **kwargs,
 ):
+    """`job` over the days in process: default the shipped dataset's ETL job; another dataset's is etl_job__<name>."""
     last = last or first
     tags = {
         "dagster/asset_partition_range_start": first.isoformat(),
         "dagster/asset_partition_range_end": last.isoformat(),
     }
-    return defs.resolve_job_def("etl_job").execute_in_process(
-        instance=instance, tags=tags, raise_on_error=False, **kwargs
-    )
+    return defs.resolve_job_def(job).execute_in_process(instance=instance, tags=tags, raise_on_error=False, **kwargs)
 
 
 def table(home: Settings, name: str, where: str = "") -> pl.DataFrame:

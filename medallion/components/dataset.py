@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -16,11 +17,11 @@ from medallion.checks.ml import build_ml_checks
 from medallion.checks.monitoring import build_monitoring_checks
 from medallion.checks.promotions import build_promotion_checks
 from medallion.checks.quality import build_quality_checks
-from medallion.contract import Contract, check_no_shared_tables, load_contract
+from medallion.contract import Contract, ContractError, check_no_shared_tables, load_contract
 from medallion.logic.etl.feature_sets import feature_set_for
 from medallion.logic.ml.training import CANDIDATES
 from medallion.ml_settings import DEFAULT_AUC_FLOOR, MlSettings, check_no_shared_ml, resolve_ml
-from medallion.names import GOLD, table_key
+from medallion.names import BRONZE, ETL_JOB, FRESHNESS_CHECK, GOLD, SILVER, STAGE_TAG, dataset_named, table_key
 from medallion.policies import apply_layer_policies
 from medallion.settings import current_settings
 
@@ -50,7 +51,8 @@ def ml_skeleton(name: str) -> str:
   #   model: {name}  # its registered model in MLflow
   #   candidates: [{", ".join(CANDIDATES)}]
   #   auc_floor: {DEFAULT_AUC_FLOOR}  # holdout AUC a version must reach; a live AUC below it asks for a retrain
-  # Its jobs, schedules and retrain sensor are training_job__{name}, ... (plain names only for `schema: ml`).
+  # Its jobs, schedules and retrain sensor are training_job__{name}, ... (plain names only for `schema: ml`), as its
+  # ETL job is etl_job__{name} (daily: etl_daily_schedule__{name}) with or without `ml`.
 """
 
 
@@ -124,6 +126,7 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
     _contract: Contract | None = PrivateAttr(default=None)
     _ml: MlSettings | None = PrivateAttr(default=None)
     _defs_file: str = PrivateAttr(default="")
+    _etl_job_definition: Any = PrivateAttr(default=None)
 
     @classmethod
     def load(cls, attributes, context: dg.ComponentLoadContext) -> Dataset:
@@ -154,9 +157,55 @@ class Dataset(dg.Component, dg.Model, dg.Resolvable):
         return [feed.name for feed in self.loaded_contract.feeds]
 
     @property
+    def dataset_name(self) -> str:
+        """The contract's name, which its job, schedule and table names carry."""
+        return self.loaded_contract.name
+
+    def named(self, name: str) -> str:
+        """Its own job or schedule called `name`: plain for the dataset under `ml.schema: ml`, else `name__<dataset>`
+        (the rule of its ML jobs, training_job__<dataset>, which a dataset without `ml` follows too)."""
+        ml = self.ml_settings
+        return ml.names.named(name) if ml is not None else dataset_named(name, self.dataset_name, plain=False)
+
+    @property
+    def etl_job(self) -> str:
+        return self.named(ETL_JOB)
+
+    @property
+    def etl_keys(self) -> list[dg.AssetKey]:
+        """Its bronze, silver (with its quarantine) and gold assets: what its ETL job materializes."""
+        contract = self.loaded_contract
+        return [
+            *[table_key(BRONZE, feed) for feed in self.feeds],
+            *[table_key(SILVER, feed) for feed in self.feeds],
+            table_key(SILVER, contract.quarantine_table),
+            *self.gold_keys,
+        ]
+
+    @property
     def gold_keys(self) -> list[dg.AssetKey]:
         contract = self.loaded_contract
         return [table_key(GOLD, contract.features_table), table_key(GOLD, contract.labels_table)]
+
+    @property
+    def freshness_check_keys(self) -> list[dg.AssetCheckKey]:
+        return [dg.AssetCheckKey(key, FRESHNESS_CHECK) for key in self.gold_keys]
+
+    def etl_job_definition(self) -> dg.JobDefinition:
+        """Its ETL job (`etl_job`): its bronze, silver and gold assets with their checks and nothing of any other
+        dataset. Not the freshness checks: they judge the latest partition against the clock, not the run's days, and
+        freshness_check_job runs them. Built once per loaded component, so the jobs and the landing sensor that
+        targets the job hold the same object (Dagster takes a job twice only as one object)."""
+        if self._etl_job_definition is None:
+            self._etl_job_definition = dg.define_asset_job(
+                self.etl_job,
+                selection=dg.AssetSelection.assets(*self.etl_keys)
+                - dg.AssetSelection.checks(*self.freshness_check_keys),
+                description="Landing → bronze → silver (+ quarantine) → gold features and labels, with their quality "
+                f"checks ({self.dataset_name}).",
+                tags={STAGE_TAG: "etl"},
+            )
+        return self._etl_job_definition
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         contract, settings, ml = self.loaded_contract, current_settings(), self.ml_settings
@@ -182,7 +231,19 @@ def datasets_in(context: dg.ComponentLoadContext) -> list[Dataset]:
     datasets = context.component_tree.get_all_components(of_type=Dataset)
     check_no_shared_tables([dataset.loaded_contract for dataset in datasets])
     check_no_shared_ml((dataset.defs_file, dataset.ml_settings) for dataset in datasets if dataset.ml_settings)
+    check_no_shared_jobs(datasets)
     return datasets
+
+
+def check_no_shared_jobs(datasets: list[Dataset]) -> None:
+    """Two datasets may not name the same ETL job (two contracts with one `name`); the message names both files."""
+    owners: dict[str, list[str]] = {}
+    for dataset in datasets:
+        owners.setdefault(dataset.etl_job, []).append(f"{dataset.dataset_name} ({dataset.defs_file})")
+    clashes = {job: who for job, who in sorted(owners.items()) if len(who) > 1}
+    if clashes:
+        described = "; ".join(f"{job} by {' and '.join(who)}" for job, who in clashes.items())
+        raise ContractError(f"two datasets would have the same ETL job: {described}; give each contract its own `name`")
 
 
 def project_datasets(project_root: Path | None = None) -> dict[str, Dataset]:

@@ -23,7 +23,7 @@ def scaffolded(tmp_path_factory):
     land(home, f"{DATASET}_outcomes", DAY1, "outcomes.csv", OUTCOMES)
     with scaffolded_project({DATASET: None}) as (root, defs_folder):
         defs = build_definitions(home, project_root=root)
-        yield home, defs_folder / DATASET, defs, run_etl(defs, DAY1)
+        yield home, defs_folder / DATASET, defs, run_etl(defs, DAY1, job=f"etl_job__{DATASET}")
 
 
 def test_scaffolding_writes_defs_yaml_and_a_contract_named_after_the_folder(scaffolded):
@@ -41,7 +41,7 @@ def test_scaffolding_writes_defs_yaml_and_a_contract_named_after_the_folder(scaf
     )
 
 
-def test_the_scaffolded_dataset_gets_its_assets_checks_and_the_shared_jobs(scaffolded):
+def test_the_scaffolded_dataset_gets_its_assets_checks_and_its_own_etl_job(scaffolded):
     _, _, defs, _ = scaffolded
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string(): graph.get(key) for key in graph.get_all_asset_keys()}
@@ -59,8 +59,10 @@ def test_the_scaffolded_dataset_gets_its_assets_checks_and_the_shared_jobs(scaff
         assert node.group_name == layer and node.tags["layer"] == layer and node.kinds == {"duckdb", "polars"}
         assert (node.freshness_policy is not None) == (layer == "gold")
     repository = defs.get_repository_def()
-    assert set(repository.job_names) >= {"etl_job", "freshness_check_job"}
+    assert set(repository.job_names) >= {f"etl_job__{DATASET}", "freshness_check_job"}
+    assert "etl_job" not in repository.job_names  # the plain name is the dataset's under `ml.schema: ml` only
     assert "training_job" not in repository.job_names  # ml: false
+    assert repository.get_schedule_def(f"etl_daily_schedule__{DATASET}").job_name == f"etl_job__{DATASET}"
     assert {s.name for s in repository.sensor_defs} == {
         "landing_sensor",
         "run_failure_alert_sensor",

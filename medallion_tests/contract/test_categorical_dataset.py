@@ -203,7 +203,10 @@ def world(tmp_path_factory, empty_mlflow_store, reference):
     project = {"credit_default": (CREDIT_CONTRACT, CREDIT_ML), "toy_cards": (CARDS, CARDS_ML)}
     with scaffolded_project(project) as (root, _), dg.instance_for_test() as instance:
         defs = build_definitions(home, project_root=root)
-        results = {("both", "etl"): run_etl(defs, DAY1, MONITOR_DAY, instance=instance)}
+        results = {
+            (name, "etl"): run_etl(defs, DAY1, MONITOR_DAY, instance=instance, job=job)
+            for name, job in (("credit_default", "etl_job"), ("toy_cards", "etl_job__toy_cards"))
+        }
         for name, (training, config, inference, monitoring, monitoring_op, _) in DATASETS.items():
             results[(name, "training")] = run(defs, training, instance, TRAIN_DAY, run_config=config)
             results[(name, "inference")] = run(defs, inference, instance, TRAIN_DAY + timedelta(days=1), LAST_APP_DAY)

@@ -26,6 +26,7 @@ from medallion_tests.conftest import (
 )
 
 TOY = Path(__file__).resolve().parents[1] / "fixtures" / "toy_loans.yaml"
+TOY_JOB = "etl_job__toy_loans"  # its own ETL job: the plain etl_job is the dataset's under `ml.schema: ml`
 TOY_TABLES = [
     "bronze.loans",
     "bronze.loan_outcomes",
@@ -47,7 +48,7 @@ def toy_run(tmp_path_factory):
     land(home, "loan_outcomes", DAY1, "loan_outcomes.csv", OUTCOMES)
     with scaffolded_project({"toy_loans": (TOY, False)}) as (root, _):
         defs = build_definitions(home, project_root=root)
-        yield home, defs, run_etl(defs, DAY1)
+        yield home, defs, run_etl(defs, DAY1, job=TOY_JOB)
 
 
 def test_toy_contract_loads():
@@ -137,7 +138,7 @@ def test_toy_gold_labels_are_the_known_outcomes(toy_run):
 
 def test_both_contracts_build_one_definitions_without_clashes(tmp_path, reference):
     home = Settings(home=tmp_path / "home")
-    with scaffolded_project({"credit_default": (CREDIT_CONTRACT, True), "toy_loans": (TOY, False)}) as (root, _):
+    with scaffolded_project({"credit_default": (CREDIT_CONTRACT, CREDIT_ML), "toy_loans": (TOY, False)}) as (root, _):
         defs = build_definitions(home, project_root=root)
     keys = {key.to_user_string() for key in defs.resolve_asset_graph().get_all_asset_keys()}
     assert {"bronze/applications", "silver/quarantine", "gold/features", "gold/labels"} <= keys
@@ -145,17 +146,15 @@ def test_both_contracts_build_one_definitions_without_clashes(tmp_path, referenc
     for job_name in defs.get_repository_def().job_names:
         defs.resolve_job_def(job_name)
     sensor = defs.resolve_sensor_def("landing_sensor")
-    assert sensor.job_name == "etl_job"
+    assert {target.job_name for target in sensor.targets} == {"etl_job", TOY_JOB}
 
     part = land_reference_rows(home, reference, DAY1, 0, 20)
     land_outcomes(home, part, DAY1)
     land(home, "loans", DAY1, "loans.csv", LOANS)
-    result = run_etl(defs, DAY1)
-    assert result.success
-    checks = checks_by_name(result)
-    assert (
-        checks[("silver/applications", "rows_conserved")].passed and checks[("silver/loans", "rows_conserved")].passed
-    )
+    credit, toy = run_etl(defs, DAY1), run_etl(defs, DAY1, job=TOY_JOB)
+    assert credit.success and toy.success
+    assert checks_by_name(credit)[("silver/applications", "rows_conserved")].passed
+    assert checks_by_name(toy)[("silver/loans", "rows_conserved")].passed
     assert table(home, "silver.applications").height == 20
     assert table(home, "silver.loans").height == 3
     assert table(home, "silver.quarantine").height == 0  # the toy's rejected row goes to its own quarantine
@@ -219,7 +218,7 @@ def _contract_error(error: BaseException | None) -> str:
     return str(error)
 
 
-def test_toy_definitions_resolve_the_etl_job(toy_run):
-    job = toy_run[1].resolve_job_def("etl_job")
+def test_toy_definitions_resolve_its_etl_job(toy_run):
+    job = toy_run[1].resolve_job_def(TOY_JOB)
     assert isinstance(job, dg.JobDefinition)
     assert job.partitions_def is not None

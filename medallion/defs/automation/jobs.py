@@ -1,15 +1,15 @@
-"""Jobs, named by what they run, and the schedules that run them. Each dataset declaring `ml` has its own ML jobs
-and schedules (named by its MlNames: plain for the dataset under the `ml` schema, `__<dataset>` for the others)."""
+"""Jobs, named by what they run, and the schedules that run them. Each dataset has its own ETL job and daily schedule
+and, declaring `ml`, its own ML jobs and schedules, all named by one rule (`Dataset.named`, `MlNames.named`): plain for
+the dataset under the `ml` schema (etl_job, training_job, ...), `__<dataset>` for every other one (etl_job__toy_loans).
+No job spans datasets: one dataset's empty days or bad header never show up in, or fail, another's run."""
 
 from datetime import timedelta
 
 import dagster as dg
 
-from medallion.components import datasets_in
+from medallion.components import Dataset, datasets_in
 from medallion.names import (
-    ETL_JOB,
-    ETL_LAYERS,
-    FRESHNESS_CHECK,
+    ETL_SCHEDULE,
     FRESHNESS_CHECK_JOB,
     INFERENCE_SCHEDULE,
     MONITORING_SCHEDULE,
@@ -19,21 +19,13 @@ from medallion.names import (
 )
 
 
-def etl_jobs(gold_keys: list[dg.AssetKey]) -> list[dg.JobDefinition]:
-    # The freshness checks judge the latest partition against the clock, not the run's days: they have their own job.
-    freshness = dg.AssetSelection.checks(*[dg.AssetCheckKey(key, FRESHNESS_CHECK) for key in gold_keys])
-    etl = dg.define_asset_job(
-        ETL_JOB,
-        selection=dg.AssetSelection.groups(*ETL_LAYERS) - freshness,
-        description="Landing → bronze → silver (+ quarantine) → gold features and labels, with their quality checks.",
-        tags={STAGE_TAG: "etl"},
-    )
-    freshness_job = dg.define_asset_job(
+def freshness_job(datasets: list[Dataset]) -> dg.JobDefinition:
+    """Every dataset's gold freshness checks: they judge the latest partition against the clock, not a run's days."""
+    return dg.define_asset_job(
         FRESHNESS_CHECK_JOB,
-        selection=freshness,
+        selection=dg.AssetSelection.checks(*[key for dataset in datasets for key in dataset.freshness_check_keys]),
         description="Checks that yesterday's gold partitions exist by their deadline.",
     )
-    return [etl, freshness_job]
 
 
 def ml_jobs(names: MlNames) -> list[dg.JobDefinition]:
@@ -83,17 +75,20 @@ def weekly_latest_day_schedule(
     return weekly
 
 
-def etl_schedules(etl: dg.JobDefinition, freshness_job: dg.JobDefinition) -> list[dg.ScheduleDefinition]:
-    return [
-        previous_day_schedule("etl_daily_schedule", etl, 1, "01:00 UTC: the ETL for the previous day's partition."),
-        dg.ScheduleDefinition(
-            name="freshness_check_schedule",
-            job=freshness_job,
-            cron_schedule="0 4 * * *",
-            execution_timezone="UTC",
-            description="04:00 UTC: yesterday's gold partitions must exist by 03:00 UTC.",
-        ),
-    ]
+def etl_schedule(dataset: Dataset, etl: dg.JobDefinition) -> dg.ScheduleDefinition:
+    return previous_day_schedule(
+        dataset.named(ETL_SCHEDULE), etl, 1, f"01:00 UTC: {etl.name} for the previous day's partition."
+    )
+
+
+def freshness_schedule(job: dg.JobDefinition) -> dg.ScheduleDefinition:
+    return dg.ScheduleDefinition(
+        name="freshness_check_schedule",
+        job=job,
+        cron_schedule="0 4 * * *",
+        execution_timezone="UTC",
+        description="04:00 UTC: yesterday's gold partitions must exist by 03:00 UTC.",
+    )
 
 
 def ml_schedules(
@@ -126,9 +121,12 @@ def ml_schedules(
 @dg.definitions
 def jobs_and_schedules(context: dg.ComponentLoadContext) -> dg.Definitions:
     datasets = datasets_in(context)
-    jobs = etl_jobs([key for dataset in datasets for key in dataset.gold_keys])
-    schedules = etl_schedules(*jobs)
+    freshness = freshness_job(datasets)
+    jobs, schedules = [freshness], [freshness_schedule(freshness)]
     for dataset in datasets:
+        etl = dataset.etl_job_definition()  # the landing sensor targets this same object
+        jobs.append(etl)
+        schedules.append(etl_schedule(dataset, etl))
         if dataset.ml_settings is not None:
             names = dataset.ml_settings.names
             ml = ml_jobs(names)

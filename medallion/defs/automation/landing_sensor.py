@@ -1,4 +1,7 @@
-"""The landing sensor: a file dropped into the landing zone is all it takes to run the ETL for its day."""
+"""The landing sensor: a file dropped into the landing zone is all it takes to run its dataset's ETL for its day.
+
+One sensor for every dataset: a day's files of one dataset's feeds request that dataset's ETL job (etl_job,
+etl_job__<dataset>) only."""
 
 import hashlib
 from datetime import UTC, date, datetime
@@ -6,8 +9,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from medallion.components import datasets_in
-from medallion.names import ETL_JOB, TRIGGER_TAG
+from medallion.components import Dataset, datasets_in
+from medallion.names import LANDING_SENSOR, TRIGGER_TAG
 from medallion.resources.landing import LandingZone
 from medallion.settings import current_settings
 
@@ -51,30 +54,41 @@ def file_set_fingerprint(files: list[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def build_landing_sensor(feeds: list[str], first: date, last: date | None = None) -> dg.SensorDefinition:
+def build_landing_sensor(datasets: list[Dataset], first: date, last: date | None = None) -> dg.SensorDefinition:
+    jobs = [dataset.etl_job_definition() for dataset in datasets]  # the objects defs/automation/jobs.py holds
+    feeds_by_job = {dataset.etl_job: dataset.feeds for dataset in datasets}
+    feeds = [feed for dataset_feeds in feeds_by_job.values() for feed in dataset_feeds]
+    named = ", ".join(f"{job} ({', '.join(job_feeds)})" for job, job_feeds in feeds_by_job.items())
+
     @dg.sensor(
-        name="landing_sensor",
-        job_name=ETL_JOB,
+        name=LANDING_SENSOR,
+        jobs=jobs,
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.STOPPED,
-        description=f"Requests {ETL_JOB} for a day once per new set of files landed for that day "
-        "(run_key = day + file fingerprint).",
+        description=f"Requests a dataset's ETL job for a day once per new set of files landed for that dataset and day "
+        f"(run_key = day + file fingerprint): {named}.",
     )
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingZone) -> dg.SensorResult:
-        file_sets = landing_file_sets(landing, feeds, first, last)
         # The cursor is the fingerprint of the early files last warned about: a user is told once per set, not
         # on every tick.
         early = files_before(landing, feeds, first)
         early_fingerprint = file_set_fingerprint(early) if early else ""
         if early and early_fingerprint != context.cursor:
             context.log.warning(files_before_warning(early, Path(landing.root), first))
+        # Each dataset's days apart: its files alone make its run key, and a day of it requests its job only.
+        file_sets = sorted(
+            (day, job, files)
+            for job, job_feeds in feeds_by_job.items()
+            for day, files in landing_file_sets(landing, job_feeds, first, last).items()
+        )
         requests = [
             dg.RunRequest(
                 run_key=f"{day}:{file_set_fingerprint(files)}",
+                job_name=job,
                 partition_key=day,
                 tags={TRIGGER_TAG: "landing", "medallion/files": str(len(files))},
             )
-            for day, files in sorted(file_sets.items())
+            for day, job, files in file_sets
         ]
         if not requests:
             return dg.SensorResult(
@@ -88,6 +102,5 @@ def build_landing_sensor(feeds: list[str], first: date, last: date | None = None
 
 @dg.definitions
 def landing(context: dg.ComponentLoadContext) -> dg.Definitions:
-    feeds = [feed for dataset in datasets_in(context) for feed in dataset.feeds]
     settings = current_settings()
-    return dg.Definitions(sensors=[build_landing_sensor(feeds, settings.start_date, settings.end_date)])
+    return dg.Definitions(sensors=[build_landing_sensor(datasets_in(context), settings.start_date, settings.end_date)])
