@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_replay(subparsers)
     _add_generate(subparsers)
+    _add_land(subparsers)
+    _add_init_contract(subparsers)
     _add_status(subparsers)
     _add_score(subparsers)
     _add_pg(subparsers)
@@ -104,6 +106,136 @@ def _add_generate(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--faults", type=share, default=0.0, help="share of rows with an injected fault, 0..1")
     parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed (default 0)")
     parser.set_defaults(handler=run_generate)
+
+
+def _add_land(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "land",
+        help="land your own CSV or parquet file of applications and outcomes in a dataset's daily landing folders",
+        description="Check a file against the dataset's contract and write its landing files: each row on a day "
+        "(--date-column, or --start/--days in file order), outcomes --label-delay-days later. A header that does "
+        "not match the contract refuses the file; bad values are reported and landed for the pipeline to quarantine.",
+    )
+    parser.add_argument("--input", type=Path, required=True, help="the applications: .csv (.csv.gz, ...) or .parquet")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--dataset", default=None, help="a defined dataset (its contract under medallion/defs)")
+    which.add_argument("--contract", type=Path, default=None, help="a contract file instead of a defined dataset")
+    parser.add_argument(
+        "--outcomes",
+        type=Path,
+        default=None,
+        help="a separate file of outcomes (id column + label); default: the label is a column of --input",
+    )
+    parser.add_argument(
+        "--label-column", default=None, help="the file's column holding the contract's label (default: its name)"
+    )
+    parser.add_argument("--date-column", default=None, help="the column giving each row's day, YYYY-MM-DD")
+    parser.add_argument("--start", type=iso_date, default=None, help="without --date-column: the first day")
+    parser.add_argument("--days", type=positive_int, default=None, help="without --date-column: days to spread over")
+    parser.add_argument(
+        "--id-column",
+        default=None,
+        help="the file's id column, stored as the contract's key (default: the key's own column if the file has "
+        "it, else ids are generated in file order)",
+    )
+    parser.add_argument("--first-id", type=non_negative_int, default=1, help="the first generated id (default 1)")
+    parser.add_argument(
+        "--label-delay-days",
+        type=non_negative_int,
+        default=None,
+        help="days from an application to its outcome (default: the contract's label_delay_days, else 30)",
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="refuse the file when any value breaks the contract (default: land it)"
+    )
+    parser.add_argument("--home", type=Path, default=None, help="MEDALLION_HOME to write under (default: settings)")
+    parser.set_defaults(handler=run_land)
+
+
+def run_land(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime, timedelta
+
+    from medallion.sources.own_data import land_file, next_command, resolve_dataset
+
+    if args.date_column is None and (args.start is None or args.days is None):
+        raise ValueError("give each row's day: --date-column NAME, or --start YYYY-MM-DD and --days N")
+    if args.date_column is not None and (args.start is not None or args.days is not None):
+        raise ValueError("--date-column and --start/--days are alternatives: give one of them")
+    settings = _settings(args.home)
+    entry = resolve_dataset(args.dataset, args.contract)
+    summary = land_file(
+        settings.landing_dir,
+        entry,
+        args.input,
+        outcomes_path=args.outcomes,
+        date_column=args.date_column,
+        start=args.start,
+        days=args.days,
+        id_column=args.id_column,
+        first_id=args.first_id,
+        label_column=args.label_column,
+        label_delay_days=args.label_delay_days,
+        strict=args.strict,
+    )
+    print(f"land: {summary.describe()}")
+    last_partition = settings.end_date or datetime.now(UTC).date() - timedelta(days=1)
+    home = settings.home if args.home is not None else None
+    for line in next_command(summary, home, settings.start_date, last_partition):
+        print(line)
+    return 0
+
+
+def _add_init_contract(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "init-contract",
+        help="draft a dataset's contract.yaml and defs.yaml from your file, to review before `medallion land`",
+    )
+    parser.add_argument("--input", type=Path, required=True, help="the applications: .csv (.csv.gz, ...) or .parquet")
+    parser.add_argument("--dataset", required=True, help="the new dataset's name (lower-case, digits, '_')")
+    parser.add_argument("--label-column", required=True, help="the column holding the class to predict")
+    parser.add_argument(
+        "--positive-label",
+        default=None,
+        help="the label value that is the positive class (default: 1 of a 0/1 label, else the rarer of two classes)",
+    )
+    parser.add_argument("--id-column", default=None, help="the id column, the key (default: a generated ID)")
+    parser.add_argument(
+        "--date-column", default=None, help="the column giving each row's day: the landing day, left out of the columns"
+    )
+    parser.add_argument(
+        "--label-delay-days",
+        type=non_negative_int,
+        default=30,
+        help="days from an application to its outcome, written to the contract (default 30)",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="the folder to write into (default: medallion/defs/<dataset>)"
+    )
+    parser.set_defaults(handler=run_init_contract)
+
+
+def run_init_contract(args: argparse.Namespace) -> int:
+    from medallion.sources.own_data import draft_contract
+
+    draft = draft_contract(
+        args.input,
+        args.dataset,
+        args.label_column,
+        id_column=args.id_column,
+        date_column=args.date_column,
+        positive_label=args.positive_label,
+        label_delay_days=args.label_delay_days,
+        out=args.out,
+    )
+    print(f"init-contract: {draft.describe()}")
+    days = f"--date-column {args.date_column}" if args.date_column else "--start YYYY-MM-DD --days N"
+    ids = f" --id-column {args.id_column}" if args.id_column else ""
+    print(
+        f"next: review {draft.contract_file}, run `dg check defs`, then\n"
+        f"  medallion land --input {args.input} --contract {draft.contract_file}{ids} {days}"
+        + (f"\n  (or --dataset {args.dataset} once the folder is under medallion/defs)" if args.out else "")
+    )
+    return 0
 
 
 def _add_status(subparsers: argparse._SubParsersAction) -> None:
